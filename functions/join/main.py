@@ -1,0 +1,42 @@
+"""Cloud Function ``join``: the participant's join check (SPEC §2.3).
+
+GET  /interviews/{id}       what the participant sees (read-only)
+POST /interviews/{id}/join  record the join and get the meeting link
+Auth: a Firebase ID token (host or guest) or a signed guest link token, as a bearer token.
+"""
+
+import functions_framework
+
+from shared.auth.callers import authenticate_participant
+from shared.bootstrap import container
+from shared.http import Request, Router
+from shared.services import join as join_service
+
+router = Router("join", container)
+INTERVIEW = r"/interviews/(?P<interview_id>[A-Za-z0-9_-]{1,128})"
+
+
+def _principal(request: Request):
+    c = container()
+    return authenticate_participant(request.bearer_token(), id_tokens=c.id_tokens, guest_links=c.guest_links, now=c.clock.now())
+
+
+@router.route("GET", INTERVIEW)
+def get_join_status(request: Request):
+    c = container()
+    view = join_service.check(c.interviews, _principal(request), request.params["interview_id"],
+                              now=c.clock.now(), default_window=c.default_join_window)
+    return join_service.to_response(view)
+
+
+@router.route("POST", INTERVIEW + "/join")
+def record_join(request: Request):
+    c = container()
+    view = join_service.join(c.interviews, _principal(request), request.params["interview_id"],
+                             now=c.clock.now(), default_window=c.default_join_window)
+    return join_service.to_response(view)
+
+
+@functions_framework.http
+def join(request):
+    return router.handle(request)

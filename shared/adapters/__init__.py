@@ -1,0 +1,1 @@
+"""Adapters: the one real implementation of each port (Firestore, Secret Manager, Google)."""

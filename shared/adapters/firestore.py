@@ -1,0 +1,198 @@
+"""Firestore repositories: workspaces, users and interviews.
+
+Documents are laid out for a person reading them in the Firestore console: readable field
+names, nested maps for people and attendance, timestamps as Firestore timestamps, enums
+as their string values, absent optional fields left out.
+
+Collections (top level, every document carries ``workspace_id``):
+- ``workspaces/{workspace_id}``
+- ``users/{uid}`` (uid = Firebase Auth uid)
+- ``interviews/{interview_id}``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from google.cloud import firestore
+
+from shared.domain.models import (
+    Attendance,
+    Interview,
+    InterviewStatus,
+    InterviewType,
+    JoinWindow,
+    Participant,
+    Person,
+    Role,
+    User,
+    Workspace,
+)
+
+WORKSPACES = "workspaces"
+USERS = "users"
+INTERVIEWS = "interviews"
+
+
+def _drop_none(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _person_doc(person: Person) -> dict[str, Any]:
+    return _drop_none({"uid": person.uid, "email": person.email, "name": person.name})
+
+
+def _person(data: Mapping[str, Any]) -> Person:
+    return Person(email=data["email"], name=data.get("name", ""), uid=data.get("uid"))
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(timezone.utc) if value is not None else None
+
+
+def interview_to_document(interview: Interview) -> dict[str, Any]:
+    window = interview.join_window
+    return _drop_none(
+        {
+            "workspace_id": interview.workspace_id,
+            "host": _person_doc(interview.host),
+            "guest": _person_doc(interview.guest),
+            "job_title": interview.job_title,
+            "type": interview.type.value,
+            "status": interview.status.value,
+            "start": interview.start,
+            "end": interview.end,
+            "timezone": interview.timezone,
+            "duration_minutes": interview.duration_minutes,
+            "note": interview.note,
+            "location": interview.location,
+            "phone": interview.phone,
+            "meet_link": interview.meet_link,
+            "calendar_event_id": interview.calendar_event_id,
+            "ical_uid": interview.ical_uid or None,
+            "ical_sequence": interview.ical_sequence,
+            "join_window": None
+            if window is None
+            else {"opens_minutes_before": window.opens_minutes_before, "closes_minutes_after_end": window.closes_minutes_after_end},
+            "attendance": {
+                p.value: _drop_none(
+                    {"join_count": a.join_count, "first_joined_at": a.first_joined_at, "last_joined_at": a.last_joined_at}
+                )
+                for p, a in interview.attendance.items()
+            },
+            "portal_join_count": interview.portal_join_count,
+            "created_at": interview.created_at,
+            "updated_at": interview.updated_at,
+        }
+    )
+
+
+def interview_from_document(doc_id: str, data: Mapping[str, Any]) -> Interview:
+    window = data.get("join_window")
+    attendance = {
+        Participant(key): Attendance(
+            join_count=int(value.get("join_count", 0)),
+            first_joined_at=_utc(value.get("first_joined_at")),
+            last_joined_at=_utc(value.get("last_joined_at")),
+        )
+        for key, value in (data.get("attendance") or {}).items()
+        if key in Participant._value2member_map_
+    }
+    return Interview(
+        id=doc_id,
+        workspace_id=data["workspace_id"],
+        host=_person(data["host"]),
+        guest=_person(data["guest"]),
+        start=_utc(data["start"]),  # type: ignore[arg-type]
+        timezone=data["timezone"],
+        type=InterviewType(data["type"]),
+        status=InterviewStatus(data["status"]),
+        duration_minutes=int(data.get("duration_minutes", 60)),
+        job_title=data.get("job_title"),
+        note=data.get("note"),
+        location=data.get("location"),
+        phone=data.get("phone"),
+        meet_link=data.get("meet_link"),
+        calendar_event_id=data.get("calendar_event_id"),
+        ical_uid=data.get("ical_uid", ""),
+        ical_sequence=int(data.get("ical_sequence", 0)),
+        join_window=None
+        if not window
+        else JoinWindow(int(window["opens_minutes_before"]), int(window["closes_minutes_after_end"])),
+        attendance=attendance,
+        created_at=_utc(data.get("created_at")),
+        updated_at=_utc(data.get("updated_at")),
+    )
+
+
+class InterviewRepository:
+    def __init__(self, client: firestore.Client):
+        self._collection = client.collection(INTERVIEWS)
+
+    def get(self, interview_id: str) -> Interview | None:
+        snapshot = self._collection.document(interview_id).get()
+        return interview_from_document(snapshot.id, snapshot.to_dict() or {}) if snapshot.exists else None
+
+    def add(self, interview: Interview) -> None:
+        """Create; fails with ``google.api_core.exceptions.Conflict`` if the id is taken."""
+        self._collection.document(interview.id).create(interview_to_document(interview))
+
+    def record_join(self, interview: Interview, participant: Participant, at: datetime) -> None:
+        """One write: counters incremented server-side so concurrent joins are all counted."""
+        prefix = f"attendance.{participant.value}"
+        update: dict[str, Any] = {
+            f"{prefix}.join_count": firestore.Increment(1),
+            f"{prefix}.last_joined_at": at,
+            "portal_join_count": firestore.Increment(1),
+            "updated_at": at,
+        }
+        if interview.attendance.get(participant, Attendance()).first_joined_at is None:
+            update[f"{prefix}.first_joined_at"] = at
+        self._collection.document(interview.id).update(update)
+
+
+class WorkspaceRepository:
+    def __init__(self, client: firestore.Client):
+        self._collection = client.collection(WORKSPACES)
+
+    def get(self, workspace_id: str) -> Workspace | None:
+        snapshot = self._collection.document(workspace_id).get()
+        if not snapshot.exists:
+            return None
+        data = snapshot.to_dict() or {}
+        return Workspace(
+            id=snapshot.id,
+            name=data.get("name", ""),
+            guest_can_cancel=bool(data.get("guest_can_cancel", False)),
+            created_at=_utc(data.get("created_at")),
+        )
+
+    def put(self, workspace: Workspace) -> None:
+        self._collection.document(workspace.id).set(
+            _drop_none({"name": workspace.name, "guest_can_cancel": workspace.guest_can_cancel, "created_at": workspace.created_at})
+        )
+
+
+class UserRepository:
+    def __init__(self, client: firestore.Client):
+        self._collection = client.collection(USERS)
+
+    def get(self, uid: str) -> User | None:
+        snapshot = self._collection.document(uid).get()
+        if not snapshot.exists:
+            return None
+        data = snapshot.to_dict() or {}
+        return User(
+            uid=snapshot.id,
+            workspace_id=data["workspace_id"],
+            role=Role(data["role"]),
+            email=data["email"],
+            display_name=data.get("display_name", ""),
+        )
+
+    def put(self, user: User) -> None:
+        self._collection.document(user.uid).set(
+            {"workspace_id": user.workspace_id, "role": user.role.value, "email": user.email, "display_name": user.display_name}
+        )

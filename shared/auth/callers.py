@@ -1,0 +1,23 @@
+"""Authenticating a front-end caller from its ``Authorization`` header."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.auth.guest_links import GuestLinks, is_guest_token
+from shared.auth.principal import Principal
+from shared.auth.tokens import FirebaseTokenVerifier
+from shared.errors import Unauthenticated
+
+
+def authenticate_participant(
+    bearer: str | None, *, id_tokens: FirebaseTokenVerifier, guest_links: GuestLinks, now: datetime
+) -> Principal:
+    """A user (Firebase ID token) or a guest holding a signed link (``cvg1.…`` token)."""
+    if not bearer:
+        raise Unauthenticated(
+            "Send 'Authorization: Bearer <ID token or guest link token>'.", code="missing_credentials"
+        )
+    if is_guest_token(bearer):
+        return guest_links.verify(bearer, now=now)
+    return id_tokens.verify(bearer)

@@ -1,0 +1,1 @@
+"""Pure domain rules: standard library only, no I/O, no framework imports."""

@@ -1,0 +1,86 @@
+"""Turning what a person typed (date, time, IANA zone) into one UTC instant, honestly.
+
+A wall-clock time inside a DST gap does not exist and one inside a DST fold happens
+twice: both are refused rather than silently shifted, unless the caller gives an
+explicit UTC offset that picks the instant.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shared.errors import Unprocessable
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone called ``name``; a clear 422 for anything else (including paths)."""
+    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+        raise Unprocessable(f"Unknown time zone {name!r}.", code="unknown_time_zone", details={"timezone": name})
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise Unprocessable(f"Unknown time zone {name!r}.", code="unknown_time_zone", details={"timezone": name}) from None
+
+
+def local_to_utc(day: date, at: time, tz_name: str, utc_offset: timedelta | None = None) -> datetime:
+    """The UTC instant of wall-clock ``day at`` in ``tz_name``.
+
+    ``utc_offset`` (from an RFC 3339 time such as ``…-04:00``) disambiguates a fold and
+    must be one of the offsets the zone really has at that wall time.
+    """
+    tz = zone(tz_name)
+    naive = datetime.combine(day, at.replace(tzinfo=None))
+    # Both readings of the wall time (a list: aware datetimes sharing a tzinfo compare equal
+    # whatever their fold). Keep those that survive a round trip through UTC: in a gap none does.
+    instants = [naive.replace(tzinfo=tz, fold=fold).astimezone(timezone.utc) for fold in (0, 1)]
+    real = sorted({i for i in instants if i.astimezone(tz).replace(tzinfo=None) == naive})
+    shown = f"{naive.isoformat(timespec='minutes')} in {tz_name}"
+    if not real:
+        raise Unprocessable(
+            f"{shown} does not exist: the clocks skip that hour when daylight saving time starts.",
+            code="nonexistent_local_time",
+            details={"timezone": tz_name, "local_time": naive.isoformat()},
+        )
+    if utc_offset is not None:
+        for instant in real:
+            if instant.astimezone(tz).utcoffset() == utc_offset:
+                return instant
+        raise Unprocessable(
+            f"{shown} never has the UTC offset {_format_offset(utc_offset)}.",
+            code="offset_mismatch",
+            details={"timezone": tz_name, "local_time": naive.isoformat()},
+        )
+    if len(real) > 1:
+        offsets = [_format_offset(i.astimezone(tz).utcoffset() or timedelta()) for i in real]
+        raise Unprocessable(
+            f"{shown} happens twice because the clocks go back; give the UTC offset ({' or '.join(offsets)}) to choose.",
+            code="ambiguous_local_time",
+            details={"timezone": tz_name, "local_time": naive.isoformat(), "offsets": offsets},
+        )
+    return real[0]
+
+
+def parse_rfc3339(value: str) -> datetime:
+    """An RFC 3339 timestamp with an explicit offset (``Z`` or ``±HH:MM``), as UTC."""
+    if not isinstance(value, str) or len(value) > 40 or "T" not in value.upper():
+        raise Unprocessable("Timestamps must be RFC 3339 with an offset, e.g. 2026-05-01T09:30:00+02:00.", code="invalid_timestamp")
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        raise Unprocessable(f"{value!r} is not an RFC 3339 timestamp.", code="invalid_timestamp") from None
+    if parsed.tzinfo is None:
+        raise Unprocessable(f"{value!r} has no UTC offset; add Z or ±HH:MM.", code="invalid_timestamp")
+    return parsed.astimezone(timezone.utc)
+
+
+def to_local_iso(instant: datetime, tz_name: str) -> str:
+    """RFC 3339 in the booking zone, the way the people involved read the time."""
+    return instant.astimezone(zone(tz_name)).isoformat()
+
+
+def _format_offset(offset: timedelta) -> str:
+    total = int(offset.total_seconds() // 60)
+    sign = "+" if total >= 0 else "-"
+    hours, minutes = divmod(abs(total), 60)
+    return f"{sign}{hours:02d}:{minutes:02d}"

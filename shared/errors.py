@@ -1,0 +1,84 @@
+"""One error hierarchy for the whole system.
+
+Domain and service code raise these; ``shared.http`` turns them into the SPEC §3 JSON
+shape in exactly one place. ``message`` is written for the API user and must never
+contain a secret, a token or an internal exception's text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ConveneError(Exception):
+    """Base of every error that becomes an HTTP response."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code  # instance attribute shadows the class default
+        self.details: dict[str, Any] = details or {}
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class BadRequest(ConveneError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthenticated(ConveneError):
+    status = 401
+    code = "unauthenticated"
+
+
+class PermissionDenied(ConveneError):
+    status = 403
+    code = "permission_denied"
+
+
+class NotFound(ConveneError):
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(ConveneError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class Conflict(ConveneError):
+    status = 409
+    code = "conflict"
+
+
+class Unprocessable(ConveneError):
+    """Well-formed input that breaks a rule (DST gap, past start, forbidden transition)."""
+
+    status = 422
+    code = "unprocessable"
+
+
+class RateLimited(ConveneError):
+    status = 429
+    code = "rate_limited"
+
+
+class Unavailable(ConveneError):
+    """A dependency (Firestore, Google, Secret Manager) is down; the client may retry."""
+
+    status = 503
+    code = "unavailable"
+
+
+class InternalError(ConveneError):
+    status = 500
+    code = "internal"
+
+    def __init__(self) -> None:
+        super().__init__("An internal error occurred. It has been logged.")

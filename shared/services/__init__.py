@@ -1,0 +1,1 @@
+"""Use cases: each one orchestrates the domain and the ports for one request."""
