@@ -1,0 +1,110 @@
+"""Session-wide real parts: the Firestore emulator and the Google sandbox.
+
+Started only when a test asks for them (unit tests run without), stopped with their
+whole process group at the end. Each run uses its own project id, so parallel runs and
+the dev stack never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack import processes
+from devstack.sandbox.server import SandboxServer
+from devstack.stack import GUEST_LINK_SECRET, function_env
+from shared import bootstrap
+from shared.bootstrap import Container
+from shared.clock import FixedClock
+from shared.config import Settings
+
+PROJECT_ID = f"convene-test-{uuid.uuid4().hex[:8]}"
+LOG_DIR = Path(os.environ.get("CONVENE_TEST_LOG_DIR", processes.ROOT / ".convene" / "test-logs"))
+CORS_ORIGIN = "http://localhost:5173"
+
+
+@pytest.fixture(scope="session")
+def project_id() -> str:
+    return PROJECT_ID
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Iterator[processes.Service]:
+    service = processes.start_firestore_emulator(log_dir=LOG_DIR)
+    os.environ["FIRESTORE_EMULATOR_HOST"] = service.extra["host"]
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer(project=PROJECT_ID).start()
+    server.put_secret(GUEST_LINK_SECRET, secrets.token_urlsafe(32))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_env(firestore_emulator, sandbox) -> dict[str, str]:
+    return function_env(project_id=PROJECT_ID, firestore_host=firestore_emulator.extra["host"],
+                        sandbox_url=sandbox.url, cors_origins=CORS_ORIGIN, env_name="test")
+
+
+@pytest.fixture(scope="session")
+def settings(stack_env) -> Settings:
+    return Settings.from_env(stack_env)
+
+
+@pytest.fixture(scope="session")
+def firestore_client(firestore_emulator):
+    from google.cloud import firestore
+
+    return firestore.Client(project=PROJECT_ID)
+
+
+@pytest.fixture
+def db(firestore_emulator, firestore_client):
+    """A Firestore client on an empty database."""
+    processes.wipe_firestore(firestore_emulator.extra["host"], PROJECT_ID)
+    return firestore_client
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    from tests.factories import NOW
+
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def container(settings, db, clock) -> Iterator[Container]:
+    """The real adapters (emulator, sandbox) with a controllable clock, injected in-process."""
+    c = Container(settings, clock=clock, firestore_client=db)
+    bootstrap.use_container(c)
+    try:
+        yield c
+    finally:
+        bootstrap.use_container(None)
+
+
+@pytest.fixture(scope="session")
+def openapi():
+    from tests.openapi import OpenApi
+
+    return OpenApi()
+
+
+@pytest.fixture(scope="session")
+def join_api(openapi, stack_env):
+    from tests.api_client import FunctionClient
+
+    return FunctionClient("join", openapi, "join")

@@ -1,0 +1,69 @@
+"""docs/openapi.yaml as a test oracle: every response a test sees must match it."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from devstack.processes import ROOT
+
+SPEC_PATH = ROOT / "docs" / "openapi.yaml"
+
+
+class OpenApi:
+    def __init__(self) -> None:
+        self.document: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+        self.seen: set[tuple[str, str, str]] = set()  # (path template, method, status) exercised
+
+    @cached_property
+    def _registry(self) -> Registry:
+        return Registry().with_resource("urn:openapi", Resource.from_contents(self.document, default_specification=DRAFT202012))
+
+    def _operation(self, server: str, method: str, path: str, status: int) -> tuple[str, dict[str, Any]]:
+        for template, item in self.document["paths"].items():
+            if not template.startswith(f"/{server}/"):
+                continue
+            local = template[len(server) + 1:]
+            pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(local))
+            if re.fullmatch(pattern, path.split("?")[0]) and method.lower() in item:
+                return template, item[method.lower()]
+        if status in (404, 405):  # documented once, for every function: unknown path or method
+            return f"/{server}/*", {"responses": {str(status): {"$ref": "#/components/responses/Error"}}}
+        raise AssertionError(f"{method} {path} of {server} is not documented in docs/openapi.yaml")
+
+    def validate_response(self, server: str, method: str, path: str, status: int, body: Any, headers: Any) -> None:
+        template, operation = self._operation(server, method, path, status)
+        responses = operation["responses"]
+        spec = responses.get(str(status))
+        assert spec is not None, f"{method} {template} answered {status}, which docs/openapi.yaml does not document"
+        self.seen.add((template, method.upper(), str(status)))
+        spec = self._resolve(spec)
+        content = spec.get("content")
+        if not content:
+            assert not body, f"{method} {template} {status} should have no body"
+            return
+        assert headers.get("Content-Type", "").startswith("application/json"), headers.get("Content-Type")
+        schema = content["application/json"]["schema"]
+        validator = jsonschema.Draft202012Validator(
+            {"$ref": "urn:openapi#" + schema["$ref"][1:]} if "$ref" in schema else schema,
+            registry=self._registry,
+            format_checker=jsonschema.FormatChecker(),
+        )
+        errors = sorted(validator.iter_errors(body), key=lambda e: list(e.path))
+        assert not errors, f"{method} {template} {status}: " + "; ".join(
+            f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors
+        )
+
+    def _resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            target: Any = self.document
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part]
+            node = target
+        return node
