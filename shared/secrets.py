@@ -97,7 +97,9 @@ class SecretManagerSecrets(_CachingSecrets):
         path = f"projects/{self._project_id}/secrets/{name}/versions/{version}"
         try:
             response = self._get_client().access_secret_version(request={"name": path}, timeout=10.0)
-        except (gexc.NotFound, gexc.FailedPrecondition, gexc.PermissionDenied) as exc:
+        # Over REST the client maps errors by HTTP status alone: a disabled or destroyed
+        # version (FAILED_PRECONDITION) arrives as BadRequest.
+        except (gexc.NotFound, gexc.BadRequest, gexc.FailedPrecondition, gexc.PermissionDenied) as exc:
             logger.error("secret unavailable", extra={"fields": {"secret": name, "error_code": type(exc).__name__}})
             raise SecretNotFound() from None
         except (gexc.GoogleAPICallError, gexc.RetryError, OSError) as exc:

@@ -1,0 +1,166 @@
+"""``make dev``: the whole system on this machine, with no Google credentials.
+
+Starts the Firestore emulator, the Google sandbox and every function on 127.0.0.1,
+seeds a demo workspace, writes ``.convene/dev.json`` (URLs, ID tokens, guest link
+tokens, ready-to-run curl commands) and waits. Ctrl-C stops every process group it
+started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shlex
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from devstack import processes
+from devstack.stack import FUNCTIONS, GUEST_LINK_SECRET, function_env
+
+STATE_DIR = processes.ROOT / ".convene"
+DEV_JSON = STATE_DIR / "dev.json"
+DEFAULT_CORS = "http://localhost:3000,http://localhost:5173,http://127.0.0.1:5173"
+TOKEN_LIFETIME = timedelta(hours=12)
+
+
+def _port(base: int, offset: int) -> int:
+    return base + offset if base else processes.free_port()
+
+
+def _mint(sandbox_url: str, user: Any) -> str:
+    import requests
+
+    response = requests.post(f"{sandbox_url}/sandbox/identity/id-token", timeout=10, json={
+        "uid": user.uid, "email": user.email, "name": user.display_name,
+        "claims": {"workspace_id": user.workspace_id, "role": user.role.value},
+        "expires_in": int(TOKEN_LIFETIME.total_seconds()),
+    })
+    response.raise_for_status()
+    return str(response.json()["id_token"])
+
+
+def start_stack(project_id: str, base_port: int, log_dir: Path) -> tuple[list[processes.Service], dict[str, Any]]:
+    services: list[processes.Service] = []
+    try:
+        firestore = processes.start_firestore_emulator(port=_port(base_port, 0), log_dir=log_dir)
+        services.append(firestore)
+        sandbox_port = _port(base_port, 1)
+        sandbox_url = f"http://{processes.LOOPBACK}:{sandbox_port}"
+        secrets_file = STATE_DIR / "sandbox-secrets.json"
+        secrets_file.write_text(json.dumps({GUEST_LINK_SECRET: secrets.token_urlsafe(32)}))
+        secrets_file.chmod(0o600)
+        services.append(processes.start(
+            "sandbox", [sys.executable, "-m", "devstack.sandbox", "--port", str(sandbox_port), "--project", project_id,
+                        "--secrets-file", str(secrets_file)],
+            url=sandbox_url, log_dir=log_dir, env={**os.environ, "PYTHONPATH": str(processes.ROOT)},
+            ready=lambda: processes.http_ok(sandbox_url + "/sandbox/health")))
+        env = function_env(project_id=project_id, firestore_host=firestore.extra["host"], sandbox_url=sandbox_url,
+                           cors_origins=os.environ.get("CONVENE_DEV_CORS_ORIGINS", DEFAULT_CORS))
+        with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
+            started = pool.map(lambda item: processes.start_function(item[1], env=env, port=_port(base_port, 10 + item[0]),
+                                                                     log_dir=log_dir), enumerate(FUNCTIONS))
+            services.extend(started)
+        return services, {"env": env, "sandbox_url": sandbox_url, "firestore_host": firestore.extra["host"]}
+    except BaseException:
+        for service in reversed(services):
+            service.stop()
+        raise
+
+
+def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: dict[str, str]) -> dict[str, Any]:
+    os.environ["FIRESTORE_EMULATOR_HOST"] = wiring["firestore_host"]
+    from google.cloud import firestore
+
+    from devstack import seed
+    from shared.auth.guest_links import GuestLinks
+    from shared.secrets import SecretManagerSecrets
+
+    now = datetime.now(timezone.utc)
+    # Guest links are signed through the real Secret Manager client, against the sandbox.
+    links = GuestLinks(SecretManagerSecrets(project_id, wiring["sandbox_url"]), GUEST_LINK_SECRET)
+    demos, link_tokens = seed.seed_demo(firestore.Client(project=project_id), now, links)
+    users = {role: {"uid": u.uid, "email": u.email, "name": u.display_name, "role": u.role.value,
+                    "workspace_id": u.workspace_id, "id_token": _mint(wiring["sandbox_url"], u)}
+             for role, u in seed.USERS.items()}
+    join_url = function_urls["join"]
+    interviews = []
+    for demo in demos:
+        interview, token = demo.interview, link_tokens[demo.interview.id]
+        check_url = f"{join_url}/interviews/{interview.id}"
+        interviews.append({
+            "id": interview.id, "label": demo.label, "workspace_id": interview.workspace_id,
+            "expected_meeting_status": demo.expected_meeting_status, "status": interview.status.value,
+            "start": interview.start.isoformat(), "join_check_url": check_url,
+            "guest_link_token": token,
+            "curl_as_guest": f"curl -s {shlex.quote(check_url)} -H {shlex.quote('Authorization: Bearer ' + token)}",
+        })
+    return {
+        "project_id": project_id, "started_at": now.isoformat(),
+        "tokens_expire_at": (now + TOKEN_LIFETIME).isoformat(),
+        "functions": function_urls, "sandbox": wiring["sandbox_url"],
+        "firestore_emulator": wiring["firestore_host"], "users": users, "interviews": interviews,
+        "mint_token": f"curl -s -X POST {wiring['sandbox_url']}/sandbox/identity/id-token -H 'Content-Type: application/json' "
+                      "-d '{\"uid\": \"uid-demo-host\", \"email\": \"hugo.host@demo.example\", \"claims\": {\"workspace_id\": \"ws-demo\"}}'",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make dev", description=__doc__)
+    parser.add_argument("--project", default=os.environ.get("CONVENE_DEV_PROJECT", "convene-dev"))
+    parser.add_argument("--base-port", type=int, default=int(os.environ.get("CONVENE_DEV_BASE_PORT", "8180")),
+                        help="emulator = base, sandbox = base+1, functions = base+10…; 0 picks free ports")
+    parser.add_argument("--exit-after-start", action="store_true", help="stop again once up (smoke test)")
+    args = parser.parse_args(argv)
+
+    began = time.monotonic()
+    STATE_DIR.mkdir(exist_ok=True)
+    DEV_JSON.unlink(missing_ok=True)
+    log_dir = STATE_DIR / "logs"
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    services, wiring = start_stack(args.project, args.base_port, log_dir)
+    try:
+        function_urls = {s.name: s.url for s in services if s.name in FUNCTIONS}
+        info = seed_and_describe(args.project, wiring, function_urls)
+        DEV_JSON.write_text(json.dumps(info, indent=2))
+        DEV_JSON.chmod(0o600)
+        print(_summary(info, time.monotonic() - began, log_dir), flush=True)
+        while not stop.is_set() and not args.exit_after_start:
+            dead = [s.name for s in services if s.process.poll() is not None]
+            if dead:
+                print(f"stopping: {', '.join(dead)} exited (see {log_dir})", file=sys.stderr)
+                return 1
+            stop.wait(1.0)
+        return 0
+    finally:
+        for service in reversed(services):
+            service.stop()
+        print("stopped every process of the local stack", flush=True)
+
+
+def _summary(info: dict[str, Any], seconds: float, log_dir: Path) -> str:
+    lines = [f"Convene is up in {seconds:.1f} s (project {info['project_id']}).", ""]
+    lines += [f"  function {name:<12} {url}" for name, url in info["functions"].items()]
+    lines += [f"  sandbox               {info['sandbox']}", f"  firestore emulator    {info['firestore_emulator']}", ""]
+    lines += ["Demo users (ID tokens in .convene/dev.json, valid 12 h):"]
+    lines += [f"  {role:<11} {u['email']:<34} {u['workspace_id']}" for role, u in info["users"].items()]
+    lines += ["", "Demo interviews (join check as the guest):"]
+    lines += [f"  {iv['label']:<16} {iv['expected_meeting_status']:<12} {iv['join_check_url']}" for iv in info["interviews"]]
+    first = info["interviews"][1]
+    lines += ["", "Try:", f"  {first['curl_as_guest'][:110]}…", "  (full commands: jq -r '.interviews[].curl_as_guest' .convene/dev.json)",
+              f"Logs: {log_dir}   Stop: Ctrl-C"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""The sandbox's state and its WSGI app: Google surfaces plus the `/sandbox/` control API.
+
+Everything under `/sandbox/` is the control API (and is neither recorded nor
+faultable); every other path is a Google surface, where scripted faults are
+applied first and each request is recorded with the status it got.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .core import CallLog, Faults, GoogleError, json_object
+from .identity import Identity
+from .secretmanager import SecretManager
+
+CONTROL_PREFIX = "/sandbox/"
+
+
+class Sandbox:
+    """All state of one sandbox; the HTTP app and the Python API both act on this object."""
+
+    def __init__(self, project: str) -> None:
+        self.project = project
+        self.calls = CallLog()
+        self.faults = Faults()
+        self.identity = Identity(project)
+        self.secrets = SecretManager()
+
+    def reset(self) -> None:
+        """Forget calls, faults and all surface state; signing keys stay (clients cache certs)."""
+        self.calls.clear()
+        self.faults.clear()
+        self.secrets.reset()
+
+
+def _json_response(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+def _control_blueprint(sandbox: Sandbox) -> Blueprint:
+    bp = Blueprint("control", __name__, url_prefix=CONTROL_PREFIX.rstrip("/"))
+
+    @bp.get("/health")
+    def health() -> Response:
+        return jsonify({"ok": True})
+
+    @bp.get("/calls")
+    def list_calls() -> Response:
+        return jsonify({"calls": sandbox.calls.list(request.args.get("path_prefix"))})
+
+    @bp.delete("/calls")
+    def clear_calls() -> Response:
+        sandbox.calls.clear()
+        return jsonify({"ok": True})
+
+    @bp.post("/faults")
+    def add_fault() -> Response:
+        body = json_object(request.get_data())
+        queued = sandbox.faults.add(body.get("path_regex", ""), body.get("responses"), body.get("method"))
+        return jsonify({"queued": queued})
+
+    @bp.delete("/faults")
+    def clear_faults() -> Response:
+        sandbox.faults.clear()
+        return jsonify({"ok": True})
+
+    @bp.post("/reset")
+    def reset() -> Response:
+        sandbox.reset()
+        return jsonify({"ok": True})
+
+    return bp
+
+
+def create_app(sandbox: Sandbox) -> Flask:
+    """Build the Flask app serving `sandbox`."""
+    app = Flask(__name__)
+    app.register_blueprint(_control_blueprint(sandbox))
+    app.register_blueprint(sandbox.identity.blueprint)
+    app.register_blueprint(sandbox.secrets.blueprint)
+
+    def is_control() -> bool:
+        return request.path.startswith(CONTROL_PREFIX)
+
+    @app.before_request
+    def apply_fault() -> Response | None:
+        g.injected = False
+        if is_control():
+            return None
+        fault = sandbox.faults.take(request.method, request.path)
+        if fault is None:
+            return None
+        if fault.delay_seconds:
+            time.sleep(fault.delay_seconds)
+        if fault.status is None:
+            return None
+        g.injected = True
+        return _json_response(fault.default_body(), fault.status, dict(fault.headers or {}))
+
+    @app.after_request
+    def record_call(response: Response) -> Response:
+        if not is_control():
+            sandbox.calls.record(
+                method=request.method,
+                path=request.path,
+                query=request.args.to_dict(),
+                body=request.get_json(silent=True, force=True),
+                status=response.status_code,
+                injected=g.get("injected", False),
+            )
+        return response
+
+    @app.errorhandler(GoogleError)
+    def google_error(error: GoogleError) -> Response:
+        return _json_response(error.body(), error.code)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        code = error.code or 500
+        message = f"{request.method} {request.path}: {error.name}."
+        return _json_response(GoogleError(code, message).body(), code)
+
+    @app.errorhandler(Exception)
+    def internal_error(error: Exception) -> Response:
+        app.logger.exception("sandbox handler failed")
+        return _json_response(GoogleError(500, f"Internal sandbox error: {error!r}").body(), 500)
+
+    return app

@@ -1,0 +1,122 @@
+"""`SandboxServer`: the sandbox on a loopback port in a background thread, for tests and the CLI.
+
+The helpers act on the same `Sandbox` object the HTTP API serves, so state set up
+from Python is what the project's real clients see over HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .app import Sandbox, create_app
+from .core import JsonObject
+
+HOST = "127.0.0.1"  # The sandbox never listens beyond loopback.
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Drops werkzeug's per-request access log, which would drown test output."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class SandboxServer:
+    """A threaded HTTP server on 127.0.0.1 serving one `Sandbox`."""
+
+    def __init__(self, project: str, port: int = 0, quiet: bool = True) -> None:
+        self.sandbox = Sandbox(project)
+        self._port = port
+        self._quiet = quiet
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> SandboxServer:
+        """Bind (port 0 picks a free port) and serve in a daemon thread; returns self."""
+        if self._server is not None:
+            raise RuntimeError("sandbox already started")
+        self._server = make_server(
+            HOST,
+            self._port,
+            create_app(self.sandbox),
+            threaded=True,
+            request_handler=_QuietRequestHandler if self._quiet else None,
+        )
+        # A short poll interval makes stop() take ~0.1 s instead of socketserver's 0.5 s.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="sandbox-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting requests and close the socket; in-flight handler threads are daemons."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def project(self) -> str:
+        return self.sandbox.project
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("sandbox not started")
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def mint_id_token(
+        self,
+        uid: str,
+        email: str,
+        name: str | None = None,
+        claims: Mapping[str, Any] | None = None,
+        expires_in: int = 3600,
+        issued_at: int | None = None,
+        audience: str | None = None,
+        issuer: str | None = None,
+        email_verified: bool = True,
+    ) -> str:
+        """A Firebase ID token for this sandbox's project (see `Identity.mint_id_token`)."""
+        return self.sandbox.identity.mint_id_token(
+            uid, email, name=name, claims=claims, expires_in=expires_in,
+            issued_at=issued_at, audience=audience, issuer=issuer, email_verified=email_verified,
+        )  # fmt: skip
+
+    def mint_oidc_token(self, email: str, audience: str, expires_in: int = 3600, issued_at: int | None = None) -> str:
+        """A Google-signed OIDC token for service account `email`."""
+        return self.sandbox.identity.mint_oidc_token(email, audience, expires_in=expires_in, issued_at=issued_at)
+
+    def put_secret(self, name: str, value: bytes | str, project: str | None = None) -> str:
+        """Add a version (creating the secret if needed); returns its number, e.g. "1"."""
+        return self.sandbox.secrets.put(project or self.project, name, value)
+
+    def calls(self, path_prefix: str | None = None) -> list[JsonObject]:
+        """Requests made to Google surfaces so far, oldest first."""
+        return self.sandbox.calls.list(path_prefix)
+
+    def inject(self, path_regex: str, responses: Iterable[Mapping[str, Any]], method: str | None = None) -> None:
+        """Queue scripted responses for requests whose path matches `path_regex` (re.search)."""
+        self.sandbox.faults.add(path_regex, [dict(r) for r in responses], method)
+
+    def reset(self) -> None:
+        """Clear calls, faults and surface state (keys are kept)."""
+        self.sandbox.reset()
