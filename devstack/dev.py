@@ -25,7 +25,7 @@ from typing import Any
 from devstack import processes
 from devstack.stack import FUNCTIONS, GUEST_LINK_SECRET, function_env
 
-STATE_DIR = processes.ROOT / ".convene"
+STATE_DIR = Path(os.environ.get("CONVENE_DEV_STATE_DIR", processes.ROOT / ".convene"))
 DEV_JSON = STATE_DIR / "dev.json"
 DEFAULT_CORS = "http://localhost:3000,http://localhost:5173,http://127.0.0.1:5173"
 TOKEN_LIFETIME = timedelta(hours=12)

@@ -8,12 +8,10 @@ GUEST_LINK_SECRET = "convene-guest-link-key"
 FUNCTIONS = ("join",)  # every folder under functions/, in deploy order
 
 
-def function_env(*, project_id: str, firestore_host: str, sandbox_url: str, cors_origins: str = "",
-                 env_name: str = "development") -> dict[str, str]:
+def function_env(*, project_id: str, firestore_host: str, sandbox_url: str, cors_origins: str = "") -> dict[str, str]:
     """Environment for a function process talking to the emulator and the sandbox."""
     return {
         "CONVENE_PROJECT_ID": project_id,
-        "CONVENE_ENV": env_name,
         "FIRESTORE_EMULATOR_HOST": firestore_host,
         "CONVENE_FIREBASE_CERTS_URL": sandbox_url + FIREBASE_CERTS_PATH,
         "CONVENE_GOOGLE_OIDC_CERTS_URL": sandbox_url + GOOGLE_OIDC_CERTS_PATH,

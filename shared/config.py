@@ -23,7 +23,6 @@ class ConfigError(ValueError):
 # name -> (default, description). The README's configuration table is generated from this.
 VARIABLES: dict[str, tuple[str, str]] = {
     "CONVENE_PROJECT_ID": ("", "Google Cloud project id (falls back to GOOGLE_CLOUD_PROJECT)."),
-    "CONVENE_ENV": ("production", "production, development or test; non-production relaxes nothing security-relevant, it only labels logs."),
     "CONVENE_FIREBASE_PROJECT_ID": ("", "Project whose Firebase Auth / Identity Platform issues ID tokens (default: CONVENE_PROJECT_ID)."),
     "CONVENE_FIREBASE_CERTS_URL": (FIREBASE_CERTS_URL, "Where ID-token signing certificates are fetched (the sandbox serves its own)."),
     "CONVENE_GOOGLE_OIDC_CERTS_URL": (GOOGLE_OIDC_CERTS_URL, "Where Google OIDC certificates (Scheduler/Tasks tokens) are fetched."),
@@ -66,7 +65,6 @@ class Settings:
     """Immutable configuration, read once per instance (cold start)."""
 
     project_id: str
-    env: str = "production"
     firebase_project_id: str = ""
     firebase_certs_url: str = FIREBASE_CERTS_URL
     google_oidc_certs_url: str = GOOGLE_OIDC_CERTS_URL
@@ -96,7 +94,6 @@ class Settings:
             raise ConfigError("CONVENE_LOCAL_SECRETS_FILE must be set when CONVENE_SECRETS_BACKEND=local")
         return cls(
             project_id=project_id,
-            env=_get(env, "CONVENE_ENV"),
             firebase_project_id=_get(env, "CONVENE_FIREBASE_PROJECT_ID") or project_id,
             firebase_certs_url=_get(env, "CONVENE_FIREBASE_CERTS_URL"),
             google_oidc_certs_url=_get(env, "CONVENE_GOOGLE_OIDC_CERTS_URL"),

@@ -56,7 +56,7 @@ def sandbox() -> Iterator[SandboxServer]:
 @pytest.fixture(scope="session")
 def stack_env(firestore_emulator, sandbox) -> dict[str, str]:
     return function_env(project_id=PROJECT_ID, firestore_host=firestore_emulator.extra["host"],
-                        sandbox_url=sandbox.url, cors_origins=CORS_ORIGIN, env_name="test")
+                        sandbox_url=sandbox.url, cors_origins=CORS_ORIGIN)
 
 
 @pytest.fixture(scope="session")
@@ -108,3 +108,13 @@ def join_api(openapi, stack_env):
     from tests.api_client import FunctionClient
 
     return FunctionClient("join", openapi, "join")
+
+
+@pytest.fixture(scope="session")
+def join_server(stack_env) -> Iterator[processes.Service]:
+    """The join function as Cloud Run runs it: functions-framework in its own process."""
+    service = processes.start_function("join", env=stack_env, log_dir=LOG_DIR)
+    try:
+        yield service
+    finally:
+        service.stop()

@@ -1,0 +1,33 @@
+# Convene — the two commands: `make dev` (whole system locally) and `make test` (whole suite).
+# Both create the virtualenv and install the pinned dependencies themselves.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: dev test unit bench package tools clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@touch $(STAMP)
+
+tools:
+	@scripts/check-tools
+
+dev: $(STAMP) tools
+	$(BIN)/python -m devstack.dev
+
+test: $(STAMP) tools
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+package: $(STAMP)
+	$(BIN)/python scripts/package.py
+
+clean:
+	rm -rf $(VENV) dist .convene .pytest_cache

@@ -1,0 +1,63 @@
+"""`make dev`'s program, as a front-end developer uses it: start, read .convene/dev.json,
+curl the join function for every demo interview, Ctrl-C, and nothing is left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+
+from devstack.processes import ROOT
+
+
+def _listening(url_or_host: str) -> bool:
+    try:
+        requests.get(url_or_host if url_or_host.startswith("http") else f"http://{url_or_host}/", timeout=1)
+        return True
+    except requests.ConnectionError:
+        return False
+
+
+def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_path):
+    env = {**os.environ, "CONVENE_DEV_STATE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env.pop("FIRESTORE_EMULATOR_HOST", None)
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "devstack.dev", "--base-port", "0", "--project", "convene-devtest"],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    dev_json = tmp_path / "dev.json"
+    try:
+        while not dev_json.exists():
+            assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
+            assert time.monotonic() - started < 60, "the local stack must be up within 60 s"
+            time.sleep(0.2)
+        time.sleep(0.1)  # the file is written in one call; let it land
+        info = json.loads(dev_json.read_text())
+
+        for interview in info["interviews"]:
+            token = interview["guest_link_token"]
+            reply = requests.get(interview["join_check_url"], headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            assert reply.status_code == 200, (interview["label"], reply.text)
+            assert reply.json()["meeting_status"] == interview["expected_meeting_status"], interview["label"]
+
+        host = info["users"]["host"]["id_token"]
+        other = next(i for i in info["interviews"] if i["label"] == "other_workspace")
+        mine = next(i for i in info["interviews"] if i["label"] == "ready")
+        auth = {"Authorization": f"Bearer {host}"}
+        assert requests.get(mine["join_check_url"], headers=auth, timeout=10).json()["participant"] == "host"
+        assert requests.get(other["join_check_url"], headers=auth, timeout=10).status_code == 404
+    finally:
+        os.killpg(process.pid, signal.SIGINT) if process.poll() is None else None
+        output = process.communicate(timeout=60)[0].decode()
+
+    assert process.returncode == 0, output
+    assert "stopped every process" in output
+    assert not _listening(info["functions"]["join"])
+    assert not _listening(info["sandbox"])
+    assert not _listening(info["firestore_emulator"])
+    leftover = subprocess.run(["pgrep", "-f", f"host-port={info['firestore_emulator']}"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "the emulator's java process outlived the stack"
