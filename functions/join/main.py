@@ -16,25 +16,22 @@ router = Router("join", container)
 INTERVIEW = r"/interviews/(?P<interview_id>[A-Za-z0-9_-]{1,128})"
 
 
-def _principal(request: Request):
+def _run(use_case, request: Request) -> dict:
     c = container()
-    return authenticate_participant(request.bearer_token(), id_tokens=c.id_tokens, guest_links=c.guest_links, now=c.clock.now())
+    now = c.clock.now()  # one instant per request: authentication and the window agree
+    principal = authenticate_participant(request.bearer_token(), id_tokens=c.id_tokens, guest_links=c.guest_links, now=now)
+    view = use_case(c.interviews, principal, request.params["interview_id"], now=now, default_window=c.default_join_window)
+    return join_service.to_response(view)
 
 
 @router.route("GET", INTERVIEW)
-def get_join_status(request: Request):
-    c = container()
-    view = join_service.check(c.interviews, _principal(request), request.params["interview_id"],
-                              now=c.clock.now(), default_window=c.default_join_window)
-    return join_service.to_response(view)
+def get_join_status(request: Request) -> dict:
+    return _run(join_service.check, request)
 
 
 @router.route("POST", INTERVIEW + "/join")
-def record_join(request: Request):
-    c = container()
-    view = join_service.join(c.interviews, _principal(request), request.params["interview_id"],
-                             now=c.clock.now(), default_window=c.default_join_window)
-    return join_service.to_response(view)
+def record_join(request: Request) -> dict:
+    return _run(join_service.join, request)
 
 
 @functions_framework.http
