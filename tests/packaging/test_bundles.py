@@ -1,0 +1,347 @@
+"""The deployable bundles built by scripts/package.py.
+
+The last test is the one that matters: a bundle, unzipped into an empty folder and
+installed into a fresh virtualenv from its own requirements.txt only, imports and serves
+under functions-framework, exactly as the Cloud Functions buildpack would run it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from devstack.processes import LOOPBACK, Service, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "package.py"
+
+_spec = importlib.util.spec_from_file_location("convene_package", SCRIPT)
+package = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = package  # dataclasses look the module up by name
+_spec.loader.exec_module(package)
+
+FUNCTIONS = package.discover(ROOT)
+
+
+def run_cli(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=60)
+
+
+def zip_names(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
+
+
+@pytest.fixture
+def fake_root(tmp_path: Path) -> Path:
+    """A throwaway copy of the parts of the repository that bundles are made of."""
+    root = tmp_path / "repo"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "shared", root / "shared", ignore=ignore)
+    shutil.copytree(ROOT / "functions" / "join", root / "functions" / "join", ignore=ignore)
+    shutil.copy2(ROOT / "requirements.txt", root / "requirements.txt")
+    return root
+
+
+def add_function(root: Path, name: str, requirements: str | None) -> Path:
+    folder = root / "functions" / name
+    folder.mkdir(parents=True)
+    (folder / "main.py").write_text("import functions_framework\n")
+    if requirements is not None:
+        (folder / "requirements.txt").write_text(requirements)
+    return folder
+
+
+# ----------------------------------------------------------------------------- determinism
+
+
+def test_functions_are_discovered():
+    assert "join" in FUNCTIONS
+
+
+def test_same_source_gives_byte_identical_bundle(fake_root: Path, tmp_path: Path):
+    first = package.build("join", tmp_path / "a", root=fake_root)
+    # Same bytes, different timestamps and a different output folder: nothing may change.
+    later = time.time() + 3600
+    for path in fake_root.rglob("*"):
+        os.utime(path, (later, later))
+    second = package.build("join", tmp_path / "b", root=fake_root)
+
+    assert first.path.name == second.path.name
+    assert first.path.read_bytes() == second.path.read_bytes()
+    assert first.path.name == f"join-{first.sha256[:12]}.zip"
+    with zipfile.ZipFile(first.path) as archive:
+        infos = archive.infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.external_attr >> 16 for i in infos} == {0o100644}
+
+
+def test_changed_source_gives_new_name_and_replaces_old_bundle(fake_root: Path, tmp_path: Path):
+    out = tmp_path / "dist"
+    before = package.build("join", out, root=fake_root)
+    (fake_root / "shared" / "clock.py").write_text((fake_root / "shared" / "clock.py").read_text() + "\n# changed\n")
+    after = package.build("join", out, root=fake_root)
+
+    assert after.path.name != before.path.name
+    assert sorted(p.name for p in out.glob("join-*.zip")) == [after.path.name]
+
+
+# ----------------------------------------------------------------------------- contents
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_real_bundle_holds_main_requirements_and_shared(function: str, tmp_path: Path):
+    bundle = package.build(function, tmp_path, root=ROOT)
+    names = zip_names(bundle.path)
+
+    expected_shared = {
+        "shared/" + p.relative_to(ROOT / "shared").as_posix()
+        for p in (ROOT / "shared").rglob("*.py")
+        if "__pycache__" not in p.parts and "tests" not in p.parts
+    }
+    assert {"main.py", "requirements.txt"} <= set(names)
+    assert expected_shared <= set(names)
+    assert "shared/__init__.py" in names
+    for name in names:
+        parts = name.split("/")
+        assert not {"__pycache__", "tests", "devstack", "bench", "functions"} & set(parts), name
+        assert not name.endswith((".pyc", ".pyo")), name
+    with zipfile.ZipFile(bundle.path) as archive:
+        assert archive.read("main.py") == (ROOT / "functions" / function / "main.py").read_bytes()
+        assert archive.testzip() is None
+
+
+def test_caches_tests_and_hidden_files_are_left_out_but_data_files_kept(fake_root: Path, tmp_path: Path):
+    plant = {
+        "shared/__pycache__/config.cpython-311.pyc": False,
+        "shared/domain/stale.pyc": False,
+        "shared/tests/test_config.py": False,
+        "shared/domain/test_rules.py": False,
+        "shared/conftest.py": False,
+        "shared/.env": False,
+        "shared/.cache/blob": False,
+        "shared/templates/invite.html": True,
+        "shared/data/zones.json": True,
+        "functions/join/__pycache__/main.cpython-311.pyc": False,
+        "functions/join/tests/test_main.py": False,
+        "functions/join/templates/join.html": True,
+    }
+    for relative in plant:
+        path = fake_root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+
+    names = set(zip_names(package.build("join", tmp_path, root=fake_root).path))
+
+    for relative, kept in plant.items():
+        name = relative.removeprefix("functions/join/")
+        assert (name in names) is kept, relative
+
+
+def test_function_folder_with_its_own_shared_is_rejected(fake_root: Path, tmp_path: Path):
+    (fake_root / "functions" / "join" / "shared").mkdir()
+    (fake_root / "functions" / "join" / "shared" / "x.py").write_text("")
+    with pytest.raises(package.PackagingError, match="clash"):
+        package.build("join", tmp_path, root=fake_root)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def test_cli_prints_one_line_per_bundle_and_writes_manifest(tmp_path: Path):
+    out = tmp_path / "dist"
+    result = run_cli("--out", out)
+    assert result.returncode == 0, result.stderr
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest) == FUNCTIONS
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == len(FUNCTIONS)
+    for line, function in zip(lines, FUNCTIONS):
+        entry = manifest[function]
+        zip_path = out / entry["zip"]
+        assert line.split()[0] == function
+        assert entry["zip"] in line and f"{len(entry['files'])} files" in line and "KiB" in line
+        assert entry["zip"] == f"{function}-{entry['sha256'][:12]}.zip"
+        assert entry["files"] == zip_names(zip_path)
+        assert entry["size"] == zip_path.stat().st_size
+
+
+def test_cli_unknown_function_fails_clearly(tmp_path: Path):
+    result = run_cli("--out", tmp_path, "no-such-function")
+    assert result.returncode == 1
+    assert "no function 'no-such-function'" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+# ----------------------------------------------------------------------------- requirement pins
+
+
+@pytest.mark.parametrize(("requirements", "message"), [
+    ("functions-framework==3.10.2\nrequests==2.0.0\n",
+     "fake/requirements.txt:2: requests==2.0.0 does not match {root}/requirements.txt, which pins requests==2.34.2"),
+    ("functions-framework==3.10.2\nrequests>=2\n",
+     "fake/requirements.txt:2: 'requests>=2' is not pinned; write it as name==version"),
+    ("functions-framework==3.10.2\nrequests\n",
+     "fake/requirements.txt:2: 'requests' is not pinned"),
+    ("functions-framework==3.10.2\nleft-pad==1.0\n",
+     "fake/requirements.txt:2: left-pad==1.0 is not in {root}/requirements.txt"),
+    ("functions-framework==3.10.2\n-r ../../requirements.txt\n",
+     "pip options are not allowed"),
+    ("functions-framework==3.10.2\nrequests==2.34.2\nRequests==2.34.2\n",
+     "Requests is listed twice"),
+    ("requests==2.34.2\n",
+     "functions-framework must be pinned"),
+    (None,
+     "fake/requirements.txt: missing"),
+])
+def test_bad_requirements_are_rejected_with_a_clear_message(fake_root: Path, tmp_path: Path, requirements, message):
+    add_function(fake_root, "fake", requirements)
+    out = tmp_path / "dist"
+
+    result = run_cli("--root", fake_root, "--out", out)
+
+    assert result.returncode == 1
+    assert "error: fake: " in result.stderr
+    assert message.format(root=fake_root) in result.stderr
+    assert not out.exists(), "nothing may be written when any function fails"
+
+
+def test_pins_match_by_normalised_name_and_allow_comments(fake_root: Path, tmp_path: Path):
+    add_function(fake_root, "fake", "# pinned like the root file\nfunctions_framework==3.10.2  # entry point\n"
+                                    "jinja2==3.1.6\n\nGoogle.Auth==2.62.2\n")
+    assert package.build("fake", tmp_path, root=fake_root).path.is_file()
+
+
+def test_every_real_function_passes_the_requirements_check():
+    root_pins = package.read_root_pins(ROOT / "requirements.txt")
+    for function in FUNCTIONS:
+        package.check_requirements(ROOT / "functions" / function / "requirements.txt", root_pins,
+                                   ROOT / "requirements.txt")
+
+
+# ----------------------------------------------------------------------------- the real check
+
+
+def _clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """No PYTHONPATH, no credentials, no way out: any outbound HTTP(S) hits a dead proxy."""
+    dead = "http://127.0.0.1:9"
+    return {
+        "PATH": os.pathsep.join(["/usr/bin", "/bin"]),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "http_proxy": dead, "https_proxy": dead,
+        "GCE_METADATA_HOST": "127.0.0.1:9", "GCE_METADATA_IP": "127.0.0.1:9",
+        **extra,
+    }
+
+
+def _get(url: str) -> tuple[int, str, bytes]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=5) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), error.read()
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_bundle_installs_imports_and_serves_in_a_clean_venv(function: str, tmp_path: Path, stack_env, db, sandbox):
+    bundle = package.build(function, tmp_path / "dist", root=ROOT)
+    src = tmp_path / "src"
+    with zipfile.ZipFile(bundle.path) as archive:
+        archive.extractall(src)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    assert "include-system-site-packages = false" in (venv / "pyvenv.cfg").read_text()
+    python = venv / "bin" / "python"
+
+    # The machine's pip configuration (index, cache) applies; nothing from this repository does.
+    pip_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    install = subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                              "-r", "requirements.txt"], cwd=src, env=pip_env, capture_output=True, text=True,
+                             timeout=300)
+    assert install.returncode == 0, install.stderr[-4000:]
+
+    home = tmp_path / "home"
+    home.mkdir()
+    # The local stack's wiring (emulator, sandbox) so a real request can run; loopback bypasses the dead proxy.
+    env = _clean_env(home, PATH=f"{venv / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin", **stack_env,
+                     NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    check = (
+        "import importlib.util, os, main, shared\n"
+        f"assert callable(main.{function})\n"
+        "assert os.path.dirname(shared.__file__) == os.path.join(os.getcwd(), 'shared'), shared.__file__\n"
+        "assert importlib.util.find_spec('pytest') is None, 'the venv sees packages it should not'\n"
+    )
+    imported = subprocess.run([str(python), "-c", check], cwd=src, env=env, capture_output=True, text=True,
+                              timeout=60)
+    assert imported.returncode == 0, imported.stderr[-4000:]
+
+    port = free_port()
+    log_path = tmp_path / "functions-framework.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(venv / "bin" / "functions-framework"), "--target", function, "--source", "main.py",
+             "--host", LOOPBACK, "--port", str(port)],
+            cwd=src, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    service = Service(function, process, f"http://{LOOPBACK}:{port}", log_path)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, f"exited with {process.returncode}:\n{log_path.read_text()[-4000:]}"
+            try:
+                status, content_type, body = _get(service.url + "/convene-bundle-check/no/such/path")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"not serving after 30 s:\n{log_path.read_text()[-4000:]}"
+                time.sleep(0.1)
+        # A real request: Firestore, the ID-token certificates and Secret Manager, all from the bundle's venv.
+        served = _real_requests(service.url, db, sandbox)
+    finally:
+        service.stop()
+    assert served == [200, 200], log_path.read_text()[-4000:]
+
+    assert status == 404, (status, body, log_path.read_text()[-4000:])
+    assert content_type.startswith("application/json")
+    assert json.loads(body)["error"]["code"] == "no_such_endpoint"
+
+
+def _real_requests(url: str, db, sandbox) -> list[int]:
+    """Join checks as the host (ID token) and as the guest (signed link) of a seeded interview."""
+    from datetime import datetime, timedelta, timezone
+
+    from shared.adapters.firestore import InterviewRepository
+    from shared.auth.guest_links import GuestLinks
+    from shared.secrets import SecretManagerSecrets
+    from tests import factories
+
+    interview = factories.interview(start=datetime.now(timezone.utc) + timedelta(minutes=5))
+    InterviewRepository(db).add(interview)
+    link = GuestLinks(SecretManagerSecrets(sandbox.project, sandbox.url), "convene-guest-link-key").sign(
+        interview_id=interview.id, workspace_id=interview.workspace_id, expires_at=interview.end + timedelta(hours=1))
+    host = sandbox.mint_id_token(factories.HOST.uid, factories.HOST.email)
+    statuses = []
+    for token in (host, link):
+        request = urllib.request.Request(f"{url}/interviews/{interview.id}", headers={"Authorization": f"Bearer {token}"})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=10) as response:
+            statuses.append(response.status)
+    return statuses
