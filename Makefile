@@ -31,3 +31,7 @@ package: $(STAMP)
 
 clean:
 	rm -rf $(VENV) dist .convene .pytest_cache
+
+bench: $(STAMP) tools ## join cold start vs its floor and hello; Firestore ops per join request (docs/benchmarks.md)
+	$(BIN)/python -m bench.cold_start --runs 15 --json .convene/bench/cold_start.json
+	$(BIN)/python -m bench.join_ops --json .convene/bench/join_ops.json

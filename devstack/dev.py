@@ -52,16 +52,12 @@ def start_stack(project_id: str, base_port: int, log_dir: Path) -> tuple[list[pr
     try:
         firestore = processes.start_firestore_emulator(port=_port(base_port, 0), log_dir=log_dir)
         services.append(firestore)
-        sandbox_port = _port(base_port, 1)
-        sandbox_url = f"http://{processes.LOOPBACK}:{sandbox_port}"
         secrets_file = STATE_DIR / "sandbox-secrets.json"
+        secrets_file.touch(mode=0o600)
         secrets_file.write_text(json.dumps({GUEST_LINK_SECRET: secrets.token_urlsafe(32)}))
-        secrets_file.chmod(0o600)
-        services.append(processes.start(
-            "sandbox", [sys.executable, "-m", "devstack.sandbox", "--port", str(sandbox_port), "--project", project_id,
-                        "--secrets-file", str(secrets_file)],
-            url=sandbox_url, log_dir=log_dir, env={**os.environ, "PYTHONPATH": str(processes.ROOT)},
-            ready=lambda: processes.http_ok(sandbox_url + "/sandbox/health")))
+        sandbox = processes.start_sandbox(project_id, secrets_file=secrets_file, port=_port(base_port, 1), log_dir=log_dir)
+        services.append(sandbox)
+        sandbox_url = sandbox.url
         env = function_env(project_id=project_id, firestore_host=firestore.extra["host"], sandbox_url=sandbox_url,
                            cors_origins=os.environ.get("CONVENE_DEV_CORS_ORIGINS", DEFAULT_CORS))
         with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:

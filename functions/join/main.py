@@ -7,6 +7,10 @@ Auth: a Firebase ID token (host or guest) or a signed guest link token, as a bea
 
 import functions_framework
 
+# Every request reads Firestore: import its client library with the module, which
+# functions-framework loads before gunicorn forks its worker (the client itself is still
+# created on first use, since a gRPC channel must not cross a fork).
+import shared.adapters.firestore  # noqa: F401
 from shared.auth.callers import authenticate_participant
 from shared.bootstrap import container
 from shared.http import Request, Router
