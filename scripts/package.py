@@ -94,7 +94,7 @@ def read_root_pins(path: Path) -> dict[str, tuple[str, str]]:
     if not path.is_file():
         raise PackagingError(f"{path}: root requirements file not found")
     pins: dict[str, tuple[str, str]] = {}
-    for number, line in _requirement_lines(path):
+    for _number, line in _requirement_lines(path):
         if line.startswith("-"):
             continue  # pip options (-r, -c, --index-url) carry no pins of their own
         match = PIN.match(line)

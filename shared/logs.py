@@ -14,9 +14,10 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any
 
-_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("convene_log_context", default={})
+_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("convene_log_context", default=MappingProxyType({}))
 
 TRACE_KEY = "logging.googleapis.com/trace"
 SPAN_KEY = "logging.googleapis.com/spanId"

@@ -170,7 +170,7 @@ def test_cli_prints_one_line_per_bundle_and_writes_manifest(tmp_path: Path):
     assert sorted(manifest) == FUNCTIONS
     lines = result.stdout.strip().splitlines()
     assert len(lines) == len(FUNCTIONS)
-    for line, function in zip(lines, FUNCTIONS):
+    for line, function in zip(lines, FUNCTIONS, strict=True):
         entry = manifest[function]
         zip_path = out / entry["zip"]
         assert line.split()[0] == function

@@ -1,0 +1,57 @@
+"""The boundaries the design relies on, checked on the source itself."""
+
+import ast
+import sys
+from pathlib import Path
+
+from devstack.processes import ROOT
+
+ALLOWED_IN_DOMAIN = ("shared.domain", "shared.errors")
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_the_domain_imports_only_the_standard_library():
+    offenders = {}
+    for path in (ROOT / "shared" / "domain").glob("*.py"):
+        bad = {n for n in _imports(path) if n.split(".")[0] not in sys.stdlib_module_names and not n.startswith(ALLOWED_IN_DOMAIN)}
+        if bad:
+            offenders[path.name] = bad
+    assert offenders == {}
+
+
+def test_only_the_config_module_reads_the_environment():
+    readers = [
+        str(path.relative_to(ROOT))
+        for folder in ("shared", "functions")
+        for path in (ROOT / folder).rglob("*.py")
+        if "os.environ" in path.read_text() or "getenv(" in path.read_text()
+    ]
+    assert readers == ["shared/config.py"]
+
+
+def test_loading_a_function_does_not_load_clients_its_requests_may_not_need():
+    """Cold start: Calendar, Tasks, SendGrid and Secret Manager clients load only when used."""
+    import os
+    import subprocess
+
+    heavy = ("googleapiclient", "google.cloud.tasks", "sendgrid", "google.cloud.secretmanager")
+    for main in sorted((ROOT / "functions").glob("*/main.py")):
+        probe = (
+            "import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('main', {str(main)!r})\n"
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+            f"print(sorted(m for m in sys.modules if m.startswith({heavy!r})))\n"
+        )
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "CONVENE_PROJECT_ID": "p"}
+        result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "[]", (main, result.stdout)
