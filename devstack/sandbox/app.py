@@ -15,7 +15,10 @@ from flask import Blueprint, Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .core import CallLog, Faults, GoogleError, json_object
+from .calendar import Calendar
 from .identity import Identity
+from .meet import Meet
+from .oauth import OAuth
 from .secretmanager import SecretManager
 
 CONTROL_PREFIX = "/sandbox/"
@@ -30,12 +33,18 @@ class Sandbox:
         self.faults = Faults()
         self.identity = Identity(project)
         self.secrets = SecretManager()
+        self.oauth = OAuth(self.identity)
+        self.calendar = Calendar(self.oauth)
+        self.meet = Meet(self.oauth)
 
     def reset(self) -> None:
         """Forget calls, faults and all surface state; signing keys stay (clients cache certs)."""
         self.calls.clear()
         self.faults.clear()
         self.secrets.reset()
+        self.oauth.reset()
+        self.calendar.reset()
+        self.meet.reset()
 
 
 def _json_response(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -83,6 +92,9 @@ def create_app(sandbox: Sandbox) -> Flask:
     app.register_blueprint(_control_blueprint(sandbox))
     app.register_blueprint(sandbox.identity.blueprint)
     app.register_blueprint(sandbox.secrets.blueprint)
+    app.register_blueprint(sandbox.oauth.blueprint)
+    app.register_blueprint(sandbox.calendar.blueprint)
+    app.register_blueprint(sandbox.meet.blueprint)
 
     def is_control() -> bool:
         return request.path.startswith(CONTROL_PREFIX)
