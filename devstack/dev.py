@@ -61,9 +61,16 @@ def start_stack(project_id: str, base_port: int, log_dir: Path) -> tuple[list[pr
         env = function_env(project_id=project_id, firestore_host=firestore.extra["host"], sandbox_url=sandbox_url,
                            cors_origins=os.environ.get("CONVENE_DEV_CORS_ORIGINS", DEFAULT_CORS))
         with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
-            started = pool.map(lambda item: processes.start_function(item[1], env=env, port=_port(base_port, 10 + item[0]),
-                                                                     log_dir=log_dir), enumerate(FUNCTIONS))
-            services.extend(started)
+            futures = [pool.submit(processes.start_function, name, env=env, port=_port(base_port, 10 + index), log_dir=log_dir)
+                       for index, name in enumerate(FUNCTIONS)]
+        failures = []
+        for future in futures:  # keep every function that did start, so that a failure stops them too
+            try:
+                services.append(future.result())
+            except Exception as exc:  # noqa: BLE001
+                failures.append(exc)
+        if failures:
+            raise failures[0]
         return services, {"env": env, "sandbox_url": sandbox_url, "firestore_host": firestore.extra["host"]}
     except BaseException:
         for service in reversed(services):

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -70,13 +71,17 @@ def start(name: str, argv: list[str], *, url: str, ready: Callable[[], bool], en
           log_dir: Path | None = None, timeout: float = 60.0) -> Service:
     """Start ``argv`` in a new session and wait until ``ready()`` says it serves."""
     log_path = None
-    out: int | object = subprocess.DEVNULL
+    out: Any = subprocess.DEVNULL
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"{name}.log"
         out = open(log_path, "wb")  # noqa: SIM115 (owned by the child for its lifetime)
-    process = subprocess.Popen(argv, cwd=ROOT, env=dict(env or os.environ), stdout=out, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        process = subprocess.Popen(argv, cwd=ROOT, env=dict(env or os.environ), stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    finally:
+        if not isinstance(out, int):
+            out.close()  # the child holds its own copy
     service = Service(name, process, url, log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -19,6 +19,7 @@ ADMIN = User("uid-demo-admin", DEMO_WORKSPACE, Role.ADMIN, "ada.admin@demo.examp
 HOST = User("uid-demo-host", DEMO_WORKSPACE, Role.HOST, "hugo.host@demo.example", "Hugo Host")
 GUEST = User("uid-demo-guest", DEMO_WORKSPACE, Role.GUEST, "gina.guest@candidates.example", "Gina Guest")
 OTHER_HOST = User("uid-other-host", OTHER_WORKSPACE, Role.HOST, "otto.other@other.example", "Otto Other")
+OTHER_GUEST = Person("zoe.zed@candidates.example", "Zoe Zed")
 USERS = {"admin": ADMIN, "host": HOST, "guest": GUEST, "other_host": OTHER_HOST}
 
 
@@ -38,10 +39,10 @@ def demo_interviews(now: datetime) -> list[DemoInterview]:
     minute = now.replace(second=0, microsecond=0)
 
     def make(label: str, start: datetime, status: InterviewStatus = InterviewStatus.CONFIRMED,
-             host: User = HOST, workspace: str = DEMO_WORKSPACE, **extra: Any) -> Interview:
+             host: User = HOST, workspace: str = DEMO_WORKSPACE, guest: Person | None = None, **extra: Any) -> Interview:
         fields: dict[str, Any] = {
             "id": f"demo-{label.replace('_', '-')}", "workspace_id": workspace, "host": _person(host),
-            "guest": Person(GUEST.email, GUEST.display_name), "start": start, "timezone": "Europe/Berlin",
+            "guest": guest or Person(GUEST.email, GUEST.display_name), "start": start, "timezone": "Europe/Berlin",
             "type": InterviewType.GOOGLE_MEET, "status": status, "duration_minutes": 45, "job_title": "Backend Engineer",
             "meet_link": f"https://meet.google.com/{_meet_code(label)}", "ical_uid": f"demo-{label}@convene.local",
             "created_at": now, "updated_at": now,
@@ -58,7 +59,7 @@ def demo_interviews(now: datetime) -> list[DemoInterview]:
         DemoInterview("phone", make("phone", minute + timedelta(minutes=5), type=InterviewType.PHONE, meet_link=None,
                                     phone="+49 30 5550100"), "ready"),
         DemoInterview("other_workspace", make("other_workspace", minute + timedelta(minutes=10), host=OTHER_HOST,
-                                              workspace=OTHER_WORKSPACE), "ready"),
+                                              workspace=OTHER_WORKSPACE, guest=OTHER_GUEST), "ready"),
     ]
 
 

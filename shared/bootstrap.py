@@ -8,8 +8,8 @@ arrives, and never the Calendar client at all.
 from __future__ import annotations
 
 import threading
-from functools import cached_property
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, overload
 
 from shared import logs
 from shared.auth.certs import CertificateCache
@@ -21,6 +21,39 @@ from shared.domain.models import JoinWindow
 from shared.secrets import LocalSecrets, SecretManagerSecrets, Secrets
 
 
+T = TypeVar("T")
+
+
+class lazy(Generic[T]):  # noqa: N801 — used like functools.cached_property
+    """Built on first access, exactly once even under concurrent first requests.
+
+    ``functools.cached_property`` stopped locking in Python 3.12 (the deploy runtime), which
+    would let two threads build two clients.
+    """
+
+    def __init__(self, build: Callable[[Any], T]):
+        self._build = build
+        self.__doc__ = build.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> lazy[T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> T: ...
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        if instance is None:
+            return self
+        cache = instance.__dict__
+        if self._name not in cache:
+            with instance._lock:
+                if self._name not in cache:
+                    cache[self._name] = self._build(instance)
+        return cache[self._name]
+
+
 class Container:
     def __init__(self, settings: Settings, *, clock: Clock | None = None, firestore_client: Any = None,
                  secrets: Secrets | None = None):
@@ -30,16 +63,15 @@ class Container:
         self._secrets = secrets
         self._lock = threading.RLock()
 
-    @cached_property
+    @lazy
     def firestore(self) -> Any:
-        with self._lock:
-            if self._firestore_client is None:
-                from google.cloud import firestore
+        if self._firestore_client is None:
+            from google.cloud import firestore
 
-                self._firestore_client = firestore.Client(project=self.settings.project_id)
-            return self._firestore_client
+            self._firestore_client = firestore.Client(project=self.settings.project_id)
+        return self._firestore_client
 
-    @cached_property
+    @lazy
     def secrets(self) -> Secrets:
         if self._secrets is not None:
             return self._secrets
@@ -47,29 +79,29 @@ class Container:
             return LocalSecrets(self.settings.local_secrets_file)
         return SecretManagerSecrets(self.settings.project_id, self.settings.secret_manager_endpoint)
 
-    @cached_property
+    @lazy
     def interviews(self) -> Any:
         from shared.adapters.firestore import InterviewRepository
 
         return InterviewRepository(self.firestore)
 
-    @cached_property
+    @lazy
     def users(self) -> Any:
         from shared.adapters.firestore import UserRepository
 
         return UserRepository(self.firestore)
 
-    @cached_property
+    @lazy
     def workspaces(self) -> Any:
         from shared.adapters.firestore import WorkspaceRepository
 
         return WorkspaceRepository(self.firestore)
 
-    @cached_property
+    @lazy
     def id_tokens(self) -> FirebaseTokenVerifier:
         return FirebaseTokenVerifier(self.settings.firebase_project_id, CertificateCache(self.settings.firebase_certs_url))
 
-    @cached_property
+    @lazy
     def service_tokens(self) -> ServiceTokenVerifier:
         return ServiceTokenVerifier(
             self.settings.internal_audience,
@@ -77,11 +109,11 @@ class Container:
             CertificateCache(self.settings.google_oidc_certs_url),
         )
 
-    @cached_property
+    @lazy
     def guest_links(self) -> GuestLinks:
         return GuestLinks(self.secrets, self.settings.guest_link_secret)
 
-    @cached_property
+    @lazy
     def default_join_window(self) -> JoinWindow:
         return JoinWindow(self.settings.join_opens_minutes, self.settings.join_closes_minutes)
 

@@ -14,6 +14,9 @@ FIREBASE_CERTS_URL = (
     "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
 )
 GOOGLE_OIDC_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
 
 
 class ConfigError(ValueError):
@@ -33,11 +36,22 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CONVENE_SECRET_MANAGER_ENDPOINT": ("", "Override of the Secret Manager REST endpoint, e.g. the local sandbox (http://127.0.0.1:PORT)."),
     "CONVENE_LOCAL_SECRETS_FILE": ("", "JSON file {name: value} used when CONVENE_SECRETS_BACKEND=local."),
     "CONVENE_GUEST_LINK_SECRET": ("convene-guest-link-key", "Secret holding the HMAC key of signed guest links."),
-    "CONVENE_GUEST_LINK_GRACE_HOURS": ("24", "How long after an interview's scheduled end its guest links stay valid."),
     "CONVENE_JOIN_OPENS_MINUTES": ("15", "Join window opens this many minutes before the start."),
     "CONVENE_JOIN_CLOSES_MINUTES": ("60", "Join window closes this many minutes after the scheduled end."),
-    "CONVENE_PORTAL_URL": ("", "Base URL of the join page used in emailed links (default: the join function URL)."),
     "CONVENE_LOG_LEVEL": ("INFO", "Minimum log severity."),
+    "CONVENE_OAUTH_PUBLIC_URL": ("", "Public base URL of the oauth function; its /callback is the redirect URI registered with Google."),
+    "CONVENE_OAUTH_CLIENT_SECRET": ("convene-google-oauth-client", 'Secret holding the Google OAuth client as JSON {"client_id", "client_secret"}.'),
+    "CONVENE_OAUTH_RESULT_URLS": ("", "Comma-separated front-end URLs the callback may redirect to (exact match); none: a small result page is shown."),
+    "CONVENE_OAUTH_STATE_TTL_MINUTES": ("10", "How long a connect attempt (its state and PKCE verifier) stays usable."),
+    "CONVENE_TOKEN_KEY_SECRET": ("convene-token-key", "Secret holding the AES-256 key (base64, 32 bytes) that encrypts stored Google tokens; each version is a key."),
+    "CONVENE_GOOGLE_AUTH_URI": (GOOGLE_AUTH_URI, "Google's authorization endpoint (the sandbox serves its own)."),
+    "CONVENE_GOOGLE_TOKEN_URI": (GOOGLE_TOKEN_URI, "Google's token endpoint."),
+    "CONVENE_GOOGLE_REVOKE_URI": (GOOGLE_REVOKE_URI, "Google's token revocation endpoint."),
+    "CONVENE_CALENDAR_API_ENDPOINT": ("", "Override of the Calendar API endpoint, e.g. http://127.0.0.1:PORT/calendar/v3/."),
+    "CONVENE_MEET_API_ENDPOINT": ("", "Override of the Meet API endpoint, e.g. http://127.0.0.1:PORT/."),
+    "CONVENE_GOOGLE_RETRIES": ("4", "Retries of a Google call answered 429, 5xx, 403 rate-limit or timed out (exponential backoff with jitter)."),
+    "CONVENE_GOOGLE_BACKOFF_SCALE": ("1.0", "Multiplier of the backoff delays (tests make it small; production keeps 1.0)."),
+    "CONVENE_GOOGLE_TIMEOUT_SECONDS": ("10", "Timeout of one HTTP call to Google."),
 }
 
 
@@ -51,6 +65,17 @@ def _int(env: Mapping[str, str], name: str, low: int, high: int) -> int:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, low: float, high: float) -> float:
+    raw = _get(env, name)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
@@ -75,11 +100,22 @@ class Settings:
     secret_manager_endpoint: str = ""
     local_secrets_file: str = ""
     guest_link_secret: str = "convene-guest-link-key"
-    guest_link_grace_hours: int = 24
     join_opens_minutes: int = 15
     join_closes_minutes: int = 60
-    portal_url: str = ""
     log_level: str = "INFO"
+    oauth_public_url: str = ""
+    oauth_client_secret: str = "convene-google-oauth-client"
+    oauth_result_urls: tuple[str, ...] = ()
+    oauth_state_ttl_minutes: int = 10
+    token_key_secret: str = "convene-token-key"
+    google_auth_uri: str = GOOGLE_AUTH_URI
+    google_token_uri: str = GOOGLE_TOKEN_URI
+    google_revoke_uri: str = GOOGLE_REVOKE_URI
+    calendar_api_endpoint: str = ""
+    meet_api_endpoint: str = ""
+    google_retries: int = 4
+    google_backoff_scale: float = 1.0
+    google_timeout_seconds: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,9 +140,25 @@ class Settings:
             secret_manager_endpoint=_get(env, "CONVENE_SECRET_MANAGER_ENDPOINT"),
             local_secrets_file=_get(env, "CONVENE_LOCAL_SECRETS_FILE"),
             guest_link_secret=_get(env, "CONVENE_GUEST_LINK_SECRET"),
-            guest_link_grace_hours=_int(env, "CONVENE_GUEST_LINK_GRACE_HOURS", 0, 24 * 90),
             join_opens_minutes=_int(env, "CONVENE_JOIN_OPENS_MINUTES", 0, 24 * 60),
             join_closes_minutes=_int(env, "CONVENE_JOIN_CLOSES_MINUTES", 0, 24 * 60),
-            portal_url=_get(env, "CONVENE_PORTAL_URL"),
             log_level=_get(env, "CONVENE_LOG_LEVEL").upper(),
+            oauth_public_url=_get(env, "CONVENE_OAUTH_PUBLIC_URL").rstrip("/"),
+            oauth_client_secret=_get(env, "CONVENE_OAUTH_CLIENT_SECRET"),
+            oauth_result_urls=_csv(env, "CONVENE_OAUTH_RESULT_URLS"),
+            oauth_state_ttl_minutes=_int(env, "CONVENE_OAUTH_STATE_TTL_MINUTES", 1, 30),
+            token_key_secret=_get(env, "CONVENE_TOKEN_KEY_SECRET"),
+            google_auth_uri=_get(env, "CONVENE_GOOGLE_AUTH_URI"),
+            google_token_uri=_get(env, "CONVENE_GOOGLE_TOKEN_URI"),
+            google_revoke_uri=_get(env, "CONVENE_GOOGLE_REVOKE_URI"),
+            calendar_api_endpoint=_get(env, "CONVENE_CALENDAR_API_ENDPOINT"),
+            meet_api_endpoint=_get(env, "CONVENE_MEET_API_ENDPOINT"),
+            google_retries=_int(env, "CONVENE_GOOGLE_RETRIES", 0, 10),
+            google_backoff_scale=_float(env, "CONVENE_GOOGLE_BACKOFF_SCALE", 0.0, 10.0),
+            google_timeout_seconds=_int(env, "CONVENE_GOOGLE_TIMEOUT_SECONDS", 1, 120),
         )
+
+    @property
+    def oauth_callback_url(self) -> str:
+        """The redirect URI registered with Google: exact, so it is derived in one place."""
+        return f"{self.oauth_public_url}/callback"

@@ -82,3 +82,28 @@ class InternalError(ConveneError):
 
     def __init__(self) -> None:
         super().__init__("An internal error occurred. It has been logged.")
+
+
+class NeedsGoogleAuth(Conflict):
+    """The host's Google connection is missing or revoked: the front-end sends them to consent.
+
+    ``needs_google_auth`` and ``google_auth_url`` sit in ``details`` and, for the seed
+    front-ends, beside ``error`` too.
+    """
+
+    code = "needs_google_auth"
+
+    def __init__(self, message: str, google_auth_url: str, *, reason: str):
+        super().__init__(message, details={"needs_google_auth": True, "google_auth_url": google_auth_url, "reason": reason})
+
+    def to_body(self) -> dict[str, Any]:
+        body = super().to_body()
+        body.update(needs_google_auth=True, google_auth_url=self.details["google_auth_url"])
+        return body
+
+
+class UpstreamError(ConveneError):
+    """Google answered with an error that retrying will not fix."""
+
+    status = 502
+    code = "google_error"

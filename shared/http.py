@@ -108,7 +108,11 @@ class Router:
     def handle(self, raw: flask.Request) -> flask.Response:
         """The functions-framework entry point."""
         started = time.perf_counter()
-        settings = self._container().settings
+        try:
+            settings = self._container().settings
+        except Exception:  # noqa: BLE001 — a broken deployment still answers in the JSON shape
+            logger.exception("configuration error")
+            return error_response(InternalError())
         with logs.bound(function=self.function, **logs.trace_fields(raw.headers, settings.project_id)):
             response = self._dispatch(raw)
             origin = raw.headers.get("Origin")

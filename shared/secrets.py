@@ -1,8 +1,10 @@
 """The secrets port: Google Secret Manager in production, a JSON file for development.
 
-Numbered versions never change, so they are cached for the life of the instance;
-``latest`` is re-resolved every few minutes so that a rotation is picked up without a
-redeploy. Secret values never reach a log line or an error message.
+Every value is cached for a few minutes: a rotation (a new ``latest``) and a disabled
+version (a revoked key) both take effect without a redeploy, and a secret costs one
+Secret Manager call per instance per few minutes, not one per request. A caller that
+meets a version newer than its cached ``latest`` may ask once for a fresh one.
+Secret values never reach a log line or an error message.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from shared.errors import InternalError, Unavailable
 
 logger = logging.getLogger(__name__)
 
-LATEST_TTL_SECONDS = 300.0
+CACHE_TTL_SECONDS = 300.0
+MIN_FORCED_REFRESH_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class SecretNotFound(InternalError):
 class Secrets(Protocol):
     def get(self, name: str, version: str = "latest") -> SecretValue: ...
 
+    def refresh_latest(self, name: str) -> SecretValue:
+        """``latest`` re-resolved now (at most every few seconds), e.g. after meeting a newer version."""
+        ...
+
 
 class _CachingSecrets:
     def __init__(self, monotonic: Callable[[], float] = time.monotonic):
@@ -47,17 +54,26 @@ class _CachingSecrets:
         self._monotonic = monotonic
 
     def get(self, name: str, version: str = "latest") -> SecretValue:
-        key = (name, version)
         now = self._monotonic()
         with self._lock:
-            hit = self._cache.get(key)
+            hit = self._cache.get((name, version))
             if hit and hit[1] > now:
                 return hit[0]
-        value = self._fetch(name, version)
-        ttl = LATEST_TTL_SECONDS if version == "latest" else float("inf")
+        return self._load(name, version, now)
+
+    def refresh_latest(self, name: str) -> SecretValue:
+        now = self._monotonic()
         with self._lock:
-            self._cache[key] = (value, now + ttl)
-            self._cache[(name, value.version)] = (value, float("inf"))
+            hit = self._cache.get((name, "latest"))
+            if hit and now - (hit[1] - CACHE_TTL_SECONDS) < MIN_FORCED_REFRESH_SECONDS:
+                return hit[0]  # resolved moments ago: a flood of forged versions cannot hammer Secret Manager
+        return self._load(name, "latest", now)
+
+    def _load(self, name: str, version: str, now: float) -> SecretValue:
+        value = self._fetch(name, version)
+        with self._lock:
+            self._cache[(name, version)] = (value, now + CACHE_TTL_SECONDS)
+            self._cache[(name, value.version)] = (value, now + CACHE_TTL_SECONDS)
         return value
 
     def _fetch(self, name: str, version: str) -> SecretValue:

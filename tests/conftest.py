@@ -107,6 +107,8 @@ def openapi():
 def join_api(openapi, stack_env):
     from tests.api_client import FunctionClient
 
+    # main.py reads its configuration when loaded, as on Cloud Run; each test then injects its container.
+    os.environ.update(stack_env)
     return FunctionClient("join", openapi, "join")
 
 
@@ -118,3 +120,20 @@ def join_server(stack_env) -> Iterator[processes.Service]:
         yield service
     finally:
         service.stop()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """After a full run, every response documented in docs/openapi.yaml must have been seen
+    (and validated) by some test: an undocumented-but-untested error path fails the run."""
+    from tests.openapi import OpenApi
+
+    spec = OpenApi.instance
+    if spec is None or exitstatus != 0 or session.config.option.keyword or session.config.option.markexpr:
+        return
+    if any(not arg.rstrip("/").endswith("tests") for arg in session.config.args):
+        return  # a partial run (one file or folder) cannot be expected to cover everything
+    missing = sorted(spec.documented() - spec.seen)
+    if missing:
+        session.config.get_terminal_writer().line(
+            "docs/openapi.yaml responses no test exercised: " + ", ".join(" ".join(m) for m in missing), red=True)
+        session.exitstatus = 1

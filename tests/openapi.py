@@ -17,9 +17,20 @@ SPEC_PATH = ROOT / "docs" / "openapi.yaml"
 
 
 class OpenApi:
+    instance: OpenApi | None = None  # the session's one, for the coverage check at the end
+
     def __init__(self) -> None:
         self.document: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
         self.seen: set[tuple[str, str, str]] = set()  # (path template, method, status) exercised
+        OpenApi.instance = self
+
+    def documented(self) -> set[tuple[str, str, str]]:
+        return {
+            (template, method.upper(), status)
+            for template, item in self.document["paths"].items()
+            for method, operation in item.items() if isinstance(operation, dict) and "responses" in operation
+            for status in operation["responses"]
+        }
 
     @cached_property
     def _registry(self) -> Registry:

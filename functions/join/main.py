@@ -16,6 +16,7 @@ from shared.bootstrap import container
 from shared.http import Request, Router
 from shared.services import join as join_service
 
+container()  # read the configuration now: a bad value stops the instance at start-up, not on a request
 router = Router("join", container)
 INTERVIEW = r"/interviews/(?P<interview_id>[A-Za-z0-9_-]{1,128})"
 

@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from datetime import datetime
 
 from shared.auth.principal import Principal, PrincipalKind
@@ -23,6 +24,7 @@ from shared.secrets import SecretNotFound, Secrets
 PREFIX = "cvg1"
 JOIN = "join"
 MAX_TOKEN_LENGTH = 1024
+KEY_VERSION = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)
 
 
 def _b64encode(data: bytes) -> str:
@@ -60,13 +62,15 @@ class GuestLinks:
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise invalid from None
         version = payload.get("kv") if isinstance(payload, dict) else None
-        if not isinstance(version, str) or not version.isdigit():
+        if not isinstance(version, str) or not KEY_VERSION.fullmatch(version):
             raise invalid
-        # A forged version number must not turn into Secret Manager calls (or a 500):
-        # only versions up to the current one exist; a disabled one revokes its links.
+        # A forged version number must not turn into Secret Manager calls (or a 500): only
+        # versions up to the current one exist, and a disabled one revokes its links.
         latest = self._secrets.get(self._secret_name, "latest")
         if int(version) > int(latest.version):
-            raise invalid
+            latest = self._secrets.refresh_latest(self._secret_name)  # another instance may have rotated
+            if int(version) > int(latest.version):
+                raise invalid
         try:
             key = latest if version == latest.version else self._secrets.get(self._secret_name, version)
         except SecretNotFound:

@@ -23,7 +23,8 @@ CLOCK_SKEW_SECONDS = 30
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 
 
-def _decode(token: str, certs: CertificateCache, audience: str) -> dict[str, Any]:
+def decode_google_jwt(token: str, certs: CertificateCache, audience: str) -> dict[str, Any]:
+    """Signature, expiry and audience checked by google-auth; failures become a generic 401."""
     try:
         header = jwt.decode_header(token)
     except (ValueError, google_auth_exceptions.GoogleAuthError, TypeError):
@@ -51,7 +52,7 @@ class FirebaseTokenVerifier:
         self._certs = certs
 
     def verify(self, token: str) -> Principal:
-        claims = _decode(token, self._certs, self._project_id)
+        claims = decode_google_jwt(token, self._certs, self._project_id)
         subject = claims.get("sub")
         if claims.get("iss") != self._issuer or not isinstance(subject, str) or not 0 < len(subject) <= 128:
             raise Unauthenticated("The bearer token is not valid.", code="invalid_token")
@@ -76,7 +77,7 @@ class ServiceTokenVerifier:
     def verify(self, token: str) -> Principal:
         if not self._audience or not self._allowed:
             raise Unauthenticated("This function accepts no callers: its invokers are not configured.", code="not_configured")
-        claims = _decode(token, self._certs, self._audience)
+        claims = decode_google_jwt(token, self._certs, self._audience)
         email = claims.get("email")
         if claims.get("iss") not in GOOGLE_ISSUERS or claims.get("email_verified") is not True or not isinstance(email, str):
             raise Unauthenticated("The bearer token is not valid.", code="invalid_token")

@@ -39,14 +39,24 @@ def participant_of(principal: Principal, interview: Interview) -> Participant:
         if principal.interview_id == interview.id and principal.workspace_id == interview.workspace_id:
             return Participant.GUEST
     elif principal.kind is PrincipalKind.USER:
-        if interview.host.uid is not None and principal.subject == interview.host.uid:
+        # A host acts inside its workspace only: a token naming another workspace is a stranger.
+        same_workspace = principal.workspace_id in (None, interview.workspace_id)
+        if same_workspace and interview.host.uid is not None and principal.subject == interview.host.uid:
             return Participant.HOST
+        # A guest belongs to no workspace: the invitation to this interview is what grants access,
+        # so a candidate invited by two companies sees both of its own interviews.
         if interview.guest.uid is not None and principal.subject == interview.guest.uid:
             return Participant.GUEST
-        # An email only proves identity once the provider has verified it.
-        if principal.email_verified and principal.email and principal.email.casefold() == interview.guest.email.casefold():
+        if principal.email_verified and principal.email and same_email(principal.email, interview.guest.email):
             return Participant.GUEST
     raise NotFound(NOT_FOUND_MESSAGE, code="interview_not_found")
+
+
+def same_email(a: str, b: str) -> bool:
+    """Case-insensitive for ASCII addresses only: Unicode case folding merges distinct domains (ß/ss)."""
+    if a.isascii() and b.isascii():
+        return a.lower() == b.lower()
+    return a == b
 
 
 def load_for_participant(repo: Any, principal: Principal, interview_id: str) -> tuple[Interview, Participant]:

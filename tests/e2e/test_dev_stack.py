@@ -50,6 +50,9 @@ def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_pa
         auth = {"Authorization": f"Bearer {host}"}
         assert requests.get(mine["join_check_url"], headers=auth, timeout=10).json()["participant"] == "host"
         assert requests.get(other["join_check_url"], headers=auth, timeout=10).status_code == 404
+        guest = {"Authorization": f"Bearer {info['users']['guest']['id_token']}"}
+        assert requests.get(mine["join_check_url"], headers=guest, timeout=10).json()["participant"] == "guest"
+        assert requests.get(other["join_check_url"], headers=guest, timeout=10).status_code == 404
     finally:
         os.killpg(process.pid, signal.SIGINT) if process.poll() is None else None
         output = process.communicate(timeout=60)[0].decode()
@@ -59,5 +62,7 @@ def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_pa
     assert not _listening(info["functions"]["join"])
     assert not _listening(info["sandbox"])
     assert not _listening(info["firestore_emulator"])
-    leftover = subprocess.run(["pgrep", "-f", f"host-port={info['firestore_emulator']}"], capture_output=True, text=True)
-    assert leftover.stdout.strip() == "", "the emulator's java process outlived the stack"
+    emulator_port = info["firestore_emulator"].rsplit(":", 1)[1]
+    for pattern in (f"host-port=127.0.0.1:{emulator_port}", f"--port={emulator_port}"):  # gcloud's wrapper, then java
+        leftover = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+        assert leftover.stdout.strip() == "", f"a process matching {pattern} outlived the stack"

@@ -238,9 +238,10 @@ def test_unknown_and_foreign_interviews_are_the_same_404(join_api, seed, sandbox
         join_api.get(f"/interviews/{theirs.id}", token=host_token),  # host of another workspace
         join_api.post(f"/interviews/{theirs.id}/join", token=host_token),
         join_api.get(f"/interviews/{theirs.id}", token=guest_link(mine)),  # my guest link, their interview
+        join_api.post(f"/interviews/{theirs.id}/join", token=guest_link(mine)),
         join_api.get(f"/interviews/{theirs.id}", token=sandbox.mint_id_token("uid-gus", GUEST.email)),  # another guest
     ]
-    assert [r.status for r in replies] == [404] * 5
+    assert [r.status for r in replies] == [404] * 6
     assert len({str(r.json) for r in replies}) == 1, "a foreign interview must look exactly like a missing one"
     assert snapshot_times(db, theirs.id) == before
 
@@ -257,6 +258,7 @@ def test_guest_link_for_a_copied_interview_id_in_another_workspace(join_api, see
 
 def test_cors_preflight_and_allowed_origin(join_api, seed, host_token):
     interview = seed()
+    assert join_api.call("OPTIONS", f"/interviews/{interview.id}", headers={"Origin": "http://localhost:5173"}).status == 204
     preflight = join_api.call("OPTIONS", f"/interviews/{interview.id}/join", headers={"Origin": "http://localhost:5173"})
     assert preflight.status == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
@@ -275,14 +277,49 @@ def test_unknown_path_and_wrong_method(join_api, host_token):
     assert join_api.get("/interviews/bad%2Fid", token=host_token).status == 404
 
 
-def test_firestore_outage_is_a_503(join_api, seed, host_token, container, monkeypatch):
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_firestore_outage_is_a_503(join_api, seed, host_token, container, monkeypatch, method):
     from google.api_core import exceptions
 
     def unavailable(*args, **kwargs):
         raise exceptions.ServiceUnavailable("backend down: secret-ish detail")
 
     monkeypatch.setattr(container.interviews, "get", unavailable)
-    reply = join_api.get("/interviews/iv-any", token=host_token)
+    reply = join_api.call(method, "/interviews/iv-any" + ("/join" if method == "POST" else ""), token=host_token)
     assert (reply.status, reply.json["error"]["code"]) == (503, "unavailable")
     assert reply.headers["Retry-After"] == "5"
     assert "secret-ish" not in str(reply.json)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_an_unexpected_fault_is_a_generic_500(join_api, host_token, container, monkeypatch, caplog, method):
+    def broken(*args, **kwargs):
+        raise RuntimeError("internal detail /srv/app.py line 12")
+
+    monkeypatch.setattr(container.interviews, "get", broken)
+    reply = join_api.call(method, "/interviews/iv-any" + ("/join" if method == "POST" else ""), token=host_token)
+    assert (reply.status, reply.json["error"]["code"]) == (500, "internal")
+    assert "internal detail" not in str(reply.json)
+    assert "internal detail" in caplog.text  # the traceback goes to the log, for Error Reporting
+
+
+def test_a_host_token_of_another_workspace_is_a_stranger(join_api, seed, sandbox):
+    interview = seed()
+    moved = sandbox.mint_id_token(HOST.uid, HOST.email, claims={"workspace_id": OTHER_WORKSPACE})
+    assert join_api.get(f"/interviews/{interview.id}", token=moved).status == 404
+    assert join_api.post(f"/interviews/{interview.id}/join", token=moved).status == 404
+
+
+def test_a_guest_sees_its_own_interview_in_any_workspace(join_api, seed, sandbox):
+    interview = seed(workspace_id=OTHER_WORKSPACE, host=Person("olga@globex.example", "Olga", "uid-olga"))
+    token = sandbox.mint_id_token("uid-gus", GUEST.email, claims={"workspace_id": WORKSPACE})
+    reply = join_api.get(f"/interviews/{interview.id}", token=token)
+    assert (reply.status, reply.json["participant"]) == (200, "guest")
+
+
+def test_unicode_case_folding_does_not_match_another_address(join_api, seed, sandbox):
+    interview = seed(guest=Person(email="gus@fass.example", name="Gus"))
+    token = sandbox.mint_id_token("uid-x", "gus@faß.example")
+    assert join_api.get(f"/interviews/{interview.id}", token=token).status == 404
+    token = sandbox.mint_id_token("uid-y", "GUS@FASS.example")
+    assert join_api.get(f"/interviews/{interview.id}", token=token).status == 200

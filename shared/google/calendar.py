@@ -1,0 +1,91 @@
+"""Google Calendar v3 through google-api-python-client.
+
+The service object is built once per instance from the discovery document that ships in
+the package (no network). httplib2 is not thread-safe, so every call gets its own
+``AuthorizedHttp``. googleapiclient retries 429, 5xx, 403 rate-limit answers and socket
+timeouts with randomised exponential backoff (``num_retries``); other 4xx are final.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+from shared.config import Settings
+from shared.domain.connections import CalendarEntry
+from shared.errors import Unavailable, UpstreamError
+
+PAGE_SIZE = 250
+
+
+class CalendarApi:
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._service: Any = None
+
+    def service(self) -> Any:
+        with self._lock:
+            if self._service is None:
+                self._service = build_service("calendar", "v3", self._settings, self._settings.calendar_api_endpoint)
+            return self._service
+
+    def execute(self, request: Any, credentials: Any) -> Any:
+        return execute(request, credentials, self._settings)
+
+    def list_calendars(self, credentials: Any) -> tuple[CalendarEntry, ...]:
+        entries: list[CalendarEntry] = []
+        page_token = None
+        while True:
+            page = self.execute(self.service().calendarList().list(maxResults=PAGE_SIZE, pageToken=page_token), credentials)
+            for item in page.get("items", []):
+                entries.append(CalendarEntry(
+                    id=item["id"], summary=item.get("summaryOverride") or item.get("summary", ""),
+                    primary=bool(item.get("primary", False)), access_role=item.get("accessRole", ""),
+                    time_zone=item.get("timeZone"), color=item.get("backgroundColor"),
+                ))
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                return tuple(entries)
+
+
+def build_service(name: str, version: str, settings: Settings, endpoint: str) -> Any:
+    import httplib2
+    from googleapiclient.discovery import build
+    from googleapiclient.http import HttpRequest
+
+    scale = settings.google_backoff_scale
+
+    class ScaledBackoffRequest(HttpRequest):  # type: ignore[misc]
+        """googleapiclient's own retry loop, with its random backoff scaled (tests shrink it)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._rand = lambda: random.random() * scale
+
+    options = {"api_endpoint": endpoint} if endpoint else None
+    # The service is only a request factory: each call is executed with its own authorized http.
+    return build(name, version, http=httplib2.Http(), static_discovery=True, client_options=options,
+                 requestBuilder=ScaledBackoffRequest, cache_discovery=False)
+
+
+def execute(request: Any, credentials: Any, settings: Settings) -> Any:
+    import httplib2
+    from google_auth_httplib2 import AuthorizedHttp
+    from googleapiclient.errors import HttpError
+
+    http = AuthorizedHttp(credentials, http=httplib2.Http(timeout=settings.google_timeout_seconds))
+    try:
+        return request.execute(http=http, num_retries=settings.google_retries)
+    except HttpError as exc:
+        status = exc.resp.status
+        if status == 429 or status >= 500 or (status == 403 and _rate_limited(exc)):
+            raise Unavailable("Google Calendar is busy or unavailable; try again shortly.") from None
+        raise UpstreamError("Google Calendar refused the request.", details={"google_status": status}) from None
+    except (OSError, httplib2.HttpLib2Error):
+        raise Unavailable("Google Calendar could not be reached; try again shortly.") from None
+
+
+def _rate_limited(exc: Any) -> bool:
+    return any(reason in (exc.content or b"").decode("utf-8", "replace") for reason in ("rateLimitExceeded", "userRateLimitExceeded"))
