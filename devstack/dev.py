@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shlex
 import signal
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack import processes
-from devstack.stack import FUNCTIONS, GUEST_LINK_SECRET, function_env
+from devstack.stack import FUNCTIONS, GUEST_LINK_SECRET, function_env, oauth_client, stack_secrets
 
 STATE_DIR = Path(os.environ.get("CONVENE_DEV_STATE_DIR", processes.ROOT / ".convene"))
 DEV_JSON = STATE_DIR / "dev.json"
@@ -35,16 +34,21 @@ def _port(base: int, offset: int) -> int:
     return base + offset if base else processes.free_port()
 
 
-def _mint(sandbox_url: str, user: Any) -> str:
+def _control(sandbox_url: str, path: str, body: dict[str, Any]) -> Any:
+    """Configure the sandbox through its control API (it runs in its own process)."""
     import requests
 
-    response = requests.post(f"{sandbox_url}/sandbox/identity/id-token", timeout=10, json={
+    response = requests.post(sandbox_url + path, json=body, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def _mint(sandbox_url: str, user: Any) -> str:
+    return str(_control(sandbox_url, "/sandbox/identity/id-token", {
         "uid": user.uid, "email": user.email, "name": user.display_name,
         "claims": {"workspace_id": user.workspace_id, "role": user.role.value},
         "expires_in": int(TOKEN_LIFETIME.total_seconds()),
-    })
-    response.raise_for_status()
-    return str(response.json()["id_token"])
+    })["id_token"])
 
 
 def start_stack(project_id: str, base_port: int, log_dir: Path) -> tuple[list[processes.Service], dict[str, Any]]:
@@ -54,15 +58,22 @@ def start_stack(project_id: str, base_port: int, log_dir: Path) -> tuple[list[pr
         services.append(firestore)
         secrets_file = STATE_DIR / "sandbox-secrets.json"
         secrets_file.touch(mode=0o600)
-        secrets_file.write_text(json.dumps({GUEST_LINK_SECRET: secrets.token_urlsafe(32)}))
+        secret_values = stack_secrets()
+        secrets_file.write_text(json.dumps(secret_values))
         sandbox = processes.start_sandbox(project_id, secrets_file=secrets_file, port=_port(base_port, 1), log_dir=log_dir)
         services.append(sandbox)
         sandbox_url = sandbox.url
+        ports = {name: _port(base_port, 10 + index) for index, name in enumerate(FUNCTIONS)}
+        oauth_url = f"http://{processes.LOOPBACK}:{ports['oauth']}"
+        client_id, client_secret = oauth_client(secret_values)
+        _control(sandbox_url, "/sandbox/oauth/clients", {"client_id": client_id, "client_secret": client_secret,
+                                                          "redirect_uris": [oauth_url + "/callback"], "name": "Convene (local)"})
         env = function_env(project_id=project_id, firestore_host=firestore.extra["host"], sandbox_url=sandbox_url,
-                           cors_origins=os.environ.get("CONVENE_DEV_CORS_ORIGINS", DEFAULT_CORS))
+                           cors_origins=os.environ.get("CONVENE_DEV_CORS_ORIGINS", DEFAULT_CORS), oauth_url=oauth_url,
+                           oauth_result_urls=os.environ.get("CONVENE_DEV_OAUTH_RESULT_URLS", ""))
         with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
-            futures = [pool.submit(processes.start_function, name, env=env, port=_port(base_port, 10 + index), log_dir=log_dir)
-                       for index, name in enumerate(FUNCTIONS)]
+            futures = [pool.submit(processes.start_function, name, env=env, port=ports[name], log_dir=log_dir)
+                       for name in FUNCTIONS]
         failures = []
         for future in futures:  # keep every function that did start, so that a failure stops them too
             try:

@@ -114,6 +114,59 @@ class Container:
         return GuestLinks(self.secrets, self.settings.guest_link_secret)
 
     @lazy
+    def connections(self) -> Any:
+        from shared.adapters.connections import ConnectionRepository
+
+        return ConnectionRepository(self.firestore)
+
+    @lazy
+    def oauth_states(self) -> Any:
+        from shared.adapters.connections import OAuthStateRepository
+
+        return OAuthStateRepository(self.firestore)
+
+    @lazy
+    def token_cipher(self) -> Any:
+        from shared.crypto import TokenCipher
+
+        return TokenCipher(self.secrets, self.settings.token_key_secret)
+
+    @lazy
+    def oauth_client(self) -> Any:
+        from shared.google.oauth import load_client
+
+        return load_client(self.secrets, self.settings.oauth_client_secret)
+
+    @lazy
+    def google_oauth(self) -> Any:
+        from shared.google.oauth import GoogleOAuth
+
+        return GoogleOAuth(self.settings, self.oauth_client, CertificateCache(self.settings.google_oidc_certs_url))
+
+    @lazy
+    def calendar_api(self) -> Any:
+        from shared.google.calendar import CalendarApi
+
+        return CalendarApi(self.settings)
+
+    @lazy
+    def google_credentials(self) -> Any:
+        from shared.google.credentials import CredentialsManager
+
+        return CredentialsManager(self.settings, self.oauth_client, self.token_cipher, self.connections, self.clock)
+
+    @lazy
+    def google_connections(self) -> Any:
+        """Connect/callback/status/disconnect; the Google pieces are built only when a request needs them."""
+        from shared.services.connections import GoogleConnections
+
+        return GoogleConnections(
+            settings=self.settings, clock=self.clock, states=self.oauth_states, connections=self.connections,
+            users=self.users, cipher=self.token_cipher, oauth=lambda: self.google_oauth,
+            calendar=lambda: self.calendar_api, credentials=lambda: self.google_credentials,
+        )
+
+    @lazy
     def default_join_window(self) -> JoinWindow:
         return JoinWindow(self.settings.join_opens_minutes, self.settings.join_closes_minutes)
 

@@ -59,7 +59,7 @@ class Request:
         return body
 
 
-Handler = Callable[[Request], "tuple[dict[str, Any], int] | dict[str, Any]"]
+Handler = Callable[[Request], "tuple[dict[str, Any], int] | dict[str, Any] | flask.Response"]
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
@@ -145,6 +145,8 @@ class Router:
                 headers=dict(raw.headers.items()), raw=raw,
             )
             result = handler(request)
+            if isinstance(result, flask.Response):  # pages and redirects (OAuth) build their own
+                return result
             body, status = result if isinstance(result, tuple) else (result, 200)
             return json_response(body, status)
         except ConveneError as error:

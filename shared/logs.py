@@ -29,6 +29,14 @@ ALLOWED_FIELDS = frozenset(
 )
 
 
+# Client libraries that log request bodies, URLs or tokens at DEBUG (requests-oauthlib logs
+# whole token responses): capped at WARNING whatever CONVENE_LOG_LEVEL says.
+TOKEN_LOGGING_LIBRARIES = ("requests_oauthlib", "oauthlib", "google_auth_oauthlib", "urllib3", "google_auth_httplib2",
+                           "googleapiclient", "google.auth", "google.oauth2", "httplib2")
+for _name in TOKEN_LOGGING_LIBRARIES:
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+
 class CloudLoggingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

@@ -51,6 +51,14 @@ def _json_response(body: Any, status: int, headers: dict[str, str] | None = None
     return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
 
 
+def _recorded_body() -> Any:
+    """The request body for the call log: form posts (OAuth's token and revoke endpoints) as a
+    dict, a repeated field as a list; anything else parsed as JSON, or None."""
+    if request.mimetype == "application/x-www-form-urlencoded":
+        return {key: values[0] if len(values) == 1 else values for key, values in request.form.lists()}
+    return request.get_json(silent=True, force=True)
+
+
 def _control_blueprint(sandbox: Sandbox) -> Blueprint:
     bp = Blueprint("control", __name__, url_prefix=CONTROL_PREFIX.rstrip("/"))
 
@@ -121,7 +129,7 @@ def create_app(sandbox: Sandbox) -> Flask:
                 method=request.method,
                 path=request.path,
                 query=request.args.to_dict(),
-                body=request.get_json(silent=True, force=True),
+                body=_recorded_body(),
                 status=response.status_code,
                 injected=g.get("injected", False),
             )

@@ -33,9 +33,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.datastructures import MultiDict
 
 from .core import GoogleError, JsonObject, json_object
-from .discovery import Discovery, InvalidRequest, is_rfc3339, page
+from .discovery import Discovery, InvalidRequest, is_rfc3339, page, parse_rfc3339
 from .oauth import OAuth
 
 API = "/calendar/v3"
@@ -57,8 +58,8 @@ AUTH_REASONS = {401: "authError", 403: "insufficientPermissions"}
 class CalendarError(GoogleError):
     """An error in Calendar v3's shape: the `errors` list is where clients read `reason` from.
 
-    `status` is only sent when given: Calendar's own errors omit it, while those of the
-    OAuth front end (401/403) and of request parsing carry it.
+    `status` is only sent when given: Calendar's own errors omit it, while those of
+    Google's front end (credentials, scopes, request parsing) carry it.
     """
 
     def __init__(
@@ -69,26 +70,27 @@ class CalendarError(GoogleError):
         domain: str = "global",
         parameter: str | None = None,
         status: str | None = None,
+        details: list[JsonObject] | None = None,
     ) -> None:
-        super().__init__(code, message, status)
+        super().__init__(code, message, status, details)
         self.reason = reason
         self.domain = domain
         self.parameter = parameter
         self.send_status = status is not None
 
     def body(self) -> JsonObject:
+        error = super().body()["error"]
+        if not self.send_status:
+            del error["status"]
         detail = {"domain": self.domain, "reason": self.reason, "message": self.message}
         if self.parameter:
             detail |= {"locationType": "parameter", "location": self.parameter}
-        error: JsonObject = {"errors": [detail], "code": self.code, "message": self.message}
-        if self.send_status:
-            error["status"] = self.status
-        return {"error": error}
+        return {"error": {"errors": [detail], **error}}
 
 
-def rate_limit_exceeded() -> JsonObject:
-    """Calendar's 403 `usageLimits/rateLimitExceeded` body, which googleapiclient retries."""
-    return CalendarError(403, "Rate Limit Exceeded", "rateLimitExceeded", domain="usageLimits").body()
+def rate_limit_exceeded(status: int = 403) -> JsonObject:
+    """Calendar's `usageLimits/rateLimitExceeded` body (sent as 403 or 429), which googleapiclient retries."""
+    return CalendarError(status, "Rate Limit Exceeded", "rateLimitExceeded", domain="usageLimits").body()
 
 
 def _not_found() -> CalendarError:
@@ -105,16 +107,12 @@ def _zone(name: str, what: str) -> ZoneInfo:
         raise CalendarError(400, f"Invalid time zone definition for {what}.", "invalid") from None
 
 
-def _parse_instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-
-
 def _query_instant(name: str) -> datetime | None:
     """A timestamp query parameter; Google requires the offset in these."""
     value = request.args.get(name)
     if value is None:
         return None
-    instant = _parse_instant(value)
+    instant = parse_rfc3339(value)
     if instant.tzinfo is None:
         raise CalendarError(400, f"Invalid value for {name}: a time zone offset is required.", "invalid", parameter=name)
     return instant
@@ -147,7 +145,7 @@ def _event_span(resource: JsonObject, calendar_zone: str) -> tuple[datetime, dat
         own_zone = _zone(zone_name, f"{which} time") if zone_name else None
         if moment.get("dateTime") is not None:
             kinds.add("dateTime")
-            instant = _parse_instant(moment["dateTime"])
+            instant = parse_rfc3339(moment["dateTime"])
             if instant.tzinfo is None:
                 if own_zone is None:
                     raise CalendarError(400, f"Missing time zone definition for {which} time.", "required")
@@ -330,7 +328,7 @@ class Calendar:
         """Conference data of a body sent with `conferenceDataVersion=1`."""
         current = event.conference.request_id if event.conference else _request_id(event.resource.get("conferenceData"))
         request_data = (data or {}).get("createRequest")
-        if request_data is not None:
+        if request_data:
             if (request_data.get("conferenceSolutionKey") or {}).get("type") != "hangoutsMeet":
                 raise CalendarError(400, "Invalid conference type value.", "invalid")
             request_id = request_data.get("requestId")
@@ -350,21 +348,24 @@ class Calendar:
             event.resource.pop("conferenceData", None)
             return
         # Copying a conference from another event: a solution and an entry point are required.
-        video = [p for p in data.get("entryPoints") or [] if p.get("entryPointType") == "video"]
         if not data.get("conferenceSolution") or not data.get("entryPoints"):
             raise CalendarError(400, "Invalid conference data.", "invalid")
         event.resource["conferenceData"] = copy.deepcopy(data)
+        video = [p for p in data["entryPoints"] if p.get("entryPointType") == "video"]
         if video and data["conferenceSolution"].get("key", {}).get("type") == "hangoutsMeet":
             event.resource["hangoutLink"] = video[0].get("uri")
 
-    def _stamp_write(self, event: _Event, calendar: _Calendar) -> None:
-        """What every write does: re-check times and attendees, bump `updated` and the etag."""
-        event.span = _event_span(event.resource, calendar.time_zone)
-        event.resource["attendees"] = _attendees(event.resource.get("attendees"), calendar.id)
-        if not event.resource["attendees"]:
-            del event.resource["attendees"]
-        event.resource["updated"] = _stamp(datetime.now(UTC))
-        event.resource["etag"] = self._etag()
+    def _stamp_write(self, resource: JsonObject, calendar: _Calendar) -> tuple[datetime, datetime]:
+        """What every write does: check times and attendees, bump `updated` and the etag; the new span."""
+        span = _event_span(resource, calendar.time_zone)
+        attendees = _attendees(resource.get("attendees"), calendar.id)
+        if attendees:
+            resource["attendees"] = attendees
+        else:
+            resource.pop("attendees", None)
+        resource["updated"] = _stamp(datetime.now(UTC))
+        resource["etag"] = self._etag()
+        return span
 
     def _insert(self, calendar: _Calendar, author: str, body: JsonObject, conference_version: int) -> _Event:
         event_id = body.get("id")
@@ -384,14 +385,13 @@ class Calendar:
             "htmlLink": f"https://www.google.com/calendar/event?eid={eid}",
             "created": now,
             "creator": {"email": author, "self": True} if author == calendar.id else {"email": author},
-            "organizer": _organizer(calendar, self._lists.get(calendar.id)),
+            "organizer": _organizer(calendar, primary=calendar.id in self._lists),
             "iCalUID": body.get("iCalUID") or f"{event_id}@google.com",
             "sequence": body.get("sequence") or 0,
             "reminders": body.get("reminders") or {"useDefault": True},
             "eventType": body.get("eventType") or "default",
         }
-        event = _Event(resource, span=(datetime.min, datetime.min))
-        self._stamp_write(event, calendar)
+        event = _Event(resource, self._stamp_write(resource, calendar))
         if conference_version == 1 and body.get("conferenceData") is not None:
             self._apply_conference(event, body["conferenceData"])
         calendar.events[event_id] = event
@@ -411,8 +411,7 @@ class Calendar:
                 if key in event.resource:
                     resource[key] = event.resource[key]
         resource["sequence"] = _next_sequence(event.resource.get("sequence", 0), body.get("sequence"))
-        candidate = _Event(resource, event.span, event.conference)
-        self._stamp_write(candidate, calendar)
+        candidate = _Event(resource, self._stamp_write(resource, calendar), event.conference)
         if conference_version == 1 and (not patch or "conferenceData" in body):
             self._apply_conference(candidate, body.get("conferenceData"))
         event.resource, event.span, event.conference = candidate.resource, candidate.span, candidate.conference
@@ -471,12 +470,10 @@ class Calendar:
         transparency: str = "opaque",
     ) -> JsonObject:
         """Add an event as its owner would; an unknown calendar id is taken as an account's primary."""
-        body = {
-            "summary": summary,
-            "start": {"dateTime": start if isinstance(start, str) else start.isoformat()},
-            "end": {"dateTime": end if isinstance(end, str) else end.isoformat()},
-            "transparency": transparency,
-        }
+        start, end = (t if isinstance(t, str) else t.isoformat() for t in (start, end))
+        if not (is_rfc3339(start) and is_rfc3339(end)):
+            raise GoogleError(400, f"start and end must be RFC 3339 date-times, got {start!r} and {end!r}")
+        body = {"summary": summary, "start": {"dateTime": start}, "end": {"dateTime": end}, "transparency": transparency}
         with self._lock:
             if calendar_id not in self._calendars:
                 self._list_for(calendar_id)
@@ -502,11 +499,9 @@ class Calendar:
         method = self._discovery.methods[method_id]
         try:
             account = self.oauth.authorize_api_request(request.headers.get("Authorization"), method.scopes)
-        except CalendarError:
-            raise
         except GoogleError as error:
             reason = AUTH_REASONS.get(error.code, "invalid")
-            raise CalendarError(error.code, error.message, reason, status=error.status) from None
+            raise CalendarError(error.code, error.message, reason, status=error.status, details=error.details) from None
         try:
             self._discovery.check_query(method, request.args)
         except InvalidRequest as error:
@@ -585,7 +580,8 @@ class Calendar:
                 )
             zone = _zone(body.get("timeZone") or "UTC", "timeZone")
             items = body.get("items") or []
-            limit = min(body.get("calendarExpansionMax") or MAX_FREEBUSY_CALENDARS, MAX_FREEBUSY_CALENDARS)
+            limit = min(int(body.get("calendarExpansionMax") or MAX_FREEBUSY_CALENDARS), MAX_FREEBUSY_CALENDARS)
+            too_many = len(items) > limit  # then every calendar of the query carries the error
             calendars: JsonObject = {}
             with self._lock:
                 for item in items:
@@ -593,7 +589,7 @@ class Calendar:
                     if not calendar_id:
                         raise CalendarError(400, "Missing calendar id in items.", "required")
                     calendar = self._visible_for_freebusy(email, calendar_id)
-                    if len(items) > limit:
+                    if too_many:
                         calendars[calendar_id] = _freebusy_error("tooManyCalendarsRequested")
                     elif calendar is None:
                         calendars[calendar_id] = _freebusy_error("notFound")
@@ -619,6 +615,7 @@ class Calendar:
                 400, "The requested ordering is not available for the particular query.", "invalid", parameter="orderBy"
             )
         show_deleted = request.args.get("showDeleted") == "true"
+        ical_uid = request.args.get("iCalUID")
         terms = request.args.get("q", "").lower().split()
         with self._lock:
             entry = self._entry(email, calendar_id, "reader")
@@ -628,8 +625,8 @@ class Calendar:
                 if (show_deleted or not e.cancelled)
                 and (time_min is None or e.span[1] > time_min)
                 and (time_max is None or e.span[0] < time_max)
-                and (updated_min is None or _parse_instant(e.resource["updated"]) >= updated_min)
-                and request.args.get("iCalUID", e.resource["iCalUID"]) == e.resource["iCalUID"]
+                and (updated_min is None or parse_rfc3339(e.resource["updated"]) >= updated_min)
+                and (ical_uid is None or e.resource["iCalUID"] == ical_uid)
                 and _has_properties(e.resource, request.args)
                 and all(term in _search_text(e.resource) for term in terms)
             ]
@@ -639,7 +636,7 @@ class Calendar:
                 selected.sort(key=lambda e: e.resource["updated"])
             chosen, token = _page(selected, default=250, maximum=2500)
             items = [self._read(e) for e in chosen]
-            head = {
+            head: JsonObject = {
                 "kind": "calendar#events",
                 "etag": self._etag(),
                 "summary": entry.calendar.summary,
@@ -708,10 +705,10 @@ def _request_id(conference_data: JsonObject | None) -> str | None:
     return str(request_id) if request_id else None
 
 
-def _organizer(calendar: _Calendar, owner_list: dict[str, _ListEntry] | None) -> JsonObject:
+def _organizer(calendar: _Calendar, primary: bool) -> JsonObject:
     """The calendar itself organises its events; secondary calendars also show their name."""
     organizer: JsonObject = {"email": calendar.id, "self": True}
-    if owner_list is None:  # not an account's primary calendar
+    if not primary:
         organizer["displayName"] = calendar.summary
     return organizer
 
@@ -724,9 +721,10 @@ def _attendees(attendees: list[JsonObject] | None, calendar_id: str) -> list[Jso
             raise CalendarError(400, "Missing attendee email.", "required")
         if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
             raise CalendarError(400, "Invalid attendee email.", "invalid")
-        attendee = {"responseStatus": "needsAction", **attendee}
-        if email.lower() == calendar_id.lower():
-            attendee |= {"self": True, "organizer": True}
+        if email.lower() == calendar_id.lower():  # the organiser listed as a guest has accepted
+            attendee = {"responseStatus": "accepted", **attendee, "self": True, "organizer": True}
+        else:
+            attendee = {"responseStatus": "needsAction", **attendee}
         result.append(attendee)
     return result
 
@@ -791,7 +789,7 @@ def _search_text(resource: JsonObject) -> str:
     return " ".join(parts).lower()
 
 
-def _has_properties(resource: JsonObject, args: Any) -> bool:
+def _has_properties(resource: JsonObject, args: MultiDict[str, str]) -> bool:
     """`privateExtendedProperty` / `sharedExtendedProperty` constraints (`name=value`, all must hold)."""
     properties = resource.get("extendedProperties") or {}
     for scope in ("private", "shared"):
@@ -806,7 +804,7 @@ def _body_instant(body: JsonObject, name: str) -> datetime:
     value = body.get(name)
     if value is None:
         raise CalendarError(400, f"Required parameter: {name}", "required")
-    instant = _parse_instant(value)
+    instant = parse_rfc3339(value)
     if instant.tzinfo is None:
         raise CalendarError(400, f"Invalid value for {name}: a time zone offset is required.", "invalid")
     return instant

@@ -39,16 +39,23 @@ class GoogleError(Exception):
 
     `status` defaults from the HTTP code; pass it when Google uses a code that
     shares its HTTP status with another (e.g. FAILED_PRECONDITION is a 400).
+    `details` (e.g. a `google.rpc.ErrorInfo` with its `reason`) is added when given.
     """
 
-    def __init__(self, code: int, message: str, status: str | None = None) -> None:
+    def __init__(
+        self, code: int, message: str, status: str | None = None, details: list[JsonObject] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status or GOOGLE_STATUS.get(code, "UNKNOWN")
+        self.details = details
 
     def body(self) -> JsonObject:
-        return {"error": {"code": self.code, "message": self.message, "status": self.status}}
+        error: JsonObject = {"code": self.code, "message": self.message, "status": self.status}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
 
 
 def json_object(raw: bytes) -> JsonObject:

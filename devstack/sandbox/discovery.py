@@ -29,7 +29,7 @@ from .core import JsonObject
 _PROSE_ENUM = re.compile(r"(?<!some of the )possible values are:(.*)", re.IGNORECASE | re.DOTALL)
 _PROSE_VALUE = re.compile(r'^\s*- "([^"]+)"', re.MULTILINE)
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?", re.IGNORECASE)
-_INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "uint32": (0, 2**32 - 1), "int64": (-(2**63), 2**63 - 1)}
+_INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _TYPE_NAMES = {"string": "TYPE_STRING", "boolean": "TYPE_BOOL", "object": "TYPE_MESSAGE", "array": "TYPE_LIST"}
 
 
@@ -93,11 +93,8 @@ class Discovery:
 
     def check_body(self, method: Method, body: JsonObject) -> None:
         """Check `body` against the method's request schema, including fields required for this method."""
-        if method.request_schema is None:
-            if body:
-                raise InvalidRequest(f"{method.id} takes no request body.", "resource")
-            return
-        self._check_value({"$ref": method.request_schema}, body, "resource", method.id)
+        if method.request_schema is not None:
+            self._check_value({"$ref": method.request_schema}, body, "resource", method.id)
 
     def _check_value(self, schema: JsonObject, value: Any, field: str, method_id: str) -> None:
         if "$ref" in schema:
@@ -112,7 +109,7 @@ class Discovery:
                 raise _wrong_type(field, "array", value)
             for index, item in enumerate(value):
                 self._check_value(schema["items"], item, f"{field}[{index}]", method_id)
-        elif kind in ("string", "integer", "boolean", "number"):
+        elif kind in ("string", "integer", "boolean"):
             _check_scalar(schema, value, field)
 
     def _check_object(self, schema: JsonObject, value: Any, field: str, method_id: str) -> None:
@@ -153,9 +150,6 @@ def _check_scalar(schema: JsonObject, value: Any, field: str) -> None:
     if kind == "boolean":
         if not isinstance(value, bool):
             raise _wrong_type(field, kind, value)
-    elif kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _wrong_type(field, kind, value)
     elif kind == "integer" or fmt in _INT_RANGES:
         # Proto JSON accepts integers as numbers or decimal strings.
         low, high = _INT_RANGES.get(fmt or "int32", _INT_RANGES["int64"])
@@ -185,7 +179,7 @@ def _check_parameter(spec: JsonObject, name: str, value: str) -> None:
         number = _as_int(value)
         if number is None:
             raise InvalidRequest(f"Invalid integer value for {name}: {value!r}.", name)
-        if "minimum" in spec and number < int(spec["minimum"]) or "maximum" in spec and number > int(spec["maximum"]):
+        if ("minimum" in spec and number < int(spec["minimum"])) or ("maximum" in spec and number > int(spec["maximum"])):
             raise InvalidRequest(f"Invalid value for {name}: {number} is out of range.", name)
         return
     _check_scalar(spec, value, name)
@@ -201,12 +195,16 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
-def is_rfc3339(value: str) -> bool:
-    """Whether `value` is an RFC 3339 date-time; the offset is optional here (see `EventDateTime`)."""
+def parse_rfc3339(value: str) -> datetime:
+    """An RFC 3339 date-time; naive when it has no offset (allowed in `EventDateTime`). ValueError if invalid."""
     if not _RFC3339.fullmatch(value):
-        return False
+        raise ValueError(f"not an RFC 3339 date-time: {value!r}")
+    return datetime.fromisoformat(value.upper())
+
+
+def is_rfc3339(value: str) -> bool:
     try:
-        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        parse_rfc3339(value)
     except ValueError:
         return False
     return True

@@ -117,6 +117,10 @@ class OAuthError(Exception):
         self.error = error
         self.description = description
 
+    def google_error(self) -> GoogleError:
+        """The same refusal for the control API and Python callers, which speak GoogleError."""
+        return GoogleError(self.status, f"Error {self.status}: {self.error}. {self.description}")
+
 
 @dataclass(frozen=True)
 class AuthorizationRequest:
@@ -143,7 +147,7 @@ class _Grant:
     """
 
     client_id: str
-    account: Account
+    email: str  # of the account; accounts are only ever renamed, never removed
     scopes: tuple[str, ...]
     offline: bool  # whether exchanging the code returns a refresh token
     revoked: bool = False
@@ -255,12 +259,12 @@ class OAuth:
 
     def register_client(self, client_id: str, client_secret: str, redirect_uris: list[str], name: str) -> Client:
         """Register (or replace) a web client; redirect URIs must be absolute http(s) URLs."""
+        if not (client_id and client_secret and redirect_uris and name):
+            raise GoogleError(400, "client_id, client_secret, name and at least one redirect URI are required")
         for uri in redirect_uris:
             parts = urlsplit(uri)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
                 raise GoogleError(400, f"invalid redirect URI {uri!r}: absolute http(s) URL without fragment expected")
-        if not (client_id and client_secret and redirect_uris and name):
-            raise GoogleError(400, "client_id, client_secret, name and at least one redirect URI are required")
         client = Client(client_id, client_secret, tuple(redirect_uris), name)
         with self._lock:
             self._clients[client_id] = client
@@ -269,7 +273,10 @@ class OAuth:
     def add_account(self, email: str, name: str | None = None) -> Account:
         """Create (or rename) an account; its `sub` depends on the email only."""
         with self._lock:
-            return self._account(email, name)
+            try:
+                return self._account(email, name)
+            except OAuthError as exc:
+                raise exc.google_error() from exc
 
     def _account(self, email: str, name: str | None = None) -> Account:
         """The account for `email`, created on first use like a person signing in (lock held)."""
@@ -391,11 +398,11 @@ class OAuth:
         live grants to this client, and an offline grant only yields a refresh token the
         first time, or again when the consent was forced with `prompt=consent`.
         """
-        earlier = [g for g in self._grants if g.client_id == client_id and g.account == account and not g.revoked]
+        earlier = [g for g in self._grants if g.client_id == client_id and g.email == account.email and not g.revoked]
         if include_granted_scopes:
-            scopes += [scope for grant in earlier for scope in grant.scopes if scope not in scopes]
+            scopes = scopes + [scope for grant in earlier for scope in grant.scopes if scope not in scopes]
         offline = offline and (force_consent or not any(grant.offline for grant in earlier))
-        grant = _Grant(client_id, account, tuple(scopes), offline)
+        grant = _Grant(client_id, account.email, tuple(scopes), offline)
         self._grants.append(grant)
         return grant
 
@@ -411,7 +418,7 @@ class OAuth:
                 return _with_query(auth.redirect_uri, {"error": "interaction_required", "state": auth.state})
             return self._decide(auth, email, scopes, approve)
         except OAuthError as exc:
-            raise GoogleError(exc.status, f"Error {exc.status}: {exc.error}. {exc.description}") from exc
+            raise exc.google_error() from exc
 
     # -- tokens --------------------------------------------------------------------------
 
@@ -427,7 +434,7 @@ class OAuth:
             try:
                 account = self._account(email)
             except OAuthError as exc:
-                raise GoogleError(400, exc.description) from exc
+                raise exc.google_error() from exc
             grant = self._new_grant(client_id, account, list(normalize_scopes(scopes)), True, False, True)
             return self._issue(grant, grant.scopes, with_refresh=True)
 
@@ -448,19 +455,20 @@ class OAuth:
 
     def _id_token(self, grant: _Grant, scopes: tuple[str, ...], access_token: str, now: int) -> str:
         """Google's OpenID Connect ID token: email claims only with the email scope, name with profile."""
+        account = self._accounts[grant.email]
         payload: JsonObject = {
             "iss": GOOGLE_ISSUER,
             "azp": grant.client_id,
             "aud": grant.client_id,
-            "sub": grant.account.sub,
+            "sub": account.sub,
             "at_hash": _b64url(hashlib.sha256(access_token.encode()).digest()[:16]),
             "iat": now,
             "exp": now + ID_TOKEN_LIFETIME,
         }
         if USERINFO_EMAIL in scopes:
-            payload |= {"email": grant.account.email, "email_verified": True}
+            payload |= {"email": account.email, "email_verified": True}
         if USERINFO_PROFILE in scopes:
-            payload["name"] = grant.account.name
+            payload["name"] = account.name
         token: bytes = jwt.encode(self.identity.google_key.signer, payload)
         return token.decode()
 
@@ -548,14 +556,14 @@ class OAuth:
             if grant is None or grant.revoked:
                 return False
             for other in self._grants:
-                if other.client_id == grant.client_id and other.account == grant.account:
+                if other.client_id == grant.client_id and other.email == grant.email:
                     other.revoked = True
             return True
 
     def revoke_grants(self, email: str) -> int:
         """The person removes every app's access from their Google Account page."""
         with self._lock:
-            live = [g for g in self._grants if g.account.email == email.strip().lower() and not g.revoked]
+            live = [g for g in self._grants if g.email == email.strip().lower() and not g.revoked]
             for grant in live:
                 grant.revoked = True
             return len(live)
@@ -570,7 +578,7 @@ class OAuth:
             return len(live)
 
     def state(self) -> JsonObject:
-        """Per account email: name, sub and every grant (client, scopes, refresh token, revoked)."""
+        """Per account email: name, sub and every grant (client, scopes, offline, revoked), for assertions."""
         with self._lock:
             return {
                 account.email: {
@@ -579,7 +587,7 @@ class OAuth:
                     "grants": [
                         {"client_id": g.client_id, "scopes": list(g.scopes), "offline": g.offline, "revoked": g.revoked}
                         for g in self._grants
-                        if g.account == account
+                        if g.email == account.email
                     ],
                 }
                 for account in self._accounts.values()
@@ -588,16 +596,21 @@ class OAuth:
     def authorize_api_request(self, authorization: str | None, accepted_scopes: Iterable[str]) -> Account:
         """The account behind `Authorization: Bearer <access token>` if the token is live and
         carries one of `accepted_scopes`; else GoogleError 401 / 403 exactly as Google answers."""
+        return self._authorize(authorization, accepted_scopes)[0]
+
+    def _authorize(self, authorization: str | None, accepted_scopes: Iterable[str]) -> tuple[Account, tuple[str, ...]]:
+        """The account and the scopes of the request's live access token (see authorize_api_request)."""
         if not authorization:
             raise GoogleError(401, CREDENTIALS_MISSING, details=_error_info("CREDENTIALS_MISSING"))
         scheme, _, token = authorization.partition(" ")
         with self._lock:
             entry = self._live_access_token(token.strip()) if scheme.lower() == "bearer" else None
-        if entry is None:
+            account = self._accounts[entry.grant.email] if entry else None
+        if entry is None or account is None:
             raise GoogleError(401, INVALID_CREDENTIALS)
         if not set(accepted_scopes) & set(entry.scopes):
             raise GoogleError(403, INSUFFICIENT_SCOPES, details=_error_info("ACCESS_TOKEN_SCOPE_INSUFFICIENT"))
-        return entry.grant.account
+        return account, entry.scopes
 
     # -- HTTP --------------------------------------------------------------------------
 
@@ -664,25 +677,26 @@ class OAuth:
                 raise OAuthError(400, "invalid_token", "Token expired or revoked")
             return jsonify({})
 
-        @bp.get(USERINFO_PATHS[0])
-        def userinfo_v3() -> Response:
-            try:
-                return userinfo()
-            except GoogleError as error:  # this older endpoint answers in OAuth's error shape
-                raise OAuthError(401, "invalid_request", "Invalid Credentials") from error
-
-        @bp.get(USERINFO_PATHS[1])
-        def userinfo() -> Response:
-            account = self.authorize_api_request(request.headers.get("Authorization"), SIGN_IN_SCOPES)
-            with self._lock:
-                entry = self._live_access_token(request.headers["Authorization"].partition(" ")[2].strip())
-            scopes = entry.scopes if entry else ()
+        def userinfo() -> JsonObject:
+            """OpenID claims of the token's account, each only with the scope that covers it."""
+            account, scopes = self._authorize(request.headers.get("Authorization"), SIGN_IN_SCOPES)
             info: JsonObject = {"sub": account.sub}
             if USERINFO_EMAIL in scopes:
                 info |= {"email": account.email, "email_verified": True}
             if USERINFO_PROFILE in scopes:
                 info["name"] = account.name
-            return jsonify(info)
+            return info
+
+        @bp.get(USERINFO_PATHS[0])
+        def userinfo_v3() -> Response:
+            try:
+                return jsonify(userinfo())
+            except GoogleError as error:  # this older endpoint answers in OAuth's error shape
+                raise OAuthError(401, "invalid_request", "Invalid Credentials") from error
+
+        @bp.get(USERINFO_PATHS[1])
+        def userinfo_openid() -> Response:
+            return jsonify(userinfo())
 
         @bp.get(JWKS_PATH)
         def jwks() -> Response:
@@ -713,10 +727,7 @@ class OAuth:
             name = body.get("name")
             if not isinstance(name, (str, type(None))):
                 raise GoogleError(400, "name must be a string")
-            try:
-                account = self.add_account(_required_str(body, "email"), name)
-            except OAuthError as exc:
-                raise GoogleError(400, exc.description) from exc
+            account = self.add_account(_required_str(body, "email"), name)
             return jsonify({"email": account.email, "name": account.name, "sub": account.sub})
 
         @bp.post("/sandbox/oauth/consent")

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import Sandbox, create_app
+from .calendar import rate_limit_exceeded
 from .core import JsonObject
+from .oauth import Account
 
 HOST = "127.0.0.1"  # The sandbox never listens beyond loopback.
 
@@ -108,6 +111,86 @@ class SandboxServer:
     def put_secret(self, name: str, value: bytes | str, project: str | None = None) -> str:
         """Add a version (creating the secret if needed); returns its number, e.g. "1"."""
         return self.sandbox.secrets.put(project or self.project, name, value)
+
+    def register_oauth_client(
+        self, client_id: str, client_secret: str, redirect_uris: Iterable[str], name: str = "Convene"
+    ) -> None:
+        """Register (or replace) a web OAuth client, as the Cloud Console's credentials page does."""
+        self.sandbox.oauth.register_client(client_id, client_secret, list(redirect_uris), name)
+
+    def add_google_account(self, email: str, name: str | None = None) -> Account:
+        """Create (or rename) a Google account; the consent page also creates unknown ones."""
+        return self.sandbox.oauth.add_account(email, name)
+
+    def consent(
+        self, authorization_url: str, email: str, scopes: Iterable[str] | None = None, approve: bool = True
+    ) -> str:
+        """Decide on the consent page of `authorization_url` as `email` would, without a browser;
+        returns the URL Google redirects to. `scopes=None` grants every requested scope."""
+        return self.sandbox.oauth.consent(authorization_url, email, scopes, approve)
+
+    def revoke_google_grants(self, email: str) -> int:
+        """The person removes every app's access on their Google Account page; returns how many grants."""
+        return self.sandbox.oauth.revoke_grants(email)
+
+    def expire_access_tokens(self) -> int:
+        """Expire every live access token now, so the next API call needs a refresh."""
+        return self.sandbox.oauth.expire_access_tokens()
+
+    def oauth_state(self) -> JsonObject:
+        """Per account email: name, sub and its grants (client_id, scopes, offline, revoked)."""
+        return self.sandbox.oauth.state()
+
+    def add_calendar(
+        self,
+        account: str,
+        calendar_id: str,
+        summary: str,
+        access_role: str = "owner",
+        time_zone: str = "UTC",
+        background_color: str | None = None,
+        primary: bool = False,
+    ) -> JsonObject:
+        """Put a calendar on `account`'s calendar list (its CalendarListEntry is returned).
+        Every account already has its primary calendar; `primary=True` with the account's
+        email as id changes that one's summary, time zone or colour."""
+        return self.sandbox.calendar.add_calendar(
+            account, calendar_id, summary, access_role=access_role, time_zone=time_zone,
+            background_color=background_color, primary=primary,
+        )  # fmt: skip
+
+    def calendar_events(self, calendar_id: str) -> list[JsonObject]:
+        """All events of a calendar as the API returns them, cancelled ones too (not a read)."""
+        return self.sandbox.calendar.events(calendar_id)
+
+    def add_busy_event(
+        self, calendar_id: str, start: datetime | str, end: datetime | str, summary: str = "Busy", transparency: str = "opaque"
+    ) -> JsonObject:
+        """An event on `calendar_id` (an account email means its primary calendar), for free/busy."""
+        return self.sandbox.calendar.add_busy_event(calendar_id, start, end, summary=summary, transparency=transparency)
+
+    def set_meet_pending_reads(self, reads: int) -> None:
+        """How many reads after the insert still see a new Meet conference `pending` (default 0)."""
+        self.sandbox.calendar.set_conferences(pending_reads=reads)
+
+    def fail_conference_creation(self, times: int = 1) -> None:
+        """The next `times` Meet creations end in `statusCode: "failure"` instead of `success`."""
+        self.sandbox.calendar.set_conferences(fail_next=times)
+
+    def inject_rate_limit(self, path_regex: str, times: int = 1, method: str | None = None, status: int = 403) -> None:
+        """Answer the next `times` matching requests with Calendar's `rateLimitExceeded` (403, or 429)."""
+        self.inject(path_regex, [{"status": status, "body": rate_limit_exceeded(status)}] * times, method)
+
+    def add_conference_record(
+        self,
+        meeting_code: str,
+        start: datetime | str,
+        end: datetime | str | None = None,
+        participants: Iterable[Mapping[str, Any]] = (),
+        organizer: str | None = None,
+    ) -> str:
+        """A Meet conference record (see `Meet.add_conference_record`); returns its name."""
+        return self.sandbox.meet.add_conference_record(meeting_code, start, end, participants, organizer)
 
     def calls(self, path_prefix: str | None = None) -> list[JsonObject]:
         """Requests made to Google surfaces so far, oldest first."""

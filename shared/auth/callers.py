@@ -21,3 +21,12 @@ def authenticate_participant(
     if is_guest_token(bearer):
         return guest_links.verify(bearer, now=now)
     return id_tokens.verify(bearer)
+
+
+def authenticate_user(bearer: str | None, *, id_tokens: FirebaseTokenVerifier) -> Principal:
+    """A signed-in user (Firebase ID token); guest links are not accepted here."""
+    if not bearer:
+        raise Unauthenticated("Send 'Authorization: Bearer <ID token>'.", code="missing_credentials")
+    if is_guest_token(bearer):
+        raise Unauthenticated("A guest link cannot be used here; sign in.", code="invalid_token")
+    return id_tokens.verify(bearer)

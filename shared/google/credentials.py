@@ -55,6 +55,20 @@ class CredentialsManager:
         with self._lock:
             self._cache.pop(uid, None)
 
+    def prime(self, connection: Connection, access_token: str | None, expires_in: int | None) -> None:
+        """Start with the access token the code exchange returned: the first call needs no refresh."""
+        self.forget(connection.uid)
+        if not access_token or not expires_in or connection.refresh_token is None:
+            return
+        from datetime import datetime, timedelta
+
+        credentials = self._build(connection)
+        credentials.token = access_token
+        # google-auth compares naive UTC datetimes; keep a margin so a token never expires mid-call.
+        credentials.expiry = datetime.utcnow() + timedelta(seconds=max(expires_in - 60, 0))
+        with self._lock:
+            self._cache[connection.uid] = (connection.refresh_token.ciphertext, credentials)
+
     def for_connection(self, connection: Connection) -> Any:
         """Valid ``google.oauth2.credentials.Credentials`` for the connection, refreshing if needed."""
         if connection.status is not ConnectionStatus.CONNECTED or connection.refresh_token is None:

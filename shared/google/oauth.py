@@ -35,6 +35,8 @@ class TokenGrant:
     refresh_token: str | None = field(repr=False)
     scopes: tuple[str, ...]
     account_email: str
+    access_token: str | None = field(default=None, repr=False)
+    expires_in: int | None = None
 
 
 class CodeExchangeFailed(Unprocessable):
@@ -114,8 +116,10 @@ class GoogleOAuth:
         except (requests.RequestException, ValueError):
             raise Unavailable("Google's token endpoint is unavailable; try again shortly.") from None
         scopes = tuple(str(token.get("scope", "")).split()) if isinstance(token.get("scope"), str) else tuple(token.get("scope") or ())
+        expires_in = token.get("expires_in")
         return TokenGrant(refresh_token=token.get("refresh_token"), scopes=scopes,
-                          account_email=self._account_email(token.get("id_token")))
+                          account_email=self._account_email(token.get("id_token")), access_token=token.get("access_token"),
+                          expires_in=int(expires_in) if isinstance(expires_in, int | float | str) and str(expires_in).isdigit() else None)
 
     def _account_email(self, id_token: Any) -> str:
         if not isinstance(id_token, str):

@@ -208,7 +208,7 @@ class GoogleConnections:
             connected_at=now, updated_at=now,
         )
         self._connections.save(connection)
-        self._credentials().forget(attempt.uid)
+        self._credentials().prime(connection, grant.access_token, grant.expires_in)
         logs.log(logger, logging.INFO, "google connected", event="google_connected", user_id=attempt.uid)
         try:
             self._sync(connection)
