@@ -43,6 +43,20 @@ def _control(sandbox_url: str, path: str, body: dict[str, Any]) -> Any:
     return response.json()
 
 
+def _demo_google_accounts(sandbox_url: str) -> None:
+    """Google accounts for the demo users, with calendars to see after connecting."""
+    from devstack import seed
+
+    for user in (seed.HOST, seed.ADMIN):
+        _control(sandbox_url, "/sandbox/oauth/accounts", {"email": user.email, "name": user.display_name})
+    _control(sandbox_url, "/sandbox/calendar/calendars", {
+        "account": seed.HOST.email, "id": "interviews.demo@group.calendar.google.com", "summary": "Interviews",
+        "access_role": "owner", "time_zone": "Europe/Berlin", "background_color": "#16a765"})
+    _control(sandbox_url, "/sandbox/calendar/calendars", {
+        "account": seed.HOST.email, "id": "en.german#holiday@group.v.calendar.google.com", "summary": "Holidays in Germany",
+        "access_role": "reader", "time_zone": "Europe/Berlin", "background_color": "#9fc6e7"})
+
+
 def _mint(sandbox_url: str, user: Any) -> str:
     return str(_control(sandbox_url, "/sandbox/identity/id-token", {
         "uid": user.uid, "email": user.email, "name": user.display_name,
@@ -68,6 +82,7 @@ def start_stack(project_id: str, base_port: int, log_dir: Path) -> tuple[list[pr
         client_id, client_secret = oauth_client(secret_values)
         _control(sandbox_url, "/sandbox/oauth/clients", {"client_id": client_id, "client_secret": client_secret,
                                                           "redirect_uris": [oauth_url + "/callback"], "name": "Convene (local)"})
+        _demo_google_accounts(sandbox_url)
         env = function_env(project_id=project_id, firestore_host=firestore.extra["host"], sandbox_url=sandbox_url,
                            cors_origins=os.environ.get("CONVENE_DEV_CORS_ORIGINS", DEFAULT_CORS), oauth_url=oauth_url,
                            oauth_result_urls=os.environ.get("CONVENE_DEV_OAUTH_RESULT_URLS", ""))
@@ -121,6 +136,11 @@ def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: di
         "tokens_expire_at": (now + TOKEN_LIFETIME).isoformat(),
         "functions": function_urls, "sandbox": wiring["sandbox_url"],
         "firestore_emulator": wiring["firestore_host"], "users": users, "interviews": interviews,
+        "google_connect": {
+            "how": "POST /connect as the host, then open google_auth_url in a browser and click Allow on the sandbox's consent page",
+            "curl": f"curl -s -X POST {function_urls['oauth']}/connect -H 'Authorization: Bearer '$(jq -r .users.host.id_token .convene/dev.json)",
+            "status_curl": f"curl -s {function_urls['oauth']}/status -H 'Authorization: Bearer '$(jq -r .users.host.id_token .convene/dev.json)",
+        },
         "mint_token": f"curl -s -X POST {wiring['sandbox_url']}/sandbox/identity/id-token -H 'Content-Type: application/json' "
                       "-d '{\"uid\": \"uid-demo-host\", \"email\": \"hugo.host@demo.example\", \"claims\": {\"workspace_id\": \"ws-demo\"}}'",
     }
@@ -170,6 +190,8 @@ def _summary(info: dict[str, Any], seconds: float, log_dir: Path) -> str:
     lines += [f"  {role:<11} {u['email']:<34} {u['workspace_id']}" for role, u in info["users"].items()]
     lines += ["", "Demo interviews (join check as the guest):"]
     lines += [f"  {iv['label']:<16} {iv['expected_meeting_status']:<12} {iv['join_check_url']}" for iv in info["interviews"]]
+    lines += ["", "Connect Google as the demo host (a browser completes it on the sandbox's consent page):",
+              f"  {info['google_connect']['curl']}", "  then open the returned google_auth_url and click Allow."]
     first = info["interviews"][1]
     lines += ["", "Try:", f"  {first['curl_as_guest'][:110]}…", "  (full commands: jq -r '.interviews[].curl_as_guest' .convene/dev.json)",
               f"Logs: {log_dir}   Stop: Ctrl-C"]

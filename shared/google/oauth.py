@@ -90,10 +90,16 @@ class GoogleOAuth:
                                        code_verifier=code_verifier, autogenerate_code_verifier=code_verifier is None)
         return flow
 
-    def authorization_url(self, state: str) -> tuple[str, str]:
-        """Google's consent URL for ``state`` and the PKCE verifier to keep server-side."""
+    def authorization_url(self, state: str, login_hint: str | None = None) -> tuple[str, str]:
+        """Google's consent URL for ``state`` and the PKCE verifier to keep server-side.
+
+        ``prompt=consent`` makes Google issue a refresh token on every connect, not only the
+        first; ``login_hint`` pre-selects the host's account in Google's account chooser.
+        """
         flow = self._flow()
-        url, _ = flow.authorization_url(access_type="offline", include_granted_scopes="true", prompt="consent", state=state)
+        extra = {"login_hint": login_hint} if login_hint else {}
+        url, _ = flow.authorization_url(access_type="offline", include_granted_scopes="true", prompt="consent", state=state,
+                                        **extra)
         return url, flow.code_verifier
 
     def exchange(self, code: str, code_verifier: str) -> TokenGrant:

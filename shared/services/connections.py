@@ -131,11 +131,12 @@ class GoogleConnections:
         if requested_result_url is not None and result_url is None:
             raise BadRequest("redirect_to is not one of the configured front-end URLs.", code="redirect_not_allowed")
         user = self._host(principal)
-        return self._new_attempt(user.uid, user.workspace_id, result_url)
+        return self._new_attempt(user, result_url)
 
-    def _new_attempt(self, uid: str, workspace_id: str, result_url: str | None) -> ConnectLink:
+    def _new_attempt(self, user: Any, result_url: str | None) -> ConnectLink:
+        uid, workspace_id = user.uid, user.workspace_id
         state = secrets.token_urlsafe(32)
-        google_url, verifier = self._oauth().authorization_url(state)
+        google_url, verifier = self._oauth().authorization_url(state, login_hint=user.email)
         now = self._clock.now()
         hashed = state_hash(state)
         attempt = OAuthState(
@@ -149,7 +150,7 @@ class GoogleConnections:
     def consent_error(self, principal: Principal, reason: str) -> NeedsGoogleAuth:
         """The one error a host action answers when Google needs the host's consent again."""
         user = self._host(principal)
-        link = self._new_attempt(user.uid, user.workspace_id, result_url_allowed(None, self._settings.oauth_result_urls))
+        link = self._new_attempt(user, result_url_allowed(None, self._settings.oauth_result_urls))
         message = ("Connect your Google account first." if reason == "not_connected"
                    else "Google no longer accepts your connection; please reconnect your Google account.")
         return NeedsGoogleAuth(message, link.url, reason=reason)

@@ -50,6 +50,7 @@ def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_pa
         auth = {"Authorization": f"Bearer {host}"}
         assert requests.get(mine["join_check_url"], headers=auth, timeout=10).json()["participant"] == "host"
         assert requests.get(other["join_check_url"], headers=auth, timeout=10).status_code == 404
+        _connect_google_as_the_demo_host(info, auth)
         guest = {"Authorization": f"Bearer {info['users']['guest']['id_token']}"}
         assert requests.get(mine["join_check_url"], headers=guest, timeout=10).json()["participant"] == "guest"
         assert requests.get(other["join_check_url"], headers=guest, timeout=10).status_code == 404
@@ -66,3 +67,21 @@ def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_pa
     for pattern in (f"host-port=127.0.0.1:{emulator_port}", f"--port={emulator_port}"):  # gcloud's wrapper, then java
         leftover = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
         assert leftover.stdout.strip() == "", f"a process matching {pattern} outlived the stack"
+
+
+def _connect_google_as_the_demo_host(info, auth):
+    """What a front-end developer clicks through, with requests as the browser."""
+    oauth = info["functions"]["oauth"]
+    assert requests.get(f"{oauth}/status", headers=auth, timeout=10).json()["status"] == "not_connected"
+    link = requests.post(f"{oauth}/connect", headers=auth, timeout=10).json()["google_auth_url"]
+    browser = requests.Session()
+    consent_page = browser.get(link, timeout=10)  # our /start, then the sandbox's consent page
+    assert consent_page.status_code == 200 and 'id="allow"' in consent_page.text
+    assert info["users"]["host"]["email"] in consent_page.text  # login_hint pre-fills the host's account
+    decision = requests.post(f"{info['sandbox']}/sandbox/oauth/consent", timeout=10,
+                             json={"authorization_url": consent_page.url, "email": info["users"]["host"]["email"]})
+    result = browser.get(decision.json()["redirect"], timeout=10)
+    assert result.status_code == 200 and 'data-connected="true"' in result.text
+    status = requests.get(f"{oauth}/status", headers=auth, timeout=10).json()
+    assert status["connected"] is True
+    assert {c["summary"] for c in status["calendars"]} >= {"Interviews", "Holidays in Germany"}
