@@ -150,6 +150,12 @@ class Container:
         return CalendarApi(self.settings)
 
     @lazy
+    def meet_api(self) -> Any:
+        from shared.google.meet import MeetApi
+
+        return MeetApi(self.settings)
+
+    @lazy
     def google_credentials(self) -> Any:
         from shared.google.credentials import CredentialsManager
 

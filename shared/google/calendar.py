@@ -81,10 +81,10 @@ def execute(request: Any, credentials: Any, settings: Settings) -> Any:
     except HttpError as exc:
         status = exc.resp.status
         if status == 429 or status >= 500 or (status == 403 and _rate_limited(exc)):
-            raise Unavailable("Google Calendar is busy or unavailable; try again shortly.") from None
-        raise UpstreamError("Google Calendar refused the request.", details={"google_status": status}) from None
+            raise Unavailable("Google is busy or unavailable; try again shortly.") from None
+        raise UpstreamError("Google refused the request.", details={"google_status": status}) from None
     except (OSError, httplib2.HttpLib2Error):
-        raise Unavailable("Google Calendar could not be reached; try again shortly.") from None
+        raise Unavailable("Google could not be reached; try again shortly.") from None
 
 
 def _rate_limited(exc: Any) -> bool:

@@ -1,0 +1,77 @@
+"""Google Meet REST v2: who really attended a meeting (conference records, participants).
+
+Built once per instance like the Calendar service; used by the attendance job.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.config import Settings
+from shared.google.calendar import build_service, execute
+
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class MeetParticipant:
+    display_name: str
+    user: str | None  # "users/<id>" for signed-in participants
+    earliest_start: datetime | None
+    latest_end: datetime | None
+
+
+@dataclass(frozen=True)
+class ConferenceRecord:
+    name: str
+    start: datetime | None
+    end: datetime | None
+    participants: tuple[MeetParticipant, ...]
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+class MeetApi:
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._service: Any = None
+
+    def service(self) -> Any:
+        with self._lock:
+            if self._service is None:
+                self._service = build_service("meet", "v2", self._settings, self._settings.meet_api_endpoint)
+            return self._service
+
+    def conference_records(self, credentials: Any, meeting_code: str) -> tuple[ConferenceRecord, ...]:
+        """Every conference held in the meeting space with this code, with its participants."""
+        if not all(c.isalpha() or c == "-" for c in meeting_code):
+            raise ValueError("a Meet meeting code has letters and dashes only")
+        records = []
+        for item in self._pages(self.service().conferenceRecords().list, credentials,
+                                filter=f'space.meeting_code = "{meeting_code}"'):
+            participants = tuple(
+                MeetParticipant(
+                    display_name=(p.get("signedinUser") or p.get("anonymousUser") or p.get("phoneUser") or {}).get("displayName", ""),
+                    user=(p.get("signedinUser") or {}).get("user"),
+                    earliest_start=_time(p.get("earliestStartTime")), latest_end=_time(p.get("latestEndTime")),
+                )
+                for p in self._pages(self.service().conferenceRecords().participants().list, credentials, parent=item["name"])
+            )
+            records.append(ConferenceRecord(item["name"], _time(item.get("startTime")), _time(item.get("endTime")), participants))
+        return tuple(records)
+
+    def _pages(self, method: Any, credentials: Any, **params: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            page = execute(method(pageSize=PAGE_SIZE, pageToken=token, **params), credentials, self._settings)
+            items.extend(page.get("conferenceRecords", page.get("participants", [])))
+            token = page.get("nextPageToken")
+            if not token:
+                return items
