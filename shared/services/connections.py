@@ -17,10 +17,10 @@ import hashlib
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from shared import logs
 from shared.auth.principal import Principal, PrincipalKind
@@ -89,8 +89,9 @@ class Outcome:
         params = {"google_connection": "connected" if self.connected else "failed"}
         if not self.connected:
             params["error"] = self.code
-        separator = "&" if "?" in self.result_url else "?"
-        return f"{self.result_url}{separator}{urlencode(params)}"
+        parts = urlsplit(self.result_url)  # keep the front-end's own query and fragment intact
+        query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
+        return urlunsplit(parts._replace(query=query))
 
 
 class OAuthRejected(ConveneError):
@@ -213,7 +214,7 @@ class GoogleConnections:
         logs.log(logger, logging.INFO, "google connected", event="google_connected", user_id=attempt.uid)
         try:
             self._sync(connection)
-        except ConveneError:
+        except (ConveneError, GoogleAuthRequired):
             pass  # connected all the same; last_error says why the list is empty, a later sync fills it
         return Outcome(True, "connected", f"Google Calendar is connected as {grant.account_email}.", result_url,
                        account_email=grant.account_email)
@@ -242,7 +243,7 @@ class GoogleConnections:
             raise
         now = self._clock.now()
         self._connections.record_sync(connection.uid, GOOGLE, calendars, now)
-        return Connection(**{**connection.__dict__, "calendars": calendars, "last_sync_at": now, "last_error": None})
+        return replace(connection, calendars=calendars, last_sync_at=now, last_error=None)
 
     def usable_connection(self, principal: Principal) -> Connection:
         """The host's connection with valid credentials, or the needs_google_auth error."""

@@ -40,3 +40,13 @@ def test_broader_scopes_cover_narrower_ones():
 )
 def test_result_urls_are_an_exact_allow_list(requested, allowed, expected):
     assert result_url_allowed(requested, allowed) == expected
+
+
+def test_result_redirect_keeps_the_front_ends_query_and_fragment():
+    from shared.services.connections import Outcome
+
+    ok = Outcome(True, "connected", "", "https://app.example/settings?tab=calendar#integrations")
+    assert ok.redirect_location() == "https://app.example/settings?tab=calendar&google_connection=connected#integrations"
+    failed = Outcome(False, "access_denied", "", "https://app.example/settings")
+    assert failed.redirect_location() == "https://app.example/settings?google_connection=failed&error=access_denied"
+    assert Outcome(True, "connected", "", None).redirect_location() is None
