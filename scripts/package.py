@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build one deployable source zip per Cloud Function.
 
-    python scripts/package.py [--out dist] [name ...]
+    .venv/bin/python scripts/package.py [--out dist] [name ...]     (or: make package)
 
 Each bundle holds the function's own folder (main.py, requirements.txt, templates...)
 and the common ``shared/`` package side by side at the zip root, which is how Google
@@ -17,13 +17,36 @@ it does not depend on the zlib build that compressed it.
 Before zipping, the function's requirements.txt is checked: it must exist, pin every
 entry with ``==``, and use the same pin as the root requirements.txt for each package.
 
-Standard library only, so it runs on any Python 3.11+ (CI images included).
+The bundle does not ship that file as written. Its ``requirements.txt`` is generated: the
+function's FULL pinned closure, i.e. its direct pins plus every transitive dependency, each
+pinned (``name==version``, sorted, one per line) to the version in the root
+``constraints.txt`` (the resolved set the tests ran with). Otherwise the buildpack would
+resolve grpcio, protobuf, Flask, Werkzeug, gunicorn, urllib3... to whatever is newest on
+deploy day. The source ``functions/<name>/requirements.txt`` is never modified, and the
+content hash covers the generated file, so a changed closure gives a new bundle name.
+
+The closure is read from the metadata of the *installed* distributions
+(``importlib.metadata``), walking ``Requires-Dist`` from the function's own requirements.
+Environment markers are evaluated with ``packaging.markers`` for the deploy runtime
+(CPython 3.12 on Linux x86_64, see DEPLOY_ENVIRONMENT), not for the Python running this
+script, and an extra is followed only where a requirement asks for it
+(``google-api-core[grpc]``). So run the packager with the project virtualenv, where the
+pinned set is installed (``make package``, or ``.venv/bin/python scripts/package.py``
+after ``make test``): any other Python does not see those distributions, and the
+packager then stops with an error naming what is missing rather than guess. It also
+stops when a dependency in the closure is not pinned in constraints.txt, when the
+installed version differs from that pin, or when the pin does not satisfy a dependent's
+version range.
+
+Needs the ``packaging`` library (installed in the project virtualenv; it is pinned in
+constraints.txt) besides the standard library; Python 3.11+.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
 import io
 import json
 import os
@@ -31,8 +54,18 @@ import re
 import sys
 import tempfile
 import zipfile
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+try:  # in the project virtualenv; prepare() says how to get it when it is missing
+    from packaging.markers import Marker
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+except ImportError:  # pragma: no cover - exercised only outside the virtualenv
+    Marker = Requirement = None  # type: ignore[assignment,misc]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,6 +78,30 @@ EXCLUDED_DIR_NAMES = {"__pycache__", "tests", "test", "node_modules"}
 EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".swp", "~")
 EXCLUDED_FILE_NAMES = {"conftest.py"}
 TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
+
+# The deploy runtime (Cloud Functions gen2 "python312", Ubuntu on x86_64), as PEP 508
+# marker variables: dependency markers are evaluated for it, not for the Python that runs
+# this script. The runtime name does not fix the patch version: a marker drawing a line
+# inside 3.12 (python_full_version) would be read as for 3.12.0.
+DEPLOY_RUNTIME = "Python 3.12 (CPython) on Linux x86_64"
+DEPLOY_ENVIRONMENT: dict[str, str] = {
+    "implementation_name": "cpython",
+    "implementation_version": "3.12.0",
+    "os_name": "posix",
+    "platform_machine": "x86_64",
+    "platform_python_implementation": "CPython",
+    "platform_release": "",
+    "platform_system": "Linux",
+    "platform_version": "",
+    "python_full_version": "3.12.0",
+    "python_version": "3.12",
+    "sys_platform": "linux",
+}
+
+SETUP_HINT = (
+    "run `make test` (it creates .venv and installs requirements-dev.txt with -c constraints.txt), "
+    "then package with the project virtualenv: `make package` or `.venv/bin/python scripts/package.py`"
+)
 
 # name[extras]==version[; marker]  (a single exact pin, nothing else)
 PIN = re.compile(
@@ -138,6 +195,199 @@ def check_requirements(path: Path, root_pins: dict[str, tuple[str, str]], root_f
     return pins
 
 
+# --------------------------------------------------------------------------- closure
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What the closure needs from one installed distribution's metadata."""
+
+    name: str  # as its metadata spells it
+    version: str
+    requires: tuple[str, ...]  # Requires-Dist lines, markers included
+
+
+@dataclass
+class Resolved:
+    """A distribution in a function's closure, and every requirement that pulled it in."""
+
+    name: str
+    version: str  # installed
+    requires: tuple[str, ...]
+    extras: set[str]  # extras followed so far ("" = the distribution itself)
+    wanted_by: list[tuple[str, Requirement]]  # (who asked, what it asked for)
+
+
+Lookup = Callable[[str], "Installed | None"]
+
+
+def installed_distribution(name: str) -> Installed | None:
+    """The distribution as the Python running this script sees it (so: the project venv)."""
+    try:
+        dist = importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return Installed(dist.metadata["Name"] or name, dist.version, tuple(dist.requires or ()))
+
+
+def read_constraints(path: Path) -> dict[str, tuple[str, str]]:
+    """constraints.txt (pip freeze): normalised name -> (name as written, version)."""
+    if not path.is_file():
+        raise PackagingError(f"{path}: not found; bundles pin their dependencies to it ({SETUP_HINT})")
+    pins: dict[str, tuple[str, str]] = {}
+    problems: list[str] = []
+    for number, line in _requirement_lines(path):
+        if line.startswith("-"):
+            continue
+        match = PIN.match(line)
+        if not match:
+            problems.append(f"{path}:{number}: {line!r} is not an exact pin (name==version)")
+            continue
+        pins[normalize(match["name"])] = (match["name"], match["version"])
+    if problems:
+        raise PackagingError("constraints check failed:\n  " + "\n  ".join(problems))
+    return pins
+
+
+def _applies(marker: Marker | None, extra: str, environment: Mapping[str, str]) -> bool:
+    """Whether a Requires-Dist entry is wanted when `extra` ("" = none) of its distribution is
+    installed on `environment`. For an extra, only what the extra adds counts."""
+    if marker is None:
+        return extra == ""
+    if extra == "":
+        return marker.evaluate({**environment, "extra": ""})
+    return marker.evaluate({**environment, "extra": extra}) and not marker.evaluate({**environment, "extra": ""})
+
+
+def resolve_closure(
+    roots: Iterable[Requirement],
+    *,
+    lookup: Lookup | None = None,
+    environment: Mapping[str, str] = DEPLOY_ENVIRONMENT,
+    source: str = "requirements.txt",
+) -> tuple[dict[str, Resolved], dict[str, list[str]]]:
+    """Walk Requires-Dist from `roots` over the installed metadata, markers evaluated for
+    `environment`, extras followed only where a requirement names them. `lookup` finds an
+    installed distribution by name (default: installed_distribution, i.e. this Python's).
+
+    Returns ({canonical name: Resolved}, {canonical name of a distribution that is not
+    installed: [who asked for it]}).
+    """
+    lookup = lookup or installed_distribution
+    nodes: dict[str, Resolved] = {}
+    missing: dict[str, list[str]] = {}
+    queue: deque[tuple[str, str]] = deque()  # (distribution, extra) whose requirements are still to read
+
+    def want(requirement: Requirement, asked_by: str) -> None:
+        key = canonicalize_name(requirement.name)
+        extras = {canonicalize_name(extra) for extra in requirement.extras}
+        if key in missing:
+            missing[key].append(asked_by)
+            return
+        node = nodes.get(key)
+        if node is None:
+            dist = lookup(requirement.name)
+            if dist is None:
+                missing[key] = [asked_by]
+                return
+            node = nodes[key] = Resolved(dist.name, dist.version, dist.requires, set(), [])
+        node.wanted_by.append((asked_by, requirement))
+        for extra in sorted(({""} | extras) - node.extras):
+            node.extras.add(extra)
+            queue.append((key, extra))
+
+    for requirement in roots:
+        if requirement.marker is None or requirement.marker.evaluate({**environment, "extra": ""}):
+            want(requirement, source)
+    while queue:
+        key, extra = queue.popleft()
+        node = nodes[key]
+        for line in node.requires:
+            try:
+                dependency = Requirement(line)
+            except InvalidRequirement as exc:
+                raise PackagingError(f"{node.name} {node.version}: cannot read {line!r} from its metadata: {exc}") from exc
+            if _applies(dependency.marker, extra, environment):
+                want(dependency, f"{node.name}[{extra}]" if extra else node.name)
+    return nodes, missing
+
+
+def pin_closure(
+    nodes: Mapping[str, Resolved],
+    missing: Mapping[str, list[str]],
+    constraints: Mapping[str, tuple[str, str]],
+    constraints_file: Path,
+) -> list[tuple[str, str]]:
+    """[(canonical name, version from constraints.txt)] sorted by name, or a PackagingError
+    listing every distribution that is not installed, not in constraints.txt, installed at
+    another version, or pinned outside what a dependent accepts."""
+    problems: list[str] = []
+    setup = bool(missing)  # the venv is missing or stale, as opposed to constraints.txt lacking a pin
+
+    def asked(by: Iterable[str]) -> str:
+        return ", ".join(sorted(set(by)))
+
+    for key in sorted(missing):
+        problems.append(f"{key} (required by {asked(missing[key])}) is not installed in {sys.prefix}")
+    for key in sorted(nodes):
+        node = nodes[key]
+        by = asked(who for who, _ in node.wanted_by)
+        if key not in constraints:
+            problems.append(f"{node.name} (required by {by}) is not pinned in {constraints_file}; "
+                            f"pin it there (the installed version is {node.version})")
+            continue
+        version = constraints[key][1]
+        if node.version != version:
+            setup = True
+            problems.append(f"{node.name} (required by {by}): {constraints_file} pins {version} "
+                            f"but {node.version} is installed in {sys.prefix}")
+            continue
+        for who, requirement in node.wanted_by:
+            try:
+                accepted = requirement.specifier.contains(Version(version), prereleases=True)
+            except InvalidVersion:
+                accepted = False
+            if not accepted:
+                problems.append(f"{node.name}=={version} (pinned in {constraints_file}) does not satisfy "
+                                f"{who}'s requirement {requirement}")
+    if problems:
+        hint = SETUP_HINT if setup else (
+            "every dependency of a bundle is pinned from constraints.txt: keep it the project venv's `pip freeze`")
+        raise PackagingError("dependency closure failed:\n  " + "\n  ".join(problems) + f"\n  ({hint})")
+    return [(key, constraints[key][1]) for key in sorted(nodes)]
+
+
+def render_requirements(function: str, pins: Iterable[tuple[str, str]]) -> bytes:
+    """The bundle's requirements.txt: a header, then one `name==version` a line, sorted."""
+    header = (
+        "# GENERATED by scripts/package.py; do not edit (edit the source, then rebuild).\n"
+        f"# The full pinned closure of functions/{function}/requirements.txt: its direct pins plus\n"
+        "# every transitive dependency (from the installed distributions' metadata), each pinned\n"
+        "# to its version in constraints.txt; dependency markers evaluated for the deploy runtime,\n"
+        f"# {DEPLOY_RUNTIME}.\n"
+    )
+    return (header + "".join(f"{name}=={version}\n" for name, version in sorted(pins))).encode("utf-8")
+
+
+def bundle_requirements(function: str, source: Path, constraints_file: Path, *,
+                        lookup: Lookup | None = None) -> bytes:
+    """The generated requirements.txt for a function whose `source` requirements passed
+    check_requirements()."""
+    roots = [Requirement(line) for _number, line in _requirement_lines(source)]
+    constraints = read_constraints(constraints_file)
+    problems = [
+        f"{source}: {root.name} is pinned to {pin} but {constraints_file} pins {constraints[key][1]}"
+        for root in roots
+        for key in [canonicalize_name(root.name)]
+        for pin in [next(iter(root.specifier)).version]
+        if key in constraints and constraints[key][1] != pin
+    ]
+    if problems:
+        raise PackagingError("dependency closure failed:\n  " + "\n  ".join(problems))
+    nodes, missing = resolve_closure(roots, lookup=lookup, source=f"functions/{function}/requirements.txt")
+    return render_requirements(function, pin_closure(nodes, missing, constraints, constraints_file))
+
+
 # --------------------------------------------------------------------------- files
 
 
@@ -216,9 +466,15 @@ def prepare(function: str, *, root: Path = ROOT) -> dict[str, bytes]:
     if not function_dir.is_dir():
         known = ", ".join(discover(root)) or "none"
         raise PackagingError(f"no function {function!r} under {root / 'functions'} (known: {known})")
+    if Requirement is None:
+        raise PackagingError(f"the 'packaging' library is not installed in {sys.prefix}; {SETUP_HINT}")
     root_file = root / "requirements.txt"
-    check_requirements(function_dir / "requirements.txt", read_root_pins(root_file), root_file)
-    return collect(function_dir, root / "shared")
+    source = function_dir / "requirements.txt"
+    check_requirements(source, read_root_pins(root_file), root_file)
+    entries = collect(function_dir, root / "shared")
+    # Only the bundle's copy is replaced; the hash and the zip are computed from `entries`.
+    entries["requirements.txt"] = bundle_requirements(function, source, root / "constraints.txt")
+    return entries
 
 
 def write_bundle(function: str, entries: dict[str, bytes], out_dir: Path) -> Bundle:
