@@ -173,6 +173,62 @@ class Container:
         )
 
     @lazy
+    def bookings(self) -> Any:
+        from shared.adapters.bookings import BookingStore
+
+        return BookingStore(self.firestore)
+
+    @lazy
+    def idempotency(self) -> Any:
+        from shared.adapters.idempotency import IdempotencyStore
+
+        return IdempotencyStore(self.firestore)
+
+    @lazy
+    def email_tasks(self) -> Any:
+        from shared.adapters.tasks import TaskQueue
+
+        return TaskQueue(self.settings, self.settings.email_queue)
+
+    @lazy
+    def email_queue(self) -> Any:
+        from shared.services.emails import EmailQueue
+
+        return EmailQueue(firestore_client=self.firestore, tasks=self.email_tasks, worker_url=self.settings.email_worker_url)
+
+    @lazy
+    def calendar_events(self) -> Any:
+        from shared.google.calendar import CalendarEvents
+
+        return CalendarEvents(self.calendar_api, self.settings)
+
+    @lazy
+    def interview_service(self) -> Any:
+        """Create/confirm/…; Google, Tasks and the outbox are built only when a change needs them."""
+        from shared.services.interviews import InterviewService
+
+        return InterviewService(
+            settings=self.settings, clock=self.clock, interviews=self.interviews, bookings=self.bookings,
+            idempotency=self.idempotency, users=self.users, firestore_client=self.firestore,
+            connections=lambda: self.google_connections, calendar_events=lambda: self.calendar_events,
+            emails=lambda: self.email_queue, guest_links=self.guest_links,
+        )
+
+    @lazy
+    def mailer(self) -> Any:
+        from shared.adapters.sendgrid_mail import SendGridMailer
+
+        return SendGridMailer(self.settings, lambda: self.secrets.get(self.settings.sendgrid_secret).value.decode("utf-8").strip())
+
+    @lazy
+    def email_worker(self) -> Any:
+        from shared.services.email_worker import EmailWorker
+
+        return EmailWorker(settings=self.settings, clock=self.clock, firestore_client=self.firestore, interviews=self.interviews,
+                           mailer=lambda: self.mailer, guest_links=self.guest_links,
+                           meet_link_resolver=lambda interview: self.interview_service.resolve_meet_link(interview))
+
+    @lazy
     def default_join_window(self) -> JoinWindow:
         return JoinWindow(self.settings.join_opens_minutes, self.settings.join_closes_minutes)
 

@@ -52,6 +52,21 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CONVENE_GOOGLE_RETRIES": ("4", "Retries of a Google call answered 429, 5xx, 403 rate-limit or timed out (exponential backoff with jitter)."),
     "CONVENE_GOOGLE_BACKOFF_SCALE": ("1.0", "Multiplier of the backoff delays (tests make it small; production keeps 1.0)."),
     "CONVENE_GOOGLE_TIMEOUT_SECONDS": ("10", "Timeout of one HTTP call to Google."),
+    "CONVENE_PORTAL_URL": ("", "Base URL of the join page in emailed links: {base}/{interview_id}#token={guest link}."),
+    "CONVENE_GUEST_LINK_DAYS_AFTER_END": ("7", "How long after an interview's scheduled end its emailed guest link keeps working."),
+    "CONVENE_BOOKING_HORIZON_DAYS": ("365", "How far ahead an interview may be booked."),
+    "CONVENE_MIN_DURATION_MINUTES": ("15", "Shortest interview."),
+    "CONVENE_MAX_DURATION_MINUTES": ("480", "Longest interview."),
+    "CONVENE_DEFAULT_DURATION_MINUTES": ("60", "Duration when a create request gives none."),
+    "CONVENE_TASKS_LOCATION": ("europe-west1", "Region of the Cloud Tasks queues."),
+    "CONVENE_EMAIL_QUEUE": ("convene-emails", "Cloud Tasks queue of email sends."),
+    "CONVENE_TASKS_ENDPOINT": ("", "Override of the Cloud Tasks REST endpoint, e.g. the local sandbox."),
+    "CONVENE_TASKS_SERVICE_ACCOUNT": ("", "Service account whose OIDC token Cloud Tasks attaches to email sends (one of the worker's CONVENE_INTERNAL_INVOKERS)."),
+    "CONVENE_EMAIL_WORKER_URL": ("", "URL of the email_worker function (the tasks' target and their OIDC audience)."),
+    "CONVENE_SENDGRID_SECRET": ("convene-sendgrid-api-key", "Secret holding the SendGrid API key."),
+    "CONVENE_SENDGRID_HOST": ("https://api.sendgrid.com", "SendGrid API host (the sandbox serves its own)."),
+    "CONVENE_MAIL_FROM": ("interviews@convene.example", "Sender address of every email."),
+    "CONVENE_MAIL_FROM_NAME": ("Convene", "Sender name of every email."),
 }
 
 
@@ -116,6 +131,21 @@ class Settings:
     google_retries: int = 4
     google_backoff_scale: float = 1.0
     google_timeout_seconds: int = 10
+    portal_url: str = ""
+    guest_link_days_after_end: int = 7
+    booking_horizon_days: int = 365
+    min_duration_minutes: int = 15
+    max_duration_minutes: int = 480
+    default_duration_minutes: int = 60
+    tasks_location: str = "europe-west1"
+    email_queue: str = "convene-emails"
+    tasks_endpoint: str = ""
+    tasks_service_account: str = ""
+    email_worker_url: str = ""
+    sendgrid_secret: str = "convene-sendgrid-api-key"
+    sendgrid_host: str = "https://api.sendgrid.com"
+    mail_from: str = "interviews@convene.example"
+    mail_from_name: str = "Convene"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -156,6 +186,21 @@ class Settings:
             google_retries=_int(env, "CONVENE_GOOGLE_RETRIES", 0, 10),
             google_backoff_scale=_float(env, "CONVENE_GOOGLE_BACKOFF_SCALE", 0.0, 10.0),
             google_timeout_seconds=_int(env, "CONVENE_GOOGLE_TIMEOUT_SECONDS", 1, 120),
+            portal_url=_get(env, "CONVENE_PORTAL_URL").rstrip("/"),
+            guest_link_days_after_end=_int(env, "CONVENE_GUEST_LINK_DAYS_AFTER_END", 0, 90),
+            booking_horizon_days=_int(env, "CONVENE_BOOKING_HORIZON_DAYS", 1, 3650),
+            min_duration_minutes=_int(env, "CONVENE_MIN_DURATION_MINUTES", 1, 24 * 60),
+            max_duration_minutes=_int(env, "CONVENE_MAX_DURATION_MINUTES", 1, 24 * 60),
+            default_duration_minutes=_int(env, "CONVENE_DEFAULT_DURATION_MINUTES", 1, 24 * 60),
+            tasks_location=_get(env, "CONVENE_TASKS_LOCATION"),
+            email_queue=_get(env, "CONVENE_EMAIL_QUEUE"),
+            tasks_endpoint=_get(env, "CONVENE_TASKS_ENDPOINT"),
+            tasks_service_account=_get(env, "CONVENE_TASKS_SERVICE_ACCOUNT"),
+            email_worker_url=_get(env, "CONVENE_EMAIL_WORKER_URL").rstrip("/"),
+            sendgrid_secret=_get(env, "CONVENE_SENDGRID_SECRET"),
+            sendgrid_host=_get(env, "CONVENE_SENDGRID_HOST").rstrip("/"),
+            mail_from=_get(env, "CONVENE_MAIL_FROM"),
+            mail_from_name=_get(env, "CONVENE_MAIL_FROM_NAME"),
         )
 
     @property

@@ -139,6 +139,38 @@ class InterviewRepository:
         """Create; fails with ``google.api_core.exceptions.Conflict`` if the id is taken."""
         self._collection.document(interview.id).create(interview_to_document(interview))
 
+    def update(self, interview_id: str, fields: Mapping[str, Any]) -> None:
+        self._collection.document(interview_id).update(dict(fields))
+
+    def list(self, *, workspace_id: str, host_uid: str | None, statuses: tuple[InterviewStatus, ...],
+             start_from: datetime | None, start_to: datetime | None, descending: bool, limit: int,
+             cursor: tuple[datetime, str] | None) -> tuple[list[Interview], tuple[datetime, str] | None]:
+        """One page ordered by start (then id); the cursor is the last item's (start, id).
+
+        Composite indexes (declared in infra/): workspace_id + [host.uid] + [status] + start + __name__.
+        """
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.where(filter=FieldFilter("workspace_id", "==", workspace_id))
+        if host_uid:
+            query = query.where(filter=FieldFilter("host.uid", "==", host_uid))
+        if len(statuses) == 1:
+            query = query.where(filter=FieldFilter("status", "==", statuses[0].value))
+        elif statuses:
+            query = query.where(filter=FieldFilter("status", "in", [s.value for s in statuses]))
+        if start_from is not None:
+            query = query.where(filter=FieldFilter("start", ">=", start_from))
+        if start_to is not None:
+            query = query.where(filter=FieldFilter("start", "<", start_to))
+        direction = firestore.Query.DESCENDING if descending else firestore.Query.ASCENDING
+        query = query.order_by("start", direction=direction).order_by("__name__", direction=direction)
+        if cursor is not None:
+            query = query.start_after({"start": cursor[0], "__name__": self._collection.document(cursor[1])})
+        snapshots = list(query.limit(limit + 1).stream())
+        items = [interview_from_document(s.id, s.to_dict() or {}) for s in snapshots[:limit]]
+        next_cursor = (items[-1].start, items[-1].id) if len(snapshots) > limit and items else None
+        return items, next_cursor
+
     def record_join(self, interview: Interview, participant: Participant, at: datetime) -> None:
         """One write: counters incremented server-side so concurrent joins are all counted."""
         prefix = f"attendance.{participant.value}"

@@ -50,6 +50,79 @@ class CalendarApi:
                 return tuple(entries)
 
 
+CONFERENCE_POLLS = 4
+
+
+def meet_link_of(event: dict[str, Any]) -> str | None:
+    """The real Meet link of an event, once Google has created the conference."""
+    for entry in (event.get("conferenceData") or {}).get("entryPoints", []):
+        if entry.get("entryPointType") == "video" and str(entry.get("uri", "")).startswith("https://meet.google.com/"):
+            return str(entry["uri"])
+    return None
+
+
+def conference_status(event: dict[str, Any]) -> str | None:
+    return ((event.get("conferenceData") or {}).get("createRequest") or {}).get("status", {}).get("statusCode")
+
+
+class CalendarEvents:
+    """Events of a host's calendar, written idempotently (client-chosen ids)."""
+
+    def __init__(self, api: CalendarApi, settings: Settings, sleep: Any = None):
+        import time
+
+        self._api = api
+        self._settings = settings
+        self._sleep = sleep or time.sleep
+
+    def insert(self, credentials: Any, calendar_id: str, event_id: str, body: dict[str, Any], *, conference: bool) -> dict[str, Any]:
+        """Insert with our id; if a previous attempt already created it (409), use that one."""
+        request = self._api.service().events().insert(
+            calendarId=calendar_id, body={**body, "id": event_id}, conferenceDataVersion=1 if conference else 0,
+            sendUpdates="none")
+        try:
+            return self._api.execute(request, credentials)
+        except UpstreamError as error:
+            if error.details.get("google_status") != 409:
+                raise
+        return self.get(credentials, calendar_id, event_id)
+
+    def get(self, credentials: Any, calendar_id: str, event_id: str) -> dict[str, Any]:
+        return self._api.execute(self._api.service().events().get(calendarId=calendar_id, eventId=event_id), credentials)
+
+    def patch(self, credentials: Any, calendar_id: str, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = self._api.service().events().patch(calendarId=calendar_id, eventId=event_id, body=body,
+                                                     conferenceDataVersion=1, sendUpdates="none")
+        return self._api.execute(request, credentials)
+
+    def cancel(self, credentials: Any, calendar_id: str, event_id: str) -> None:
+        """Delete (Google keeps it as cancelled); already gone (404/410) counts as done."""
+        request = self._api.service().events().delete(calendarId=calendar_id, eventId=event_id, sendUpdates="none")
+        try:
+            self._api.execute(request, credentials)
+        except UpstreamError as error:
+            if error.details.get("google_status") not in (404, 410):
+                raise
+
+    def wait_for_meet_link(self, credentials: Any, calendar_id: str, event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """Google creates Meet conferences asynchronously: re-read the event until the link exists.
+
+        Gives up after a few short waits (the email worker resolves a still-pending link
+        before sending); a failed creation is an error, never a made-up link.
+        """
+        for attempt in range(CONFERENCE_POLLS + 1):
+            link = meet_link_of(event)
+            if link:
+                return event, link
+            if conference_status(event) == "failure":
+                raise UpstreamError("Google could not create the Meet conference.", code="meet_creation_failed")
+            if attempt == CONFERENCE_POLLS:
+                break
+            self._sleep(0.5 * (2 ** attempt) * self._settings.google_backoff_scale)
+            event = self.get(credentials, calendar_id, event["id"])
+        return event, None
+
+
 def build_service(name: str, version: str, settings: Settings, endpoint: str) -> Any:
     import httplib2
     from googleapiclient.discovery import build

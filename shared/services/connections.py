@@ -256,6 +256,10 @@ class GoogleConnections:
             raise self.consent_error(principal, required.reason) from None
         return connection
 
+    def credentials_for(self, connection: Connection) -> Any:
+        """Valid Google credentials of a usable connection (GoogleAuthRequired otherwise)."""
+        return self._credentials().for_connection(connection)
+
     def sync_calendars(self, principal: Principal) -> dict[str, Any]:
         connection = self.usable_connection(principal)
         try:

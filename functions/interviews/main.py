@@ -1,0 +1,86 @@
+"""Cloud Function ``interviews``: hosts and admins manage interviews (SPEC §2.2).
+
+POST /interviews                     create (direct: confirmed at once; booking=request: pending)
+GET  /interviews                     list (status, when=upcoming|past, from, to, host_uid, page_size, page_token)
+GET  /interviews/{id}                one interview
+POST /interviews/{id}/confirm        pending → confirmed (Calendar event, Meet link, invitations)
+POST /interviews/{id}/reschedule     new time: same event and Meet link, SEQUENCE + 1, update emails
+POST /interviews/{id}/cancel         cancelled: event cancelled, METHOD:CANCEL emails
+POST /interviews/{id}/complete       confirmed → completed
+POST /interviews/{id}/no-show        confirmed → no_show
+Changes accept an ``Idempotency-Key`` header: a retry returns the first answer.
+"""
+
+import functions_framework
+
+# Every request reads Firestore: load its client library before gunicorn forks.
+import shared.adapters.firestore  # noqa: F401
+from shared.adapters.idempotency import request_fingerprint, validate_key
+from shared.auth.callers import authenticate_user
+from shared.bootstrap import container
+from shared.domain.models import InterviewStatus
+from shared.http import Request, Router
+
+container()  # read the configuration now: a bad value stops the instance at start-up
+router = Router("interviews", container)
+ONE = r"/interviews/(?P<interview_id>[A-Za-z0-9_-]{1,128})"
+
+
+def _caller(request: Request):
+    return authenticate_user(request.bearer_token(), id_tokens=container().id_tokens)
+
+
+def _change(request: Request):
+    """(caller, body, Idempotency-Key, fingerprint) of a change request."""
+    body = request.json()
+    return _caller(request), body, validate_key(request.headers.get("Idempotency-Key")), \
+        request_fingerprint(request.method, request.path, body)
+
+
+@router.route("POST", "/interviews")
+def create(request: Request):
+    caller, body, key, fingerprint = _change(request)
+    return container().interview_service.create(caller, body, key, fingerprint)
+
+
+@router.route("GET", "/interviews")
+def list_interviews(request: Request):
+    return container().interview_service.list(_caller(request), request.query)
+
+
+@router.route("GET", ONE)
+def get(request: Request):
+    return container().interview_service.get(_caller(request), request.params["interview_id"])
+
+
+@router.route("POST", ONE + "/confirm")
+def confirm(request: Request):
+    caller, _, key, fingerprint = _change(request)
+    return container().interview_service.confirm(caller, request.params["interview_id"], key, fingerprint)
+
+
+@router.route("POST", ONE + "/reschedule")
+def reschedule(request: Request):
+    caller, body, key, fingerprint = _change(request)
+    return container().interview_service.reschedule(caller, request.params["interview_id"], body, key, fingerprint)
+
+
+@router.route("POST", ONE + "/cancel")
+def cancel(request: Request):
+    caller, body, key, fingerprint = _change(request)
+    return container().interview_service.cancel(caller, request.params["interview_id"], body, key, fingerprint)
+
+
+@router.route("POST", ONE + "/complete")
+def complete(request: Request):
+    return container().interview_service.mark(_caller(request), request.params["interview_id"], InterviewStatus.COMPLETED)
+
+
+@router.route("POST", ONE + "/no-show")
+def no_show(request: Request):
+    return container().interview_service.mark(_caller(request), request.params["interview_id"], InterviewStatus.NO_SHOW)
+
+
+@functions_framework.http
+def interviews(request):
+    return router.handle(request)

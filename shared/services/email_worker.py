@@ -1,0 +1,124 @@
+"""The email worker's job (SPEC §2.5): send each queued email exactly once.
+
+Cloud Tasks delivers at least once, so the outbox document decides: a delivery first
+claims the email in a transaction (``queued`` → ``sending`` with a short lease); a
+duplicate delivery of an email already ``sent``, ``failed`` or ``skipped`` is
+acknowledged without sending, and one that finds another delivery's live lease asks
+Cloud Tasks to retry later. Transient failures answer 503 (Cloud Tasks retries with the
+queue's backoff); permanent ones are recorded as ``failed`` and acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from google.cloud import firestore
+
+from shared import logs
+from shared.domain.models import Interview, InterviewStatus, InterviewType
+from shared.errors import Conflict, Unavailable
+from shared.services.portal import portal_join_url
+
+logger = logging.getLogger(__name__)
+
+OUTBOX = "outbox"
+LEASE = timedelta(minutes=2)
+INVITATION_KINDS = ("invitation", "update")
+
+
+class EmailWorker:
+    def __init__(self, *, settings: Any, clock: Any, firestore_client: Any, interviews: Any, mailer: Any, guest_links: Any,
+                 meet_link_resolver: Any):
+        self._settings = settings
+        self._clock = clock
+        self._db = firestore_client
+        self._interviews = interviews
+        self._mailer = mailer  # zero-argument factory: the SendGrid client is built on the first real send
+        self._guest_links = guest_links
+        self._resolve_meet_link = meet_link_resolver
+
+    def handle(self, email_id: str, delivery: int) -> dict[str, Any]:
+        ref = self._db.collection(OUTBOX).document(email_id)
+        claimed = self._claim(ref)
+        if claimed is None:
+            return {"email_id": email_id, "status": "unknown"}
+        record, fresh = claimed
+        logs.bind(interview_id=record.get("interview_id"))
+        if not fresh:
+            logs.log(logger, logging.INFO, "duplicate delivery acknowledged", event="email_duplicate", status=record["status"])
+            return {"email_id": email_id, "status": record["status"], "duplicate": True}
+        now = self._clock.now()
+        interview = self._interviews.get(record["interview_id"])
+        skip = _superseded(record, interview)
+        if skip:
+            return self._finish(ref, email_id, {"status": "skipped", "last_error": {"code": skip, "message": skip, "at": now}})
+        assert interview is not None
+        if interview.type is InterviewType.GOOGLE_MEET and not interview.meet_link and record["kind"] != "cancellation":
+            link = self._resolve_meet_link(interview)
+            if not link:
+                self._release(ref, "meet_link_pending", "Google has not created the Meet link yet.")
+                raise Unavailable("The Meet link is not ready yet; the queue will retry.")
+            interview = replace(interview, meet_link=link)
+        from shared.mail.content import Audience, EmailKind, render_email
+
+        portal = portal_join_url(self._settings, self._guest_links, interview) if record["audience"] == "candidate" else None
+        email = render_email(EmailKind(record["kind"]), Audience(record["audience"]), interview, portal_join_url=portal,
+                             from_name=self._settings.mail_from_name, now=now)
+        result = self._mailer().send(email, categories=["convene", record["kind"]], custom_args={"email_id": email_id})
+        if result.ok:
+            logs.log(logger, logging.INFO, "email sent", event="email_sent", attempt=delivery)
+            return self._finish(ref, email_id, {"status": "sent", "sendgrid_message_id": result.message_id, "sent_at": now,
+                                                "last_error": None})
+        error = {"code": result.code, "message": result.detail or result.code, "at": now}
+        if result.transient:
+            self._release(ref, result.code, result.detail or result.code)
+            logs.log(logger, logging.WARNING, "email send failed, will retry", event="email_retry", error_code=result.code)
+            raise Unavailable("The email could not be sent yet; the queue will retry.")
+        logs.log(logger, logging.ERROR, "email refused permanently", event="email_failed", error_code=result.code)
+        return self._finish(ref, email_id, {"status": "failed", "last_error": error})
+
+    def _claim(self, ref: Any) -> tuple[dict[str, Any], bool] | None:
+        now = self._clock.now()
+
+        @firestore.transactional
+        def claim(transaction: Any) -> tuple[dict[str, Any], bool] | None:
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                return None
+            record = snapshot.to_dict() or {}
+            if record.get("status") in ("sent", "failed", "skipped"):
+                return record, False
+            lease = record.get("lease_until")
+            if record.get("status") == "sending" and lease is not None and lease > now:
+                raise Conflict("Another delivery of this email is in progress.", code="email_in_progress")
+            transaction.update(ref, {"status": "sending", "lease_until": now + LEASE, "attempts": firestore.Increment(1),
+                                     "updated_at": now})
+            return record, True
+
+        return claim(self._db.transaction())
+
+    def _release(self, ref: Any, code: str, message: str) -> None:
+        now = self._clock.now()
+        ref.update({"status": "queued", "lease_until": firestore.DELETE_FIELD, "updated_at": now,
+                    "last_error": {"code": code, "message": message[:300], "at": now}})
+
+    def _finish(self, ref: Any, email_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        ref.update({**fields, "lease_until": firestore.DELETE_FIELD, "updated_at": self._clock.now()})
+        return {"email_id": email_id, "status": fields["status"]}
+
+
+def _superseded(record: dict[str, Any], interview: Interview | None) -> str | None:
+    """Why this email must not go out any more, if so (the interview changed since it was queued)."""
+    if interview is None:
+        return "interview_deleted"
+    if record["kind"] in INVITATION_KINDS or record["kind"].startswith("reminder"):
+        if interview.status is InterviewStatus.CANCELLED:
+            return "interview_cancelled"
+        if record["kind"] in INVITATION_KINDS and interview.ical_sequence > int(record.get("sequence", 0)):
+            return "superseded_by_update"
+    return None
+
+

@@ -1,0 +1,48 @@
+"""Queueing emails: an outbox document per email, then a Cloud Tasks task to send it.
+
+``outbox/{email_id}`` is what admins read in the console (``queued`` → ``sending`` →
+``sent`` | ``failed`` | ``skipped``, attempts, SendGrid message id, last error). The id —
+and the task's name — is ``{interview}-{kind}-{sequence}-{audience}``: queueing the same
+email twice writes nothing new and is refused by Cloud Tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from google.api_core import exceptions as gexc
+
+from shared.domain.models import Interview
+
+OUTBOX = "outbox"
+AUDIENCES = ("candidate", "host")
+
+
+def email_id(interview: Interview, kind: str, audience: str) -> str:
+    return f"{interview.id}-{kind.replace('_', '-')}-{interview.ical_sequence}-{audience}"
+
+
+class EmailQueue:
+    def __init__(self, *, firestore_client: Any, tasks: Any, worker_url: str):
+        self._outbox = firestore_client.collection(OUTBOX)
+        self._tasks = tasks
+        self._worker_url = worker_url
+
+    def enqueue(self, interview: Interview, kind: str, now: Any, audiences: Iterable[str] = AUDIENCES) -> dict[str, str]:
+        """Queue one email per audience; returns {audience: "queued"} as the seeds' emails_sent."""
+        result = {}
+        for audience in audiences:
+            identifier = email_id(interview, kind, audience)
+            recipient = interview.guest if audience == "candidate" else interview.host
+            try:
+                self._outbox.document(identifier).create({
+                    "interview_id": interview.id, "workspace_id": interview.workspace_id, "kind": kind,
+                    "audience": audience, "sequence": interview.ical_sequence, "to_email": recipient.email,
+                    "status": "queued", "attempts": 0, "created_at": now, "updated_at": now,
+                })
+            except gexc.Conflict:
+                pass  # queued before (a retried request): the task below is refused as a duplicate too
+            self._tasks.enqueue(identifier, self._worker_url, {"email_id": identifier})
+            result[audience] = "queued"
+        return result
