@@ -13,7 +13,16 @@ GUEST_LINK_SECRET = "convene-guest-link-key"
 TOKEN_KEY_SECRET = "convene-token-key"
 OAUTH_CLIENT_SECRET = "convene-google-oauth-client"
 OAUTH_CLIENT_ID = "convene-local.apps.googleusercontent.com"
-FUNCTIONS = ("join", "oauth")  # every folder under functions/, in deploy order
+SENDGRID_SECRET = "convene-sendgrid-api-key"
+TASKS_LOCATION = "europe-west1"
+EMAIL_QUEUE = "convene-emails"
+FUNCTIONS = ("join", "oauth", "interviews", "email_worker")  # every folder under functions/, in deploy order
+INTERNAL_FUNCTIONS = ("email_worker",)  # called only by Cloud Tasks / Scheduler with an OIDC token
+
+
+def tasks_invoker(project_id: str) -> str:
+    """The service account whose OIDC token Cloud Tasks attaches to email sends."""
+    return f"convene-tasks@{project_id}.iam.gserviceaccount.com"
 
 
 def stack_secrets() -> dict[str, str]:
@@ -22,6 +31,7 @@ def stack_secrets() -> dict[str, str]:
         GUEST_LINK_SECRET: secrets.token_urlsafe(32),
         TOKEN_KEY_SECRET: base64.b64encode(os.urandom(32)).decode("ascii"),
         OAUTH_CLIENT_SECRET: json.dumps({"client_id": OAUTH_CLIENT_ID, "client_secret": "GOCSPX-" + secrets.token_urlsafe(24)}),
+        SENDGRID_SECRET: "SG." + secrets.token_urlsafe(16) + "." + secrets.token_urlsafe(32),
     }
 
 
@@ -31,7 +41,7 @@ def oauth_client(stack_secret_values: dict[str, str]) -> tuple[str, str]:
 
 
 def function_env(*, project_id: str, firestore_host: str, sandbox_url: str, cors_origins: str = "",
-                 oauth_url: str = "", oauth_result_urls: str = "") -> dict[str, str]:
+                 oauth_url: str = "", oauth_result_urls: str = "", worker_url: str = "", portal_url: str = "") -> dict[str, str]:
     """Environment for a function process talking to the emulator and the sandbox."""
     return {
         "CONVENE_PROJECT_ID": project_id,
@@ -51,6 +61,42 @@ def function_env(*, project_id: str, firestore_host: str, sandbox_url: str, cors
         "CONVENE_GOOGLE_REVOKE_URI": sandbox_url + "/revoke",
         "CONVENE_CALENDAR_API_ENDPOINT": sandbox_url + "/calendar/v3/",
         "CONVENE_MEET_API_ENDPOINT": sandbox_url + "/",
+        "CONVENE_TASKS_ENDPOINT": sandbox_url,
+        "CONVENE_TASKS_LOCATION": TASKS_LOCATION,
+        "CONVENE_EMAIL_QUEUE": EMAIL_QUEUE,
+        "CONVENE_TASKS_SERVICE_ACCOUNT": tasks_invoker(project_id),
+        "CONVENE_INTERNAL_INVOKERS": tasks_invoker(project_id),
+        "CONVENE_EMAIL_WORKER_URL": worker_url,
+        "CONVENE_SENDGRID_SECRET": SENDGRID_SECRET,
+        "CONVENE_SENDGRID_HOST": sandbox_url,
+        "CONVENE_PORTAL_URL": portal_url,
         # oauthlib refuses plain-http token endpoints unless told; only ever set for the loopback sandbox.
         "OAUTHLIB_INSECURE_TRANSPORT": "1",
     }
+
+
+def queue_retry_config() -> dict[str, object]:
+    """The email queue's retry policy (the same as infra/ gives the real queue)."""
+    return {"max_attempts": 8, "min_backoff": "1s", "max_backoff": "300s", "max_doublings": 5}
+
+
+def create_email_queue(sandbox_url: str, project_id: str) -> None:
+    """The email queue in the sandbox's Cloud Tasks, through the real client (Terraform makes the real one)."""
+    from google.api_core import exceptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import tasks_v2
+    from google.protobuf import duration_pb2
+
+    client = tasks_v2.CloudTasksClient(transport="rest", credentials=AnonymousCredentials(),
+                                       client_options={"api_endpoint": sandbox_url})
+    config = queue_retry_config()
+    retry = tasks_v2.RetryConfig(
+        max_attempts=int(config["max_attempts"]), max_doublings=int(config["max_doublings"]),
+        min_backoff=duration_pb2.Duration(seconds=int(str(config["min_backoff"]).rstrip("s"))),
+        max_backoff=duration_pb2.Duration(seconds=int(str(config["max_backoff"]).rstrip("s"))),
+    )
+    parent = f"projects/{project_id}/locations/{TASKS_LOCATION}"
+    try:
+        client.create_queue(parent=parent, queue=tasks_v2.Queue(name=f"{parent}/queues/{EMAIL_QUEUE}", retry_config=retry))
+    except exceptions.Conflict:
+        pass

@@ -16,7 +16,7 @@ import pytest
 
 from devstack import processes
 from devstack.sandbox.server import SandboxServer
-from devstack.stack import function_env, oauth_client, stack_secrets
+from devstack.stack import SENDGRID_SECRET, function_env, oauth_client, stack_secrets, tasks_invoker
 from shared import bootstrap
 from shared.bootstrap import Container
 from shared.clock import FixedClock
@@ -27,6 +27,12 @@ SECRETS = stack_secrets()
 OAUTH_PORT = processes.free_port()  # the oauth function's URL is configuration, so it is fixed up front
 OAUTH_URL = f"http://{processes.LOOPBACK}:{OAUTH_PORT}"
 OAUTH_RESULT_URL = "http://localhost:5173/settings/integrations"
+JOIN_PORT = processes.free_port()
+JOIN_URL = f"http://{processes.LOOPBACK}:{JOIN_PORT}"
+PORTAL_URL = JOIN_URL + "/portal"
+WORKER_PORT = processes.free_port()
+WORKER_URL = f"http://{processes.LOOPBACK}:{WORKER_PORT}"
+TASKS_INVOKER = tasks_invoker(PROJECT_ID)
 LOG_DIR = Path(os.environ.get("CONVENE_TEST_LOG_DIR", processes.ROOT / ".convene" / "test-logs"))
 CORS_ORIGIN = "http://localhost:5173"
 
@@ -53,16 +59,27 @@ def sandbox() -> Iterator[SandboxServer]:
         server.put_secret(name, value)
     client_id, client_secret = oauth_client(SECRETS)
     server.register_oauth_client(client_id, client_secret, [OAUTH_URL + "/callback"])
+    server.add_sendgrid_key(SECRETS[SENDGRID_SECRET])
+    create_email_queue(server.url, PROJECT_ID)
+    server.set_tasks_time_scale(0.01)  # the queue's 1 s minimum backoff becomes 10 ms
     try:
         yield server
     finally:
         server.stop()
 
 
+def create_email_queue(sandbox_url: str, project_id: str) -> None:
+    from devstack.stack import create_email_queue as create
+
+    create(sandbox_url, project_id)
+
+
 @pytest.fixture(scope="session")
 def stack_env(firestore_emulator, sandbox) -> dict[str, str]:
     return function_env(project_id=PROJECT_ID, firestore_host=firestore_emulator.extra["host"], sandbox_url=sandbox.url,
-                        cors_origins=CORS_ORIGIN, oauth_url=OAUTH_URL, oauth_result_urls=OAUTH_RESULT_URL) | {
+                        cors_origins=CORS_ORIGIN, oauth_url=OAUTH_URL, oauth_result_urls=OAUTH_RESULT_URL,
+                        worker_url=WORKER_URL, portal_url=PORTAL_URL) | {
+        "CONVENE_INTERNAL_AUDIENCE": WORKER_URL,  # only the email worker checks it
         "CONVENE_GOOGLE_BACKOFF_SCALE": "0.01",  # retries keep their shape, tests do not wait for them
     }
 
@@ -123,7 +140,7 @@ def join_api(openapi, stack_env):
 @pytest.fixture(scope="session")
 def join_server(stack_env) -> Iterator[processes.Service]:
     """The join function as Cloud Run runs it: functions-framework in its own process."""
-    service = processes.start_function("join", env=stack_env, log_dir=LOG_DIR)
+    service = processes.start_function("join", env=stack_env, port=JOIN_PORT, log_dir=LOG_DIR)
     try:
         yield service
     finally:
@@ -182,3 +199,21 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="session")
+def worker_server(stack_env) -> Iterator[processes.Service]:
+    """The email worker in its own process at the URL the email tasks target."""
+    service = processes.start_function("email_worker", env=stack_env, port=WORKER_PORT, log_dir=LOG_DIR)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def interviews_api(openapi, stack_env):
+    from tests.api_client import FunctionClient
+
+    os.environ.update(stack_env)
+    return FunctionClient("interviews", openapi, "interviews")

@@ -63,12 +63,8 @@ class OpenApi:
         assert media in content, f"{method} {template} {status}: {media!r} is not documented"
         if media != "application/json":
             return  # pages (HTML) are checked by the browser tests
-        schema = content["application/json"]["schema"]
-        validator = jsonschema.Draft202012Validator(
-            {"$ref": "urn:openapi#" + schema["$ref"][1:]} if "$ref" in schema else schema,
-            registry=self._registry,
-            format_checker=jsonschema.FormatChecker(),
-        )
+        schema = _absolute_refs(content["application/json"]["schema"])
+        validator = jsonschema.Draft202012Validator(schema, registry=self._registry, format_checker=jsonschema.FormatChecker())
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.path))
         assert not errors, f"{method} {template} {status}: " + "; ".join(
             f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors
@@ -81,3 +77,13 @@ class OpenApi:
                 target = target[part]
             node = target
         return node
+
+
+def _absolute_refs(node: Any) -> Any:
+    """Point the document's local references ("#/components/…") at the registered document."""
+    if isinstance(node, dict):
+        return {k: ("urn:openapi" + v if k == "$ref" and isinstance(v, str) and v.startswith("#/") else _absolute_refs(v))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_absolute_refs(v) for v in node]
+    return node

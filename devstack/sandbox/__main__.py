@@ -1,4 +1,4 @@
-"""`python -m devstack.sandbox --port P --project PROJECT [--secrets-file FILE]`.
+"""`python -m devstack.sandbox --port P --project PROJECT [--secrets-file FILE] [--mail-outbox DIR]`.
 
 Prints `sandbox ready http://127.0.0.1:P` once listening, so a harness can wait
 for that line and read the real port when it asked for port 0.
@@ -32,11 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=HOST, help=f"only {HOST} is accepted")
     parser.add_argument("--secrets-file", type=Path, help='JSON {"name": "value"}, loaded as version 1')
     parser.add_argument("--log-requests", action="store_true", help="access log on stderr")
+    parser.add_argument("--mail-outbox", type=Path, metavar="DIR", help="write every mail SendGrid accepts as .eml files here")
     args = parser.parse_args(argv)
     if args.host != HOST:
         parser.error(f"--host must be {HOST}: the sandbox never listens beyond loopback")
 
-    server = SandboxServer(args.project, port=args.port, quiet=not args.log_requests)
+    server = SandboxServer(args.project, port=args.port, quiet=not args.log_requests, mail_outbox=args.mail_outbox)
     if args.secrets_file:
         try:
             secrets = _load_secrets(args.secrets_file)

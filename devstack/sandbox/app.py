@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .core import CallLog, Faults, GoogleError, json_object
+from .core import CallLog, ErrorBody, Faults, GoogleError, google_error_body, json_object
 from .calendar import Calendar
 from .identity import Identity
 from .meet import Meet
 from .oauth import OAuth
 from .secretmanager import SecretManager
+from .sendgrid import PATH_PREFIX as SENDGRID_PREFIX
+from .sendgrid import SendGrid
+from .sendgrid import error_body as sendgrid_error_body
+from .tasks import CloudTasks
 
 CONTROL_PREFIX = "/sandbox/"
 
@@ -27,7 +33,7 @@ CONTROL_PREFIX = "/sandbox/"
 class Sandbox:
     """All state of one sandbox; the HTTP app and the Python API both act on this object."""
 
-    def __init__(self, project: str) -> None:
+    def __init__(self, project: str, mail_outbox: Path | None = None, sendgrid_keys: Iterable[str] = ()) -> None:
         self.project = project
         self.calls = CallLog()
         self.faults = Faults()
@@ -36,6 +42,8 @@ class Sandbox:
         self.oauth = OAuth(self.identity)
         self.calendar = Calendar(self.oauth)
         self.meet = Meet(self.oauth)
+        self.sendgrid = SendGrid(sendgrid_keys, mail_outbox)
+        self.tasks = CloudTasks(self.identity)
 
     def reset(self) -> None:
         """Forget calls, faults and all surface state; signing keys stay (clients cache certs)."""
@@ -45,10 +53,21 @@ class Sandbox:
         self.oauth.reset()
         self.calendar.reset()
         self.meet.reset()
+        self.sendgrid.reset()
+        self.tasks.reset()
+
+    def stop(self) -> None:
+        """Stop background threads (the Cloud Tasks dispatcher), so stopping a server stops dispatching."""
+        self.tasks.stop()
 
 
 def _json_response(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+def _error_body(path: str) -> ErrorBody:
+    """SendGrid's error shape on its paths (its client reads it), Google's everywhere else."""
+    return sendgrid_error_body if path.startswith(SENDGRID_PREFIX) else google_error_body
 
 
 def _recorded_body() -> Any:
@@ -103,6 +122,8 @@ def create_app(sandbox: Sandbox) -> Flask:
     app.register_blueprint(sandbox.oauth.blueprint)
     app.register_blueprint(sandbox.calendar.blueprint)
     app.register_blueprint(sandbox.meet.blueprint)
+    app.register_blueprint(sandbox.sendgrid.blueprint)
+    app.register_blueprint(sandbox.tasks.blueprint)
 
     def is_control() -> bool:
         return request.path.startswith(CONTROL_PREFIX)
@@ -120,7 +141,7 @@ def create_app(sandbox: Sandbox) -> Flask:
         if fault.status is None:
             return None
         g.injected = True
-        return _json_response(fault.default_body(), fault.status, dict(fault.headers or {}))
+        return _json_response(fault.default_body(_error_body(request.path)), fault.status, dict(fault.headers or {}))
 
     @app.after_request
     def record_call(response: Response) -> Response:
@@ -143,7 +164,7 @@ def create_app(sandbox: Sandbox) -> Flask:
     def http_error(error: HTTPException) -> Response:
         code = error.code or 500
         message = f"{request.method} {request.path}: {error.name}."
-        return _json_response(GoogleError(code, message).body(), code)
+        return _json_response(_error_body(request.path)(code, message), code)
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception) -> Response:

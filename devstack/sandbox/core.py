@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,13 @@ class GoogleError(Exception):
         if self.details:
             error["details"] = self.details
         return {"error": error}
+
+
+ErrorBody = Callable[[int, str], Any]  # (HTTP status, message) -> a surface's error body
+
+
+def google_error_body(code: int, message: str) -> JsonObject:
+    return GoogleError(code, message).body()
 
 
 def json_object(raw: bytes) -> JsonObject:
@@ -142,12 +149,12 @@ class FaultResponse:
             raise GoogleError(400, "fault headers must be an object")
         return cls(status=status, body=spec.get("body"), headers=headers, delay_seconds=float(delay))
 
-    def default_body(self) -> Any:
-        """The body to send: the scripted one, else Google's error shape for error codes."""
+    def default_body(self, error_body: ErrorBody = google_error_body) -> Any:
+        """The body to send: the scripted one, else the surface's error shape (Google's by default)."""
         if self.body is not None:
             return self.body
         if self.status is not None and self.status >= 400:
-            return GoogleError(self.status, f"Injected fault ({self.status}).").body()
+            return error_body(self.status, f"Injected fault ({self.status}).")
         return {}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -31,8 +32,16 @@ class _QuietRequestHandler(WSGIRequestHandler):
 class SandboxServer:
     """A threaded HTTP server on 127.0.0.1 serving one `Sandbox`."""
 
-    def __init__(self, project: str, port: int = 0, quiet: bool = True) -> None:
-        self.sandbox = Sandbox(project)
+    def __init__(
+        self,
+        project: str,
+        port: int = 0,
+        quiet: bool = True,
+        mail_outbox: Path | None = None,
+        sendgrid_keys: Iterable[str] = (),
+    ) -> None:
+        """`mail_outbox`: folder for an .eml of every accepted mail; `sendgrid_keys` survive `reset`."""
+        self.sandbox = Sandbox(project, mail_outbox=mail_outbox, sendgrid_keys=sendgrid_keys)
         self._port = port
         self._quiet = quiet
         self._server: BaseWSGIServer | None = None
@@ -58,6 +67,7 @@ class SandboxServer:
 
     def stop(self) -> None:
         """Stop accepting requests and close the socket; in-flight handler threads are daemons."""
+        self.sandbox.stop()
         if self._server is None:
             return
         self._server.shutdown()
@@ -191,6 +201,46 @@ class SandboxServer:
     ) -> str:
         """A Meet conference record (see `Meet.add_conference_record`); returns its name."""
         return self.sandbox.meet.add_conference_record(meeting_code, start, end, participants, organizer)
+
+    def add_sendgrid_key(self, key: str) -> None:
+        """Accept `key` (it must start with "SG.") as a SendGrid API key, until `reset`."""
+        self.sandbox.sendgrid.add_key(key)
+
+    def sent_mail(self) -> list[JsonObject]:
+        """Mail that SendGrid accepted, oldest first: `{message_id, api_key, received_at, body}`."""
+        return self.sandbox.sendgrid.messages()
+
+    def sent_mail_to(self, email: str) -> list[JsonObject]:
+        """The accepted mail that `email` receives as to, cc or bcc (any case)."""
+        return self.sandbox.sendgrid.messages(to=email)
+
+    def clear_sent_mail(self) -> None:
+        self.sandbox.sendgrid.clear_messages()
+
+    def task_attempts(self, queue: str | None = None) -> list[JsonObject]:
+        """Cloud Tasks dispatch attempts, oldest first: `{task, queue, attempt, url, status, error,
+        dispatched_at, response_at, redelivery}`; `queue` is a queue id or full name."""
+        return self.sandbox.tasks.attempts(queue)
+
+    def failed_tasks(self) -> list[JsonObject]:
+        """Tasks deleted after their last allowed attempt failed, or whose URL was not loopback."""
+        return self.sandbox.tasks.failed()
+
+    def pending_tasks(self, queue: str | None = None) -> list[JsonObject]:
+        """Tasks not yet completed or failed (FULL view), soonest first."""
+        return self.sandbox.tasks.pending(queue)
+
+    def set_tasks_time_scale(self, scale: float) -> None:
+        """Multiply every Cloud Tasks queue delay (schedule times, backoffs) by `scale`; 1.0 after `reset`."""
+        self.sandbox.tasks.set_time_scale(scale)
+
+    def drain_tasks(self, timeout: float = 10) -> bool:
+        """Wait until no task is pending or in flight; False if `timeout` seconds pass first."""
+        return self.sandbox.tasks.drain(timeout)
+
+    def redeliver(self, task_name: str) -> None:
+        """Deliver a dispatched task once more, as Cloud Tasks' at-least-once delivery may (drain to wait)."""
+        self.sandbox.tasks.redeliver(task_name)
 
     def calls(self, path_prefix: str | None = None) -> list[JsonObject]:
         """Requests made to Google surfaces so far, oldest first."""

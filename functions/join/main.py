@@ -2,9 +2,13 @@
 
 GET  /interviews/{id}       what the participant sees (read-only)
 POST /interviews/{id}/join  record the join and get the meeting link
+GET  /portal/{id}           the "join via portal" page of emailed links (HTML, no auth)
 Auth: a Firebase ID token (host or guest) or a signed guest link token, as a bearer token.
 """
 
+import secrets
+
+import flask
 import functions_framework
 
 # Every request reads Firestore: import its client library with the module, which
@@ -37,6 +41,36 @@ def get_join_status(request: Request) -> dict:
 @router.route("POST", INTERVIEW + "/join")
 def record_join(request: Request) -> dict:
     return _run(join_service.join, request)
+
+
+@router.route("GET", r"/portal/(?P<interview_id>[A-Za-z0-9_-]{1,128})")
+def portal_page(request: Request) -> flask.Response:
+    """The same static page for every interview: no auth, no read, nothing about the
+    interview in it. Its script takes the guest link token from the URL fragment (never
+    sent to a server) and calls the two routes above with it."""
+    from shared.pages import render
+
+    nonce = secrets.token_urlsafe(18)
+    html = render("portal.html", nonce=nonce)
+    return flask.Response(html, status=200, content_type="text/html; charset=utf-8", headers={
+        "Content-Security-Policy": "; ".join([
+            "default-src 'none'",
+            f"script-src 'nonce-{nonce}'",
+            f"style-src 'nonce-{nonce}'",
+            "connect-src 'self'",
+            "img-src 'self' data:",
+            "media-src 'self' blob: mediastream:",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]),
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
+        "Cross-Origin-Opener-Policy": "same-origin-allow-popups",
+    })
 
 
 @functions_framework.http

@@ -517,7 +517,8 @@ def test_bundle_installs_imports_and_serves_in_a_clean_venv(function: str, tmp_p
 
 def _real_requests(function: str, url: str, db, sandbox) -> list[int]:
     """Status codes of a few real requests to the function, each exercising its client libraries."""
-    per_function = {"join": _join_requests, "oauth": _oauth_requests}
+    per_function = {"join": _join_requests, "oauth": _oauth_requests, "interviews": _interviews_requests,
+                    "email_worker": _email_worker_requests}
     assert function in per_function, f"no real request for {function!r}: add one to _real_requests"
     return per_function[function](url, db, sandbox)
 
@@ -551,3 +552,30 @@ def _join_requests(url: str, db, sandbox) -> list[int]:
         interview_id=interview.id, workspace_id=interview.workspace_id, expires_at=interview.end + timedelta(hours=1))
     host = sandbox.mint_id_token(factories.HOST.uid, factories.HOST.email)
     return [_open(f"{url}/interviews/{interview.id}", token) for token in (host, link)]
+
+
+def _interviews_requests(url: str, db, sandbox) -> list[int]:
+    """A host's list and one interview: ID-token certificates and Firestore queries."""
+    from shared.adapters.firestore import InterviewRepository, UserRepository
+    from shared.domain.models import Role, User
+    from tests import factories
+
+    UserRepository(db).put(User(factories.HOST.uid, factories.WORKSPACE, Role.HOST, factories.HOST.email, factories.HOST.name))
+    interview = factories.interview()
+    InterviewRepository(db).add(interview)
+    host = sandbox.mint_id_token(factories.HOST.uid, factories.HOST.email)
+    return [_open(f"{url}/interviews", host), _open(f"{url}/interviews/{interview.id}", host)]
+
+
+def _email_worker_requests(url: str, db, sandbox) -> list[int]:
+    """A Cloud Tasks delivery (OIDC token) for an email the outbox does not know: acknowledged."""
+    import json as _json
+
+    from tests.conftest import TASKS_INVOKER, WORKER_URL
+
+    token = sandbox.mint_oidc_token(TASKS_INVOKER, WORKER_URL)
+    request = urllib.request.Request(url + "/", data=_json.dumps({"email_id": "unknown-email"}).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=10) as response:
+        return [response.status]
