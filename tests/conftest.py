@@ -217,3 +217,11 @@ def interviews_api(openapi, stack_env):
 
     os.environ.update(stack_env)
     return FunctionClient("interviews", openapi, "interviews")
+
+
+@pytest.fixture(scope="session")
+def email_worker_api(openapi, stack_env):
+    from tests.api_client import FunctionClient
+
+    os.environ.update(stack_env)
+    return FunctionClient("email_worker", openapi, "email_worker")

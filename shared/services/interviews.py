@@ -266,10 +266,9 @@ class InterviewService:
 
     def reschedule(self, principal: Principal, interview_id: str, body: dict[str, Any], key: str | None,
                    fingerprint: str) -> tuple[dict[str, Any], int]:
-        current = self._interviews.get(interview_id)
-        default_tz = current.timezone if current is not None else None
-        start, tz_name = parse_start(body, default_tz)
-        duration = parse_duration(body, current.duration_minutes if current is not None else self._limits.default_duration)
+        current = self._visible(self.member(principal), self._interviews.get(interview_id))
+        start, tz_name = parse_start(body, current.timezone)
+        duration = parse_duration(body, current.duration_minutes)
         check_window(start, duration, self._clock.now(), self._limits)
 
         def apply(before: Interview) -> Interview:

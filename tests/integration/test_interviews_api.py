@@ -356,3 +356,61 @@ def test_without_a_google_connection_the_answer_carries_a_consent_url(interviews
     assert reply.status == 409 and reply.json["needs_google_auth"] is True
     assert reply.json["google_auth_url"].startswith("http://127.0.0.1:") and "/start?state=" in reply.json["google_auth_url"]
     assert list(db.collection("interviews").stream()) == []
+
+
+# --- the remaining documented answers ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("POST", "/interviews"), ("GET", "/interviews"), ("GET", "/interviews/iv1"), ("POST", "/interviews/iv1/confirm"),
+    ("POST", "/interviews/iv1/reschedule"), ("POST", "/interviews/iv1/cancel"), ("POST", "/interviews/iv1/complete"),
+    ("POST", "/interviews/iv1/no-show"),
+])
+def test_every_call_needs_a_signed_in_member(interviews_api, method, path):
+    reply = interviews_api.call(method, path, json={} if method == "POST" else None)
+    assert (reply.status, reply.json["error"]["code"]) == (401, "missing_credentials")
+
+
+def test_preflight(interviews_api):
+    reply = interviews_api.call("OPTIONS", "/interviews", headers={"Origin": "http://localhost:5173"})
+    assert reply.status == 204 and "POST" in reply.headers["Access-Control-Allow-Methods"]
+
+
+@pytest.mark.parametrize("action", ["confirm", "reschedule", "cancel", "complete", "no-show"])
+def test_changes_to_an_unknown_interview_are_404(interviews_api, host_token, clock, action):
+    body = {"date": (clock.now() + timedelta(days=5)).date().isoformat(), "time": "10:00"} if action == "reschedule" else {}
+    reply = interviews_api.post(f"/interviews/iv-unknown/{action}", token=host_token, json=body)
+    assert (reply.status, reply.json["error"]["code"]) == (404, "interview_not_found")
+
+
+def test_a_guest_link_cannot_read_through_the_host_api(interviews_api, host_token, clock, container, sandbox):
+    iid = interviews_api.post("/interviews", token=host_token, json=create_body(clock)).json["interview_id"]
+    guest = sandbox.mint_id_token("uid-gus", "gus@candidates.example")  # signed in, but not a member
+    assert interviews_api.get(f"/interviews/{iid}", token=guest).status == 403
+
+
+def test_reschedule_refusals(interviews_api, host_token, clock):
+    first = interviews_api.post("/interviews", token=host_token, json=create_body(clock, time="10:00")).json["interview_id"]
+    second = interviews_api.post("/interviews", token=host_token, json=create_body(clock, time="12:00")).json["interview_id"]
+    day = (clock.now() + timedelta(days=2)).date().isoformat()
+    onto_first = interviews_api.post(f"/interviews/{second}/reschedule", token=host_token, json={"date": day, "time": "10:15"})
+    assert (onto_first.status, onto_first.json["error"]["code"]) == (409, "slot_taken")
+    past = interviews_api.post(f"/interviews/{first}/reschedule", token=host_token, json={"date": "2020-01-01", "time": "10:00"})
+    assert (past.status, past.json["error"]["code"]) == (422, "start_in_past")
+    wrong_type = interviews_api.post(f"/interviews/{first}/reschedule", token=host_token,
+                                     json={"date": day, "time": "15:00", "duration_minutes": "long"})
+    assert wrong_type.status == 400
+    bad_reason = interviews_api.post(f"/interviews/{first}/cancel", token=host_token, json={"reason": ["not", "text"]})
+    assert bad_reason.status == 400
+
+
+def test_no_show_and_confirm_without_google(interviews_api, sandbox, host_token, clock, container):
+    iid = interviews_api.post("/interviews", token=host_token, json=create_body(clock)).json["interview_id"]
+    pending = interviews_api.post("/interviews", token=host_token, json=create_body(clock, booking="request", time="18:00")).json
+    clock.advance(timedelta(days=3))
+    assert interviews_api.post(f"/interviews/{iid}/no-show", token=host_token).json["status"] == "no_show"
+    clock.set(clock.now() - timedelta(days=3))
+    container.connections.disconnect(HOST.uid, GOOGLE, clock.now())
+    reply = interviews_api.post(f"/interviews/{pending['interview_id']}/confirm", token=host_token)
+    assert reply.status == 409 and reply.json["error"]["code"] == "needs_google_auth"
+    assert interviews_api.get(f"/interviews/{pending['interview_id']}", token=host_token).json["status"] == "pending"

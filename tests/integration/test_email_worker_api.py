@@ -1,0 +1,73 @@
+"""The email worker called as Cloud Tasks calls it, in-process: who may call, and each answer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.conftest import TASKS_INVOKER, WORKER_URL
+
+pytestmark = pytest.mark.usefixtures("container")
+
+
+@pytest.fixture
+def tasks_token(sandbox):
+    return sandbox.mint_oidc_token(TASKS_INVOKER, WORKER_URL)
+
+
+def test_only_the_configured_service_account_with_the_right_audience(email_worker_api, sandbox, db):
+    body = {"email_id": "e1"}
+    assert email_worker_api.post("/", json=body).status == 401
+    wrong_audience = sandbox.mint_oidc_token(TASKS_INVOKER, "https://another-function.example")
+    assert email_worker_api.post("/", token=wrong_audience, json=body).status == 401
+    intruder = sandbox.mint_oidc_token("intruder@p.iam.gserviceaccount.com", WORKER_URL)
+    assert email_worker_api.post("/", token=intruder, json=body).status == 403
+    user = sandbox.mint_id_token("uid-hana", "hana@acme.example")
+    assert email_worker_api.post("/", token=user, json=body).status == 401
+    assert list(db.collection("outbox").stream()) == []
+
+
+def test_an_unknown_email_is_acknowledged_and_a_bad_body_refused(email_worker_api, tasks_token):
+    reply = email_worker_api.post("/", token=tasks_token, json={"email_id": "no-such-email"})
+    assert reply.status == 200 and reply.json["status"] == "unknown"
+    assert email_worker_api.post("/", token=tasks_token, json={"email_id": 7}).status == 400
+
+
+def test_a_delivery_while_another_holds_the_lease_is_retried_later(email_worker_api, tasks_token, db, clock):
+    db.collection("outbox").document("e-lease").set({
+        "interview_id": "iv1", "kind": "invitation", "audience": "candidate", "sequence": 0, "status": "sending",
+        "attempts": 1, "lease_until": clock.now() + timedelta(minutes=1)})
+    reply = email_worker_api.post("/", token=tasks_token, json={"email_id": "e-lease"})
+    assert (reply.status, reply.json["error"]["code"]) == (409, "email_in_progress")
+    assert db.collection("outbox").document("e-lease").get().to_dict()["attempts"] == 1
+
+
+def test_a_pending_meet_link_makes_the_queue_retry(email_worker_api, tasks_token, db, clock):
+    from shared.adapters.firestore import InterviewRepository
+    from tests import factories
+
+    interview = factories.interview(meet_link=None, calendar_event_id=None)
+    InterviewRepository(db).add(interview)
+    db.collection("outbox").document("e-pending").set({
+        "interview_id": interview.id, "kind": "invitation", "audience": "candidate", "sequence": 0, "status": "queued",
+        "attempts": 0})
+    reply = email_worker_api.post("/", token=tasks_token, json={"email_id": "e-pending"})
+    assert reply.status == 503
+    record = db.collection("outbox").document("e-pending").get().to_dict()
+    assert record["status"] == "queued" and record["last_error"]["code"] == "meet_link_pending"
+
+
+def test_an_email_for_a_cancelled_interview_is_skipped(email_worker_api, tasks_token, db):
+    from shared.adapters.firestore import InterviewRepository
+    from shared.domain.models import InterviewStatus
+    from tests import factories
+
+    interview = factories.interview(status=InterviewStatus.CANCELLED, ical_sequence=1)
+    InterviewRepository(db).add(interview)
+    db.collection("outbox").document("e-old").set({
+        "interview_id": interview.id, "kind": "invitation", "audience": "host", "sequence": 0, "status": "queued", "attempts": 0})
+    reply = email_worker_api.post("/", token=tasks_token, json={"email_id": "e-old"})
+    assert reply.status == 200 and reply.json["status"] == "skipped"
+    again = email_worker_api.post("/", token=tasks_token, json={"email_id": "e-old"})
+    assert again.json == {"email_id": "e-old", "status": "skipped", "duplicate": True}
