@@ -22,10 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from devstack import processes
-from devstack.stack import FUNCTIONS, GUEST_LINK_SECRET, function_env, oauth_client, stack_secrets
+from devstack.stack import (
+    FUNCTIONS,
+    GUEST_LINK_SECRET,
+    SENDGRID_SECRET,
+    create_email_queue,
+    function_env,
+    oauth_client,
+    stack_secrets,
+)
 
 STATE_DIR = Path(os.environ.get("CONVENE_DEV_STATE_DIR", processes.ROOT / ".convene"))
 DEV_JSON = STATE_DIR / "dev.json"
+MAIL_OUTBOX = STATE_DIR / "outbox"  # every email the local SendGrid accepts, as .eml files a person can open
 DEFAULT_CORS = "http://localhost:3000,http://localhost:5173,http://127.0.0.1:5173"
 TOKEN_LIFETIME = timedelta(hours=12)
 
@@ -74,20 +83,27 @@ def start_stack(project_id: str, base_port: int, log_dir: Path) -> tuple[list[pr
         secrets_file.touch(mode=0o600)
         secret_values = stack_secrets()
         secrets_file.write_text(json.dumps(secret_values))
-        sandbox = processes.start_sandbox(project_id, secrets_file=secrets_file, port=_port(base_port, 1), log_dir=log_dir)
+        sandbox = processes.start_sandbox(project_id, secrets_file=secrets_file, port=_port(base_port, 1), log_dir=log_dir,
+                                          mail_outbox=MAIL_OUTBOX)
         services.append(sandbox)
         sandbox_url = sandbox.url
         ports = {name: _port(base_port, 10 + index) for index, name in enumerate(FUNCTIONS)}
-        oauth_url = f"http://{processes.LOOPBACK}:{ports['oauth']}"
+        urls = {name: f"http://{processes.LOOPBACK}:{port}" for name, port in ports.items()}
+        oauth_url = urls["oauth"]
+        _control(sandbox_url, "/sandbox/sendgrid/keys", {"key": secret_values[SENDGRID_SECRET]})
+        create_email_queue(sandbox_url, project_id)
         client_id, client_secret = oauth_client(secret_values)
         _control(sandbox_url, "/sandbox/oauth/clients", {"client_id": client_id, "client_secret": client_secret,
                                                           "redirect_uris": [oauth_url + "/callback"], "name": "Convene (local)"})
         _demo_google_accounts(sandbox_url)
         env = function_env(project_id=project_id, firestore_host=firestore.extra["host"], sandbox_url=sandbox_url,
                            cors_origins=os.environ.get("CONVENE_DEV_CORS_ORIGINS", DEFAULT_CORS), oauth_url=oauth_url,
-                           oauth_result_urls=os.environ.get("CONVENE_DEV_OAUTH_RESULT_URLS", ""))
+                           oauth_result_urls=os.environ.get("CONVENE_DEV_OAUTH_RESULT_URLS", ""),
+                           worker_url=urls["email_worker"], portal_url=urls["join"] + "/portal")
         with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
-            futures = [pool.submit(processes.start_function, name, env=env, port=ports[name], log_dir=log_dir)
+            # An internal function checks that OIDC tokens were minted for its own URL.
+            futures = [pool.submit(processes.start_function, name, env=env | {"CONVENE_INTERNAL_AUDIENCE": urls[name]},
+                                   port=ports[name], log_dir=log_dir)
                        for name in FUNCTIONS]
         failures = []
         for future in futures:  # keep every function that did start, so that a failure stops them too
@@ -136,6 +152,15 @@ def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: di
         "tokens_expire_at": (now + TOKEN_LIFETIME).isoformat(),
         "functions": function_urls, "sandbox": wiring["sandbox_url"],
         "firestore_emulator": wiring["firestore_host"], "users": users, "interviews": interviews,
+        "mail_outbox": str(MAIL_OUTBOX),
+        "create_interview": {
+            "how": "POST /interviews as the demo host (after connecting Google); the invitations land in mail_outbox",
+            "curl": f"curl -s -X POST {function_urls['interviews']}/interviews -H 'Authorization: Bearer '$(jq -r .users.host.id_token .convene/dev.json) "
+                    "-H 'Content-Type: application/json' -H 'Idempotency-Key: '$(uuidgen || date +%s%N) "
+                    f"-d '{{\"candidate\": {{\"email\": \"gina.guest@candidates.example\", \"name\": \"Gina Guest\"}}, "
+                    f"\"job_title\": \"Backend Engineer\", \"date\": \"{(now + timedelta(days=3)).date().isoformat()}\", "
+                    "\"time\": \"10:00\", \"timezone\": \"Europe/Berlin\", \"interview_type\": \"google_meet\"}'",
+        },
         "google_connect": {
             "how": "POST /connect as the host, then open google_auth_url in a browser and click Allow on the sandbox's consent page",
             "curl": f"curl -s -X POST {function_urls['oauth']}/connect -H 'Authorization: Bearer '$(jq -r .users.host.id_token .convene/dev.json)",
@@ -191,7 +216,9 @@ def _summary(info: dict[str, Any], seconds: float, log_dir: Path) -> str:
     lines += ["", "Demo interviews (join check as the guest):"]
     lines += [f"  {iv['label']:<16} {iv['expected_meeting_status']:<12} {iv['join_check_url']}" for iv in info["interviews"]]
     lines += ["", "Connect Google as the demo host (a browser completes it on the sandbox's consent page):",
-              f"  {info['google_connect']['curl']}", "  then open the returned google_auth_url and click Allow."]
+              f"  {info['google_connect']['curl']}", "  then open the returned google_auth_url and click Allow.",
+              "", "Then create an interview (jq -r .create_interview.curl .convene/dev.json); the emails arrive as .eml in",
+              f"  {info['mail_outbox']}"]
     first = info["interviews"][1]
     lines += ["", "Try:", f"  {first['curl_as_guest'][:110]}…", "  (full commands: jq -r '.interviews[].curl_as_guest' .convene/dev.json)",
               f"Logs: {log_dir}   Stop: Ctrl-C"]

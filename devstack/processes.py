@@ -126,11 +126,13 @@ def start_function(target: str, *, env: Mapping[str, str], port: int | None = No
                  ready=lambda: http_ok(url + health_path, expect=lambda status, body: status in (200, 401, 404)))
 
 
-def start_sandbox(project_id: str, *, secrets_file: Path, port: int | None = None, log_dir: Path | None = None) -> Service:
-    """The Google sandbox as its own process, preloaded with the secrets in ``secrets_file``."""
+def start_sandbox(project_id: str, *, secrets_file: Path, port: int | None = None, log_dir: Path | None = None,
+                  mail_outbox: Path | None = None) -> Service:
+    """The Google sandbox as its own process, preloaded with the secrets in ``secrets_file``;
+    with ``mail_outbox``, every email SendGrid accepts is also written there as a .eml file."""
     port = port or free_port()
     url = f"http://{LOOPBACK}:{port}"
     argv = [sys.executable, "-m", "devstack.sandbox", "--port", str(port), "--project", project_id,
-            "--secrets-file", str(secrets_file)]
+            "--secrets-file", str(secrets_file)] + (["--mail-outbox", str(mail_outbox)] if mail_outbox else [])
     return start("sandbox", argv, url=url, log_dir=log_dir, env={**os.environ, "PYTHONPATH": str(ROOT)},
                  ready=lambda: http_ok(url + "/sandbox/health"))

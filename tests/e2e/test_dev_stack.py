@@ -51,6 +51,7 @@ def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_pa
         assert requests.get(mine["join_check_url"], headers=auth, timeout=10).json()["participant"] == "host"
         assert requests.get(other["join_check_url"], headers=auth, timeout=10).status_code == 404
         _connect_google_as_the_demo_host(info, auth)
+        _create_an_interview_and_read_the_emails(info, auth, tmp_path)
         guest = {"Authorization": f"Bearer {info['users']['guest']['id_token']}"}
         assert requests.get(mine["join_check_url"], headers=guest, timeout=10).json()["participant"] == "guest"
         assert requests.get(other["join_check_url"], headers=guest, timeout=10).status_code == 404
@@ -85,3 +86,25 @@ def _connect_google_as_the_demo_host(info, auth):
     status = requests.get(f"{oauth}/status", headers=auth, timeout=10).json()
     assert status["connected"] is True
     assert {c["summary"] for c in status["calendars"]} >= {"Interviews", "Holidays in Germany"}
+
+
+def _create_an_interview_and_read_the_emails(info, auth, state_dir):
+    """The documented curl, then the invitations as .eml files in the outbox folder."""
+    import email
+    import email.policy
+
+    command = info["create_interview"]["curl"].replace("$(jq -r .users.host.id_token .convene/dev.json)",
+                                                       auth["Authorization"].split()[1])
+    created = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60)
+    body = json.loads(created.stdout)
+    assert body["status"] == "confirmed" and body["meeting_link"].startswith("https://meet.google.com/"), body
+    outbox = state_dir / "outbox"
+    deadline = time.monotonic() + 20
+    while len(list(outbox.glob("*.eml"))) < 2:
+        assert time.monotonic() < deadline, "the two invitations did not arrive in the outbox folder"
+        time.sleep(0.2)
+    for path in outbox.glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        calendar = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+        assert calendar.get_param("method") == "REQUEST"
+        assert body["meeting_link"] in message.get_body(("html",)).get_content()
