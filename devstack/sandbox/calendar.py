@@ -251,6 +251,7 @@ class Calendar:
         self._lists: dict[str, dict[str, _ListEntry]] = {}  # account email -> calendar id -> entry
         self._meeting_codes: set[str] = set()
         self._pending_reads = 0
+        self._settle_on_insert = False
         self._failures = 0
         self.blueprint = self._blueprint()
 
@@ -261,6 +262,7 @@ class Calendar:
             self._lists.clear()
             self._meeting_codes.clear()
             self._pending_reads = self._failures = 0
+            self._settle_on_insert = False
 
     # -- state, called with the lock held -------------------------------------------
 
@@ -341,6 +343,8 @@ class Calendar:
             event.conference = _PendingConference(request_id, self._pending_reads, fails)
             event.resource.pop("conferenceData", None)
             event.resource.pop("hangoutLink", None)
+            if self._settle_on_insert and not fails:
+                self._settle(event, event.conference)  # Google often has the Meet link in the insert response
             return
         event.conference = None
         event.resource.pop("hangoutLink", None)
@@ -480,8 +484,10 @@ class Calendar:
             calendar = self._calendars[calendar_id]
             return _render(self._insert(calendar, calendar_id, body, conference_version=0))
 
-    def set_conferences(self, pending_reads: int | None = None, fail_next: int | None = None) -> JsonObject:
-        """How Meet creation behaves: reads that still see `pending`, and how many next creations fail."""
+    def set_conferences(self, pending_reads: int | None = None, fail_next: int | None = None,
+                        settle_on_insert: bool | None = None) -> JsonObject:
+        """How Meet creation behaves: reads that still see `pending`, how many next creations fail, and
+        whether the insert response already carries the link (`settle_on_insert`, off by default)."""
         for name, value in (("pending_reads", pending_reads), ("fail_next", fail_next)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise GoogleError(400, f"{name} must be a non-negative integer")
@@ -490,7 +496,9 @@ class Calendar:
                 self._pending_reads = pending_reads
             if fail_next is not None:
                 self._failures = fail_next
-            return {"pending_reads": self._pending_reads, "fail_next": self._failures}
+            if settle_on_insert is not None:
+                self._settle_on_insert = bool(settle_on_insert)
+            return {"pending_reads": self._pending_reads, "fail_next": self._failures, "settle_on_insert": self._settle_on_insert}
 
     # -- HTTP ------------------------------------------------------------------------
 
@@ -686,8 +694,8 @@ class Calendar:
         @bp.post(f"{CONTROL}/conferences")
         def conferences() -> Response:
             body = json_object(request.get_data())
-            _reject_unknown(body, {"pending_reads", "fail_next"})
-            return jsonify(self.set_conferences(body.get("pending_reads"), body.get("fail_next")))
+            _reject_unknown(body, {"pending_reads", "fail_next", "settle_on_insert"})
+            return jsonify(self.set_conferences(body.get("pending_reads"), body.get("fail_next"), body.get("settle_on_insert")))
 
 
 # -- helpers without state ------------------------------------------------------------

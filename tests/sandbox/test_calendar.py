@@ -407,6 +407,16 @@ def test_control_api_over_http(server: SandboxServer) -> None:
 
     assert entry.json()["accessRole"] == "owner"
     assert busy.json()["organizer"] == {"email": "ops@group.calendar.google.com", "self": True, "displayName": "Ops"}
-    assert settings.json() == {"pending_reads": 2, "fail_next": 1}
+    assert settings.json() == {"pending_reads": 2, "fail_next": 1, "settle_on_insert": False}
     assert [e["id"] for e in listed.json()["items"]] == [busy.json()["id"]]
     assert requests.post(base + "/calendars", json={"account": ADA, "summary": "x"}, timeout=5).status_code == 400
+
+
+def test_the_meet_link_can_come_with_the_insert_response(server: SandboxServer) -> None:
+    """Google often has the conference ready at once; the sandbox can answer that way too."""
+    server.sandbox.calendar.set_conferences(settle_on_insert=True)
+    event = _service(server).events().insert(calendarId="primary", conferenceDataVersion=1, body=_event(
+        "settled0001", conferenceData={"createRequest": {"requestId": "r1", "conferenceSolutionKey": {"type": "hangoutsMeet"}}},
+    )).execute()
+    assert event["conferenceData"]["createRequest"]["status"]["statusCode"] == "success"
+    assert event["hangoutLink"].startswith("https://meet.google.com/")
