@@ -130,11 +130,7 @@ def openapi():
 
 @pytest.fixture(scope="session")
 def join_api(openapi, stack_env):
-    from tests.api_client import FunctionClient
-
-    # main.py reads its configuration when loaded, as on Cloud Run; each test then injects its container.
-    os.environ.update(stack_env)
-    return FunctionClient("join", openapi, "join")
+    return function_client("join", openapi, stack_env)
 
 
 @pytest.fixture(scope="session")
@@ -166,10 +162,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(scope="session")
 def oauth_api(openapi, stack_env):
-    from tests.api_client import FunctionClient
-
-    os.environ.update(stack_env)
-    return FunctionClient("oauth", openapi, "oauth")
+    return function_client("oauth", openapi, stack_env)
 
 
 @pytest.fixture(scope="session")
@@ -213,15 +206,18 @@ def worker_server(stack_env) -> Iterator[processes.Service]:
 
 @pytest.fixture(scope="session")
 def interviews_api(openapi, stack_env):
-    from tests.api_client import FunctionClient
-
-    os.environ.update(stack_env)
-    return FunctionClient("interviews", openapi, "interviews")
+    return function_client("interviews", openapi, stack_env)
 
 
 @pytest.fixture(scope="session")
 def email_worker_api(openapi, stack_env):
+    return function_client("email_worker", openapi, stack_env)
+
+
+def function_client(target: str, openapi, stack_env):
+    """A function in-process; its main.py reads the configuration when loaded, as on Cloud Run,
+    and each test then injects its container."""
     from tests.api_client import FunctionClient
 
     os.environ.update(stack_env)
-    return FunctionClient("email_worker", openapi, "email_worker")
+    return FunctionClient(target, openapi, target)

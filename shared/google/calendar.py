@@ -19,17 +19,32 @@ from shared.errors import Unavailable, UpstreamError
 PAGE_SIZE = 250
 
 
-class CalendarApi:
+class GoogleApi:
+    """One discovery-based service per instance, built on first use and shared by all requests."""
+
+    name = ""
+    version = ""
+
     def __init__(self, settings: Settings):
         self._settings = settings
         self._lock = threading.Lock()
         self._service: Any = None
 
+    def endpoint(self) -> str:
+        raise NotImplementedError
+
     def service(self) -> Any:
         with self._lock:
             if self._service is None:
-                self._service = build_service("calendar", "v3", self._settings, self._settings.calendar_api_endpoint)
+                self._service = build_service(self.name, self.version, self._settings, self.endpoint())
             return self._service
+
+
+class CalendarApi(GoogleApi):
+    name, version = "calendar", "v3"
+
+    def endpoint(self) -> str:
+        return self._settings.calendar_api_endpoint
 
     def execute(self, request: Any, credentials: Any) -> Any:
         return execute(request, credentials, self._settings)

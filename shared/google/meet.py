@@ -5,13 +5,11 @@ Built once per instance like the Calendar service; used by the attendance job.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.config import Settings
-from shared.google.calendar import build_service, execute
+from shared.google.calendar import GoogleApi, execute
 
 PAGE_SIZE = 100
 
@@ -36,17 +34,11 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-class MeetApi:
-    def __init__(self, settings: Settings):
-        self._settings = settings
-        self._lock = threading.Lock()
-        self._service: Any = None
+class MeetApi(GoogleApi):
+    name, version = "meet", "v2"
 
-    def service(self) -> Any:
-        with self._lock:
-            if self._service is None:
-                self._service = build_service("meet", "v2", self._settings, self._settings.meet_api_endpoint)
-            return self._service
+    def endpoint(self) -> str:
+        return self._settings.meet_api_endpoint
 
     def conference_records(self, credentials: Any, meeting_code: str) -> tuple[ConferenceRecord, ...]:
         """Every conference held in the meeting space with this code, with its participants."""
