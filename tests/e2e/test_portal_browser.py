@@ -255,11 +255,13 @@ def test_network_failure_shows_retry_then_recovers(portal, seed):
     expect(page.locator("#join")).to_be_enabled()
 
 
-def test_page_headers_and_nothing_about_the_interview_server_side(join_server, seed):
+def test_page_headers_and_nothing_about_the_interview_server_side(join_server, seed, openapi):
     interview, token, url = seed(timedelta(minutes=10))
     first = requests.get(url.split("#")[0], timeout=10)
     second = requests.get(f"{join_server.url}/portal/iv-anything-else", timeout=10)
     assert first.status_code == second.status_code == 200
+    if "/join/portal/{interview_id}" in openapi.document["paths"]:  # documented: checked (and counted as covered)
+        openapi.validate_response("join", "GET", f"/portal/{interview.id}", first.status_code, first.text, first.headers)
     assert first.headers["Content-Type"] == "text/html; charset=utf-8"
     assert first.headers["Cache-Control"] == "no-store"
     assert first.headers["Referrer-Policy"] == "no-referrer"
