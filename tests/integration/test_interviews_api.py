@@ -414,3 +414,36 @@ def test_no_show_and_confirm_without_google(interviews_api, sandbox, host_token,
     reply = interviews_api.post(f"/interviews/{pending['interview_id']}/confirm", token=host_token)
     assert reply.status == 409 and reply.json["error"]["code"] == "needs_google_auth"
     assert interviews_api.get(f"/interviews/{pending['interview_id']}", token=host_token).json["status"] == "pending"
+
+
+def test_idempotent_confirm_reschedule_and_cancel(interviews_api, sandbox, host_token, google_email, clock):
+    pending = interviews_api.post("/interviews", token=host_token, json=create_body(clock, booking="request")).json
+    iid = pending["interview_id"]
+    key = {"Idempotency-Key": "confirm-" + uuid.uuid4().hex}
+    first = interviews_api.post(f"/interviews/{iid}/confirm", token=host_token, headers=key)
+    second = interviews_api.post(f"/interviews/{iid}/confirm", token=host_token, headers=key)
+    assert first.status == second.status == 200 and first.json == second.json
+    day = (clock.now() + timedelta(days=4)).date().isoformat()
+    move = {"Idempotency-Key": "move-" + uuid.uuid4().hex}
+    moved = [interviews_api.post(f"/interviews/{iid}/reschedule", token=host_token, json={"date": day, "time": "16:00"}, headers=move)
+             for _ in range(2)]
+    assert [m.json["sequence"] for m in moved] == [1, 1]
+    assert sandbox.drain_tasks(timeout=15)  # else the cancellation overtakes the updates, which are then skipped
+    cancel = {"Idempotency-Key": "cancel-" + uuid.uuid4().hex}
+    cancels = [interviews_api.post(f"/interviews/{iid}/cancel", token=host_token, json={}, headers=cancel) for _ in range(2)]
+    assert [c.status for c in cancels] == [200, 200] and cancels[0].json == cancels[1].json
+    assert len(events_of(sandbox, google_email)) == 1
+    assert sandbox.drain_tasks(timeout=15)
+    kinds = sorted(m["body"]["custom_args"]["email_id"].split("-")[1] for m in mails_for(sandbox, iid))
+    assert kinds == ["cancellation", "cancellation", "invitation", "invitation", "update", "update"]
+
+
+def test_an_admin_books_for_a_host_of_its_workspace_only(interviews_api, sandbox, host_token, google_email, clock):
+    admin = sandbox.mint_id_token(ADMIN.uid, ADMIN.email, claims={"workspace_id": WORKSPACE})
+    unknown = interviews_api.post("/interviews", token=admin, json=create_body(clock, host_uid="uid-ghost"))
+    assert (unknown.status, unknown.json["error"]["code"]) == (422, "unknown_host")
+    foreign = interviews_api.post("/interviews", token=admin, json=create_body(clock, host_uid=STRANGER.uid))
+    assert (foreign.status, foreign.json["error"]["code"]) == (422, "unknown_host")
+    booked = interviews_api.post("/interviews", token=admin, json=create_body(clock, host_uid=HOST.uid))
+    assert booked.status == 201 and booked.json["host"]["uid"] == HOST.uid
+    assert events_of(sandbox, google_email)[0]["id"] == booked.json["interview_id"]  # in the host's calendar
