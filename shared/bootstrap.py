@@ -211,7 +211,7 @@ class Container:
             settings=self.settings, clock=self.clock, interviews=self.interviews, bookings=self.bookings,
             idempotency=self.idempotency, users=self.users, firestore_client=self.firestore,
             connections=lambda: self.google_connections, calendar_events=lambda: self.calendar_events,
-            emails=lambda: self.email_queue, guest_links=self.guest_links,
+            emails=lambda: self.email_queue, guest_links=self.guest_links, workspaces=self.workspaces,
         )
 
     @lazy

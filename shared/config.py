@@ -67,6 +67,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CONVENE_SENDGRID_HOST": ("https://api.sendgrid.com", "SendGrid API host (the sandbox serves its own)."),
     "CONVENE_MAIL_FROM": ("interviews@convene.example", "Sender address of every email."),
     "CONVENE_MAIL_FROM_NAME": ("Convene", "Sender name of every email."),
+    "CONVENE_REMINDER_OFFSETS_MINUTES": ("1440,60", "Reminders, in minutes before the start (a workspace's reminder_offsets_minutes overrides)."),
 }
 
 
@@ -94,6 +95,16 @@ def _float(env: Mapping[str, str], name: str, low: float, high: float) -> float:
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _minutes_list(env: Mapping[str, str], name: str) -> tuple[int, ...]:
+    try:
+        values = tuple(sorted({int(v) for v in _csv(env, name)}, reverse=True))
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated whole minutes, got {_get(env, name)!r}") from None
+    if not values or not all(0 < v <= 43200 for v in values):
+        raise ConfigError(f"{name} must list minutes between 1 and 43200")
+    return values
 
 
 def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -146,6 +157,7 @@ class Settings:
     sendgrid_host: str = "https://api.sendgrid.com"
     mail_from: str = "interviews@convene.example"
     mail_from_name: str = "Convene"
+    reminder_offsets_minutes: tuple[int, ...] = (1440, 60)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -201,6 +213,7 @@ class Settings:
             sendgrid_host=_get(env, "CONVENE_SENDGRID_HOST").rstrip("/"),
             mail_from=_get(env, "CONVENE_MAIL_FROM"),
             mail_from_name=_get(env, "CONVENE_MAIL_FROM_NAME"),
+            reminder_offsets_minutes=_minutes_list(env, "CONVENE_REMINDER_OFFSETS_MINUTES"),
         )
 
     @property

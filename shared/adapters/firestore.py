@@ -24,6 +24,7 @@ from shared.domain.models import (
     InterviewStatus,
     InterviewType,
     JoinWindow,
+    Outcome,
     Participant,
     Person,
     Role,
@@ -85,8 +86,17 @@ def interview_to_document(interview: Interview) -> dict[str, Any]:
             "portal_join_count": interview.portal_join_count,
             "created_at": interview.created_at,
             "updated_at": interview.updated_at,
+            "reminders": {"offsets_minutes": list(interview.reminder_offsets), "done_minutes": list(interview.reminders_done)},
+            "next_reminder_at": interview.next_reminder_at,
+            "outcome": None if interview.outcome is None else _outcome_doc(interview.outcome),
+            "actual_duration_minutes": None if interview.outcome is None else interview.outcome.actual_duration_minutes,
         }
     )
+
+
+def _outcome_doc(outcome: Outcome) -> dict[str, Any]:
+    return _drop_none({"source": outcome.source, "host_attended": outcome.host_attended, "guest_attended": outcome.guest_attended,
+                       "actual_start": outcome.actual_start, "actual_end": outcome.actual_end, "decided_at": outcome.decided_at})
 
 
 def interview_from_document(doc_id: str, data: Mapping[str, Any]) -> Interview:
@@ -124,7 +134,19 @@ def interview_from_document(doc_id: str, data: Mapping[str, Any]) -> Interview:
         attendance=attendance,
         created_at=_utc(data.get("created_at")),
         updated_at=_utc(data.get("updated_at")),
+        reminder_offsets=tuple(int(o) for o in (data.get("reminders") or {}).get("offsets_minutes", (24 * 60, 60))),
+        reminders_done=tuple(int(o) for o in (data.get("reminders") or {}).get("done_minutes", ())),
+        next_reminder_at=_utc(data.get("next_reminder_at")),
+        outcome=_outcome(data.get("outcome")),
     )
+
+
+def _outcome(data: Any) -> Outcome | None:
+    if not isinstance(data, Mapping):
+        return None
+    return Outcome(source=str(data.get("source", "")), host_attended=bool(data.get("host_attended")),
+                   guest_attended=bool(data.get("guest_attended")), actual_start=_utc(data.get("actual_start")),
+                   actual_end=_utc(data.get("actual_end")), decided_at=_utc(data.get("decided_at")))
 
 
 class InterviewRepository:
@@ -185,6 +207,14 @@ class InterviewRepository:
         self._collection.document(interview.id).update(update)
 
 
+def _offsets(value: Any) -> tuple[int, ...] | None:
+    """Offsets an admin typed in the console: whole minutes between 1 and 30 days, else ignored."""
+    if not isinstance(value, list):
+        return None
+    offsets = tuple(sorted({int(v) for v in value if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 43200}, reverse=True))
+    return offsets or None
+
+
 class WorkspaceRepository:
     def __init__(self, client: firestore.Client):
         self._collection = client.collection(WORKSPACES)
@@ -199,11 +229,14 @@ class WorkspaceRepository:
             name=data.get("name", ""),
             guest_can_cancel=bool(data.get("guest_can_cancel", False)),
             created_at=_utc(data.get("created_at")),
+            reminder_offsets_minutes=_offsets(data.get("reminder_offsets_minutes")),
         )
 
     def put(self, workspace: Workspace) -> None:
         self._collection.document(workspace.id).set(
-            _drop_none({"name": workspace.name, "guest_can_cancel": workspace.guest_can_cancel, "created_at": workspace.created_at})
+            _drop_none({"name": workspace.name, "guest_can_cancel": workspace.guest_can_cancel, "created_at": workspace.created_at,
+                        "reminder_offsets_minutes": None if workspace.reminder_offsets_minutes is None
+                        else list(workspace.reminder_offsets_minutes)})
         )
 
 

@@ -67,6 +67,24 @@ class JoinWindow:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """Who really attended, and from which source that was decided (Meet records or portal joins)."""
+
+    source: str  # "meet" | "portal"
+    host_attended: bool
+    guest_attended: bool
+    actual_start: datetime | None = None
+    actual_end: datetime | None = None
+    decided_at: datetime | None = None
+
+    @property
+    def actual_duration_minutes(self) -> float | None:
+        if self.actual_start is None or self.actual_end is None:
+            return None
+        return round((self.actual_end - self.actual_start).total_seconds() / 60, 1)
+
+
+@dataclass(frozen=True)
 class Interview:
     id: str
     workspace_id: str
@@ -89,6 +107,12 @@ class Interview:
     attendance: Mapping[Participant, Attendance] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # Reminders: offsets in minutes before the start, those done for the current time, and the
+    # next due instant (the field the reminder run queries; None when nothing is left).
+    reminder_offsets: tuple[int, ...] = (24 * 60, 60)
+    reminders_done: tuple[int, ...] = ()
+    next_reminder_at: datetime | None = None
+    outcome: Outcome | None = None
 
     @property
     def end(self) -> datetime:
@@ -114,3 +138,4 @@ class Workspace:
     name: str
     guest_can_cancel: bool = False
     created_at: datetime | None = None
+    reminder_offsets_minutes: tuple[int, ...] | None = None  # None: the deployment's default

@@ -35,6 +35,7 @@ from shared.domain.booking import (
     valid_email,
 )
 from shared.domain.models import Interview, InterviewStatus, InterviewType, Person, Role
+from shared.domain.reminders import arm
 from shared.domain.timezones import parse_rfc3339, to_local_iso
 from shared.errors import BadRequest, ConveneError, NotFound, PermissionDenied, Unprocessable
 from shared.services.portal import portal_join_url
@@ -63,7 +64,8 @@ def _rfc3339(value: datetime | None) -> str | None:
 
 class InterviewService:
     def __init__(self, *, settings: Any, clock: Any, interviews: Any, bookings: Any, idempotency: Any, users: Any,
-                 firestore_client: Any, connections: Any, calendar_events: Any, emails: Any, guest_links: Any):
+                 firestore_client: Any, connections: Any, calendar_events: Any, emails: Any, guest_links: Any,
+                 workspaces: Any = None):
         # connections, calendar_events and emails are zero-argument factories: a get or a list never builds them.
         self._settings = settings
         self._clock = clock
@@ -76,6 +78,7 @@ class InterviewService:
         self._calendar_events = calendar_events
         self._emails = emails
         self._guest_links = guest_links
+        self._workspaces = workspaces
         self._limits = BookingLimits(settings.min_duration_minutes, settings.max_duration_minutes,
                                      settings.default_duration_minutes, settings.booking_horizon_days)
 
@@ -117,6 +120,18 @@ class InterviewService:
         return self._idempotent(member, "create", key, fingerprint,
                                 lambda seed: self._create(principal, member, host, guest, booking, seed))
 
+    def _reminder_offsets(self, workspace_id: str) -> tuple[int, ...]:
+        workspace = self._workspaces.get(workspace_id) if self._workspaces is not None else None
+        return (workspace.reminder_offsets_minutes if workspace and workspace.reminder_offsets_minutes
+                else tuple(self._settings.reminder_offsets_minutes))
+
+    def _armed(self, interview: Interview) -> Interview:
+        """Reminders for the interview's (new) time; none unless it is confirmed."""
+        if interview.status is not InterviewStatus.CONFIRMED:
+            return replace(interview, next_reminder_at=None)
+        done, next_at = arm(interview.start, interview.reminder_offsets, self._clock.now())
+        return replace(interview, reminders_done=done, next_reminder_at=next_at)
+
     def _host_for(self, member: Member, booking: BookingRequest) -> Member:
         if booking.host_uid is None or booking.host_uid == member.uid:
             return member
@@ -142,6 +157,8 @@ class InterviewService:
         now = self._clock.now()
         host_principal = principal if host.uid == member.uid else Principal(PrincipalKind.USER, host.uid, host.email, True, host.workspace_id)
         connection = self._connections().usable_connection(host_principal) if booking.confirm else None
+        offsets = self._reminder_offsets(member.workspace_id)
+        done, next_at = arm(booking.start, offsets, now) if booking.confirm else ((), None)
         interview = Interview(
             id=new_interview_id(seed), workspace_id=member.workspace_id,
             host=Person(email=connection.account_email if connection and connection.account_email else host.email,
@@ -150,7 +167,7 @@ class InterviewService:
             type=booking.type, status=InterviewStatus.CONFIRMED if booking.confirm else InterviewStatus.PENDING,
             job_title=booking.job_title, note=booking.note, location=booking.location, phone=booking.phone,
             meet_link=booking.video_url if booking.type is InterviewType.CUSTOM_VIDEO else None,
-            created_at=now, updated_at=now,
+            created_at=now, updated_at=now, reminder_offsets=offsets, reminders_done=done, next_reminder_at=next_at,
         )
         logs.bind(interview_id=interview.id, workspace_id=interview.workspace_id)
         existing = self._interviews.get(interview.id) if seed is not None else None
@@ -256,7 +273,7 @@ class InterviewService:
         def apply(before: Interview) -> Interview:
             if before.start <= self._clock.now():
                 raise Unprocessable("The interview's start has passed; reschedule it first.", code="start_in_past")
-            return replace(before, status=status_machine.transition(before.status, InterviewStatus.CONFIRMED))
+            return self._armed(replace(before, status=status_machine.transition(before.status, InterviewStatus.CONFIRMED)))
 
         def after(member: Member, before: Interview, interview: Interview) -> tuple[dict[str, Any], int]:
             published, emails = self._publish(self._host_principal(interview), interview, None, "invitation")
@@ -275,8 +292,8 @@ class InterviewService:
             if before.status not in (InterviewStatus.PENDING, InterviewStatus.CONFIRMED):
                 raise Unprocessable(f"An interview that is {before.status.value} cannot be rescheduled.", code="invalid_transition",
                                     details={"from": before.status.value})
-            return replace(before, start=start, timezone=tz_name, duration_minutes=duration,
-                           ical_sequence=before.ical_sequence + 1)
+            return self._armed(replace(before, start=start, timezone=tz_name, duration_minutes=duration,
+                                       ical_sequence=before.ical_sequence + 1))
 
         def after(member: Member, before: Interview, interview: Interview) -> tuple[dict[str, Any], int]:
             emails: dict[str, str] = {}
@@ -300,7 +317,7 @@ class InterviewService:
 
         def apply(before: Interview) -> Interview:
             return replace(before, status=status_machine.transition(before.status, InterviewStatus.CANCELLED),
-                           ical_sequence=before.ical_sequence + 1)
+                           ical_sequence=before.ical_sequence + 1, next_reminder_at=None)
 
         def after(member: Member, before: Interview, interview: Interview) -> tuple[dict[str, Any], int]:
             emails: dict[str, str] = {}
@@ -320,7 +337,7 @@ class InterviewService:
         def apply(before: Interview) -> Interview:
             if before.start > self._clock.now():
                 raise Unprocessable("An interview can be marked only once it has started.", code="not_started")
-            return replace(before, status=status_machine.transition(before.status, target))
+            return replace(before, status=status_machine.transition(before.status, target), next_reminder_at=None)
 
         body, _ = self._change(principal, interview_id, target.value, None, "", apply,
                                lambda member, before, interview: (self.view(interview), 200))
