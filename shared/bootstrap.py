@@ -229,6 +229,12 @@ class Container:
                            meet_link_resolver=lambda interview: self.interview_service.resolve_meet_link(interview))
 
     @lazy
+    def reminder_run(self) -> Any:
+        from shared.services.reminders import ReminderRun
+
+        return ReminderRun(firestore_client=self.firestore, emails=lambda: self.email_queue)
+
+    @lazy
     def default_join_window(self) -> JoinWindow:
         return JoinWindow(self.settings.join_opens_minutes, self.settings.join_closes_minutes)
 

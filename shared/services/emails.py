@@ -19,8 +19,10 @@ OUTBOX = "outbox"
 AUDIENCES = ("candidate", "host")
 
 
-def email_id(interview: Interview, kind: str, audience: str) -> str:
-    return f"{interview.id}-{kind.replace('_', '-')}-{interview.ical_sequence}-{audience}"
+def email_id(interview: Interview, kind: str, audience: str, label: str | None = None) -> str:
+    """``label`` tells apart emails of one kind for one version (a reminder's offset: 24h, 1h, 30m)."""
+    name = f"reminder-{label}" if label else kind.replace("_", "-")
+    return f"{interview.id}-{name}-{interview.ical_sequence}-{audience}"
 
 
 class EmailQueue:
@@ -29,11 +31,12 @@ class EmailQueue:
         self._tasks = tasks
         self._worker_url = worker_url
 
-    def enqueue(self, interview: Interview, kind: str, now: Any, audiences: Iterable[str] = AUDIENCES) -> dict[str, str]:
+    def enqueue(self, interview: Interview, kind: str, now: Any, audiences: Iterable[str] = AUDIENCES,
+                label: str | None = None) -> dict[str, str]:
         """Queue one email per audience; returns {audience: "queued"} as the seeds' emails_sent."""
         result = {}
         for audience in audiences:
-            identifier = email_id(interview, kind, audience)
+            identifier = email_id(interview, kind, audience, label)
             recipient = interview.guest if audience == "candidate" else interview.host
             try:
                 self._outbox.document(identifier).create({

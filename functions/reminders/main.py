@@ -1,0 +1,32 @@
+"""Cloud Function ``reminders``: Cloud Scheduler calls it every few minutes (SPEC §2.4).
+
+POST /   (OIDC token of the configured scheduler service account, audience = this URL)
+Queues the 24 h / 1 h reminder emails that are due, exactly once per participant, and
+answers a summary of what it did.
+"""
+
+import functions_framework
+
+# Every run queries Firestore: load its client library before gunicorn forks.
+import shared.adapters.firestore  # noqa: F401
+from shared.bootstrap import container
+from shared.errors import Unauthenticated
+from shared.http import Request, Router
+
+container()  # read the configuration now: a bad value stops the instance at start-up
+router = Router("reminders", container)
+
+
+@router.route("POST", "/")
+def run(request: Request) -> dict:
+    token = request.bearer_token()
+    if not token:
+        raise Unauthenticated("Only Cloud Scheduler may call this function.", code="missing_credentials")
+    c = container()
+    c.service_tokens.verify(token)
+    return c.reminder_run.run(c.clock.now())
+
+
+@functions_framework.http
+def reminders(request):
+    return router.handle(request)
