@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test unit bench package tools clean
+.PHONY: dev test unit bench package tools clean trigger
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,3 +35,6 @@ clean:
 bench: $(STAMP) tools ## join cold start vs its floor and hello; Firestore ops per join request (docs/benchmarks.md)
 	$(BIN)/python -m bench.cold_start --runs 15 --json .convene/bench/cold_start.json
 	$(BIN)/python -m bench.join_ops --json .convene/bench/join_ops.json
+
+trigger: $(STAMP) ## run a scheduled function of the running `make dev` as Cloud Scheduler would: make trigger JOB=reminders
+	$(BIN)/python -m devstack.trigger $(JOB)

@@ -24,6 +24,8 @@ from typing import Any
 from devstack import processes
 from devstack.stack import (
     FUNCTIONS,
+    INTERNAL_FUNCTIONS,
+    internal_env,
     GUEST_LINK_SECRET,
     SENDGRID_SECRET,
     create_email_queue,
@@ -35,6 +37,7 @@ from devstack.stack import (
 STATE_DIR = Path(os.environ.get("CONVENE_DEV_STATE_DIR", processes.ROOT / ".convene"))
 DEV_JSON = STATE_DIR / "dev.json"
 MAIL_OUTBOX = STATE_DIR / "outbox"  # every email the local SendGrid accepts, as .eml files a person can open
+SCHEDULED = ("reminders", "maintenance")
 DEFAULT_CORS = "http://localhost:3000,http://localhost:5173,http://127.0.0.1:5173"
 TOKEN_LIFETIME = timedelta(hours=12)
 
@@ -102,7 +105,8 @@ def start_stack(project_id: str, base_port: int, log_dir: Path) -> tuple[list[pr
                            worker_url=urls["email_worker"], portal_url=urls["join"] + "/portal")
         with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
             # An internal function checks that OIDC tokens were minted for its own URL.
-            futures = [pool.submit(processes.start_function, name, env=env | {"CONVENE_INTERNAL_AUDIENCE": urls[name]},
+            futures = [pool.submit(processes.start_function, name,
+                                   env=env | (internal_env(name, urls[name], project_id) if name in INTERNAL_FUNCTIONS else {}),
                                    port=ports[name], log_dir=log_dir)
                        for name in FUNCTIONS]
         failures = []
@@ -153,6 +157,7 @@ def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: di
         "functions": function_urls, "sandbox": wiring["sandbox_url"],
         "firestore_emulator": wiring["firestore_host"], "users": users, "interviews": interviews,
         "mail_outbox": str(MAIL_OUTBOX),
+        "scheduled": {name: f"python -m devstack.trigger {name}" for name in SCHEDULED},
         "create_interview": {
             "how": "POST /interviews as the demo host (after connecting Google); the invitations land in mail_outbox",
             "curl": f"curl -s -X POST {function_urls['interviews']}/interviews -H 'Authorization: Bearer '$(jq -r .users.host.id_token .convene/dev.json) "
@@ -218,7 +223,8 @@ def _summary(info: dict[str, Any], seconds: float, log_dir: Path) -> str:
     lines += ["", "Connect Google as the demo host (a browser completes it on the sandbox's consent page):",
               f"  {info['google_connect']['curl']}", "  then open the returned google_auth_url and click Allow.",
               "", "Then create an interview (jq -r .create_interview.curl .convene/dev.json); the emails arrive as .eml in",
-              f"  {info['mail_outbox']}"]
+              f"  {info['mail_outbox']}",
+              "", "Run a scheduled function as Cloud Scheduler would: make trigger JOB=reminders (or maintenance)"]
     first = info["interviews"][1]
     lines += ["", "Try:", f"  {first['curl_as_guest'][:110]}…", "  (full commands: jq -r '.interviews[].curl_as_guest' .convene/dev.json)",
               f"Logs: {log_dir}   Stop: Ctrl-C"]

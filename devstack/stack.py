@@ -25,6 +25,18 @@ def tasks_invoker(project_id: str) -> str:
     return f"convene-tasks@{project_id}.iam.gserviceaccount.com"
 
 
+def scheduler_invoker(project_id: str) -> str:
+    """The service account whose OIDC token Cloud Scheduler attaches to its calls."""
+    return f"convene-scheduler@{project_id}.iam.gserviceaccount.com"
+
+
+def internal_env(function: str, url: str, project_id: str) -> dict[str, str]:
+    """Least privilege: the worker accepts only Cloud Tasks' account, scheduled functions only
+    Cloud Scheduler's; every internal function only tokens minted for its own URL."""
+    invoker = tasks_invoker(project_id) if function == "email_worker" else scheduler_invoker(project_id)
+    return {"CONVENE_INTERNAL_AUDIENCE": url, "CONVENE_INTERNAL_INVOKERS": invoker}
+
+
 def stack_secrets() -> dict[str, str]:
     """Fresh secrets for one run of the local stack, as Secret Manager would hold them."""
     return {

@@ -52,6 +52,10 @@ def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_pa
         assert requests.get(other["join_check_url"], headers=auth, timeout=10).status_code == 404
         _connect_google_as_the_demo_host(info, auth)
         _create_an_interview_and_read_the_emails(info, auth, tmp_path)
+        triggered = subprocess.run([sys.executable, "-m", "devstack.trigger", "reminders"], cwd=ROOT, env=env,
+                                   capture_output=True, text=True, timeout=60)
+        assert triggered.returncode == 0, triggered.stderr
+        assert json.loads(triggered.stdout)["reminders_queued"] == 0  # nothing due yet, but the scheduler's path works
         guest = {"Authorization": f"Bearer {info['users']['guest']['id_token']}"}
         assert requests.get(mine["join_check_url"], headers=guest, timeout=10).json()["participant"] == "guest"
         assert requests.get(other["join_check_url"], headers=guest, timeout=10).status_code == 404
