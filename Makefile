@@ -35,6 +35,8 @@ clean:
 bench: $(STAMP) tools ## join cold start vs its floor and hello; Firestore ops per join request (docs/benchmarks.md)
 	$(BIN)/python -m bench.cold_start --runs 15 --json .convene/bench/cold_start.json
 	$(BIN)/python -m bench.join_ops --json .convene/bench/join_ops.json
+	$(BIN)/python -m bench.create_ops --json .convene/bench/create_ops.json
+	$(BIN)/python -m bench.reminder_reads --json .convene/bench/reminder_reads.json
 
 trigger: $(STAMP) ## run a scheduled function of the running `make dev` as Cloud Scheduler would: make trigger JOB=reminders
 	$(BIN)/python -m devstack.trigger $(JOB)

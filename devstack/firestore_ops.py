@@ -17,6 +17,10 @@ from typing import Any
 class OperationCounts:
     reads: int = 0
     writes: int = 0
+
+    @property
+    def transactions(self) -> int:
+        return self.rpcs.count("begin_transaction")
     rpcs: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -49,6 +53,10 @@ class _CountingApi:
                 returned += 1
             yield response
         self._counts._add("run_query", reads=max(returned, 1))  # an empty query costs one read
+
+    def begin_transaction(self, *args: Any, **kwargs: Any) -> Any:
+        self._counts._add("begin_transaction")
+        return self._api.begin_transaction(*args, **kwargs)
 
     def commit(self, *args: Any, **kwargs: Any) -> Any:
         request = kwargs.get("request") or (args[0] if args else {})
