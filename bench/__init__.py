@@ -2,15 +2,17 @@
 
 `bench.cold_start` and `bench.join_ops` need the same parts: the Firestore emulator,
 the Google sandbox as its own process (so serving certificates and secrets never
-competes with the measured code for this process's GIL), interviews seeded through the
-project's own repository, and the two kinds of bearer token a participant may hold.
+competes with the measured code for this process's GIL), documents seeded through the
+project's own repositories, and the two kinds of bearer token a participant may hold.
+The sandbox is configured as `make dev` configures it: every secret of
+`devstack.stack.stack_secrets()` and the OAuth client registered with the oauth
+function's redirect URI.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import statistics
 import tempfile
 import urllib.request
@@ -23,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from devstack import processes
-from devstack.stack import GUEST_LINK_SECRET, function_env
-from shared.domain.models import Interview, InterviewStatus, InterviewType, Person
+from devstack.stack import GUEST_LINK_SECRET, TOKEN_KEY_SECRET, function_env, oauth_client, stack_secrets
+from shared.domain.connections import GOOGLE, REQUESTED_SCOPES, CalendarEntry, Connection, ConnectionStatus
+from shared.domain.models import Interview, InterviewStatus, InterviewType, Person, Role, User
 
 LOG_DIR = processes.ROOT / ".convene" / "bench-logs"
 WORKSPACE = "ws-bench"
@@ -41,6 +44,7 @@ class BenchStack:
     project_id: str
     firestore: processes.Service
     sandbox: processes.Service
+    oauth_url: str  # the oauth function's public URL: its /callback is the client's registered redirect URI
 
     @property
     def firestore_host(self) -> str:
@@ -52,7 +56,8 @@ class BenchStack:
 
     def function_env(self) -> dict[str, str]:
         """Exactly what the dev stack gives a function process (see `processes.start_function`)."""
-        env = function_env(project_id=self.project_id, firestore_host=self.firestore_host, sandbox_url=self.sandbox_url)
+        env = function_env(project_id=self.project_id, firestore_host=self.firestore_host, sandbox_url=self.sandbox_url,
+                           oauth_url=self.oauth_url)
         return {**os.environ, **env, "PYTHONPATH": str(processes.ROOT)}
 
     def firestore_client(self) -> Any:
@@ -71,33 +76,76 @@ class BenchStack:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
             return str(json.loads(response.read())["id_token"])
 
+    def secrets(self) -> Any:
+        """The sandbox's secrets through the real Secret Manager client, as the functions read them."""
+        from shared.secrets import SecretManagerSecrets
+
+        return SecretManagerSecrets(self.project_id, self.sandbox_url)
+
     def sign_guest_link(self, interview: Interview) -> str:
         """A guest link signed with the sandbox's key, read through the real Secret Manager client."""
         from shared.auth.guest_links import GuestLinks
-        from shared.secrets import SecretManagerSecrets
 
-        links = GuestLinks(SecretManagerSecrets(self.project_id, self.sandbox_url), GUEST_LINK_SECRET)
+        links = GuestLinks(self.secrets(), GUEST_LINK_SECRET)
         return links.sign(interview_id=interview.id, workspace_id=interview.workspace_id,
                           expires_at=interview.end + timedelta(days=1))
+
+    def seed_host(self, person: Person = HOST, workspace_id: str = WORKSPACE) -> User:
+        """The host's ``users/{uid}`` document (role host), through the project's repository."""
+        from shared.adapters.firestore import UserRepository
+
+        user = User(uid=str(person.uid), workspace_id=workspace_id, role=Role.HOST, email=person.email,
+                    display_name=person.name)
+        UserRepository(self.firestore_client()).put(user)
+        return user
+
+    def seed_connection(self, user: User, now: datetime) -> Connection:
+        """What a returning host has: a connected Google account, its calendars, a refresh token sealed with the sandbox's key."""
+        from shared.adapters.connections import ConnectionRepository
+        from shared.crypto import TokenCipher
+        from shared.google.credentials import refresh_token_context
+
+        cipher = TokenCipher(self.secrets(), TOKEN_KEY_SECRET)
+        connection = Connection(
+            uid=user.uid, workspace_id=user.workspace_id, provider=GOOGLE, status=ConnectionStatus.CONNECTED,
+            account_email=user.email, scopes=tuple(sorted(REQUESTED_SCOPES)),
+            calendars=(CalendarEntry(user.email, user.email, True, "owner", "Europe/Berlin", "#9fe1e7"),
+                       CalendarEntry("interviews.bench@group.calendar.google.com", "Interviews", False, "owner",
+                                     "Europe/Berlin", "#16a765")),
+            refresh_token=cipher.seal("1//bench-refresh-" + uuid.uuid4().hex,
+                                      context=refresh_token_context(user.uid, GOOGLE)),
+            connected_at=now - timedelta(days=3), last_sync_at=now - timedelta(hours=2), updated_at=now - timedelta(hours=2),
+        )
+        ConnectionRepository(self.firestore_client()).save(connection)
+        return connection
 
 
 @contextmanager
 def bench_stack(log_dir: Path = LOG_DIR) -> Iterator[BenchStack]:
     """Start the emulator and the sandbox (own process groups) for one benchmark; stop both after."""
     project_id = f"convene-bench-{uuid.uuid4().hex[:8]}"
+    # Functions are started on a fresh port every run, so the public URL is a fixed loopback
+    # address of its own: only links are built from it, nothing is sent there.
+    oauth_url = f"http://{processes.LOOPBACK}:{processes.free_port()}"
     services: list[processes.Service] = []
     previous_host = os.environ.get("FIRESTORE_EMULATOR_HOST")
     try:
+        secret_values = stack_secrets()
         with tempfile.TemporaryDirectory(prefix="convene-bench-") as tmp:
             secrets_file = Path(tmp) / "sandbox-secrets.json"
             secrets_file.touch(mode=0o600)
-            secrets_file.write_text(json.dumps({GUEST_LINK_SECRET: secrets.token_urlsafe(32)}))
+            secrets_file.write_text(json.dumps(secret_values))
             firestore = processes.start_firestore_emulator(log_dir=log_dir)
             services.append(firestore)
             services.append(processes.start_sandbox(project_id, secrets_file=secrets_file, log_dir=log_dir))
+        sandbox = services[1]
+        client_id, client_secret = oauth_client(secret_values)
+        _control(sandbox.url, "/sandbox/oauth/clients", {"client_id": client_id, "client_secret": client_secret,
+                                                         "redirect_uris": [oauth_url + "/callback"],
+                                                         "name": "Convene (bench)"})
         # This process's own Firestore client (seeding, in-process calls) talks to the emulator too.
         os.environ["FIRESTORE_EMULATOR_HOST"] = firestore.extra["host"]
-        yield BenchStack(project_id, firestore, services[1])
+        yield BenchStack(project_id, firestore, sandbox, oauth_url)
     finally:
         for service in reversed(services):
             service.stop()
@@ -105,6 +153,14 @@ def bench_stack(log_dir: Path = LOG_DIR) -> Iterator[BenchStack]:
             os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
         else:
             os.environ["FIRESTORE_EMULATOR_HOST"] = previous_host
+
+
+def _control(sandbox_url: str, path: str, body: dict[str, Any]) -> Any:
+    """Configure the sandbox through its control API, as `make dev` does."""
+    request = urllib.request.Request(sandbox_url + path, method="POST", headers={"Content-Type": "application/json"},
+                                     data=json.dumps(body).encode())
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
+        return json.loads(response.read())
 
 
 def interview(start: datetime, *, now: datetime, label: str = "ready") -> Interview:

@@ -1,27 +1,40 @@
 """Cold start of each function, side by side with a bare hello function and the function's floor.
 
-``python -m bench.cold_start [--runs N] [--functions join] [--json PATH]``
+``python -m bench.cold_start [--runs N] [--functions join oauth] [--json PATH]``
+``python -m bench.cold_start --imports [--functions oauth]``
 
 Cold start = ``Popen`` of ``python -m functions_framework --target … --source …`` → the
 first 200 answer to a real request. That is what a user waits for when Cloud Run starts
 an instance for their request. Two references put the number in context:
 
 - ``hello``: a bare functions-framework function (what the platform alone costs);
-- the function's floor (``bench/fixtures/<function>_floor``): only the imports and the
-  external call its first request truly needs. The goal is join ≤ 1.15 × its floor.
+- the request's floor (``bench/fixtures/<function>[_<request>]_floor``): only the imports
+  and the external calls that first request truly needs. The goal is every function's
+  median ≤ 1.15 × its floor's: join (``GET /interviews/{id}``, ID token and guest link)
+  against ``join_floor``; oauth ``GET /status`` against ``oauth_status_floor`` and
+  ``POST /connect`` against ``oauth_connect_floor``, both with a host's ID token.
 
 The emulator and the sandbox are started once; every run starts each candidate fresh on
 a fresh port, interleaving the candidates so that machine noise hits all of them alike,
-with the same environment the dev stack gives a function.
+with the same environment the dev stack gives a function. Before every round the measured
+sources (``shared/``, ``functions/``, the fixtures) are byte-compiled, as the Cloud Run
+functions buildpack does at deploy: no candidate pays for compiling its own code, whatever
+the caller's ``PYTHONDONTWRITEBYTECODE``.
+
+``--imports`` measures nothing: it starts every candidate once under ``python -X importtime``
+(gunicorn master and worker both report to the log) and lists, per candidate, the modules
+loaded by its first answer beyond its floor's, and any it must not load (exit 1 if so).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import http.client
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -33,10 +46,16 @@ from typing import Any
 
 from bench import HOST, LOG_DIR, WORKSPACE, BenchStack, bench_stack, interview, median
 from devstack import processes
-from shared.adapters.firestore import InterviewRepository
+from shared.adapters.connections import ConnectionRepository
+from shared.adapters.firestore import InterviewRepository, UserRepository
+from shared.domain.connections import GOOGLE
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FLOOR_GOAL = 1.15  # a function's median cold start may exceed its floor's by 15 % at most
+# What the deployed image holds byte-compiled (the buildpack runs `python3 -m compileall -f -q .`
+# on the function's source); the libraries in the virtualenv were byte-compiled by pip.
+COMPILED_SOURCES = (processes.ROOT / "shared", processes.ROOT / "functions", FIXTURES)
+NAME_WIDTH = 24
 POLL_SECONDS = 0.005
 START_TIMEOUT_SECONDS = 60.0
 
@@ -54,8 +73,11 @@ class Candidate:
     source: Path
     path: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    method: str = "GET"
+    body: bytes | None = None
     accepts: Callable[[bytes], bool] = _any_body
     floor: str | None = None  # the candidate it is held against (None: a reference itself)
+    must_not_import: tuple[str, ...] = ()  # modules (and their submodules) this request has no use for
 
 
 class BenchError(RuntimeError):
@@ -100,7 +122,60 @@ def join_candidates(stack: BenchStack) -> list[Candidate]:
     ]
 
 
-BENCHES: dict[str, Callable[[BenchStack], list[Candidate]]] = {"join": join_candidates}
+def _connect_link(oauth_url: str) -> Callable[[bytes], bool]:
+    """A body check for POST /connect: a start link of this oauth URL with a state, and its expiry."""
+    prefix = oauth_url + "/start?state="
+
+    def accepts(body: bytes) -> bool:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return False
+        url = data.get("google_auth_url") if isinstance(data, dict) else None
+        return isinstance(url, str) and url.startswith(prefix) and len(url) > len(prefix) + 40 \
+            and isinstance(data.get("expires_at"), str)
+
+    return accepts
+
+
+def oauth_candidates(stack: BenchStack) -> list[Candidate]:
+    """oauth's two requests a host sends from the app, each next to its floor.
+
+    ``GET /status`` as a returning host sees it (a stored, connected Google account) and
+    ``POST /connect`` (a consent URL, PKCE verifier sealed, one ``oauth_states`` document),
+    both with the host's Firebase ID token and the host's ``users/{uid}`` document seeded.
+    """
+    now = datetime.now(timezone.utc)
+    user = stack.seed_host()
+    connection = stack.seed_connection(user, now)
+    client = stack.firestore_client()
+    users, connections = UserRepository(client), ConnectionRepository(client)
+    for _ in range(5):  # warm the emulator on exactly the documents the requests read
+        users.get(user.uid)
+        connections.get(user.uid, GOOGLE)
+    token = stack.mint_id_token(HOST, WORKSPACE)
+    auth = {"Authorization": f"Bearer {token}"}
+    post = {**auth, "Content-Type": "application/json"}
+    source = processes.ROOT / "functions" / "oauth" / "main.py"
+    connected = {"connected": True, "status": "connected", "account_email": connection.account_email}
+    # GET /status reads one document: none of the connect/callback/calendar libraries, nor the
+    # Jinja2 pages (Jinja2 itself is loaded by Flask, in every function, hello included).
+    status_must_not = ("google_auth_oauthlib", "oauthlib", "requests_oauthlib", "googleapiclient", "httplib2",
+                       "google.cloud.secretmanager", "google.cloud.secretmanager_v1",
+                       "cryptography.hazmat.primitives.ciphers.aead", "shared.pages", "shared.google.calendar")
+    return [
+        Candidate("oauth_status_floor", "oauth_status_floor", FIXTURES / "oauth_status_floor" / "main.py", "/status",
+                  headers=auth, accepts=_json_with(**connected)),
+        Candidate("oauth (GET /status)", "oauth", source, "/status", headers=auth, accepts=_json_with(**connected),
+                  floor="oauth_status_floor", must_not_import=status_must_not),
+        Candidate("oauth_connect_floor", "oauth_connect_floor", FIXTURES / "oauth_connect_floor" / "main.py", "/connect",
+                  headers=post, method="POST", body=b"{}", accepts=_connect_link(stack.oauth_url)),
+        Candidate("oauth (POST /connect)", "oauth", source, "/connect", headers=post, method="POST", body=b"{}",
+                  accepts=_connect_link(stack.oauth_url), floor="oauth_connect_floor"),
+    ]
+
+
+BENCHES: dict[str, Callable[[BenchStack], list[Candidate]]] = {"join": join_candidates, "oauth": oauth_candidates}
 HELLO = Candidate("hello", "hello", FIXTURES / "hello" / "main.py", "/", accepts=lambda body: body == b"ok")
 
 
@@ -112,7 +187,7 @@ def _first_response(port: int, candidate: Candidate, process: subprocess.Popen[b
             raise BenchError(f"{candidate.name} exited with {process.returncode} before answering")
         connection = http.client.HTTPConnection(processes.LOOPBACK, port, timeout=START_TIMEOUT_SECONDS)
         try:
-            connection.request("GET", candidate.path, headers=dict(candidate.headers))
+            connection.request(candidate.method, candidate.path, body=candidate.body, headers=dict(candidate.headers))
             response = connection.getresponse()
             return response.status, response.read()
         except ConnectionRefusedError:
@@ -122,11 +197,19 @@ def _first_response(port: int, candidate: Candidate, process: subprocess.Popen[b
     raise BenchError(f"{candidate.name} did not answer within {START_TIMEOUT_SECONDS:.0f} s")
 
 
-def measure(candidate: Candidate, env: Mapping[str, str], log_dir: Path) -> float:
-    """Milliseconds from process start to the first 200; the process group is stopped after."""
+def byte_compile() -> None:
+    """Byte-compile the measured sources into their ``__pycache__`` (only what changed since the last time)."""
+    for source in COMPILED_SOURCES:
+        if not compileall.compile_dir(source, quiet=1):
+            raise BenchError(f"byte-compiling {source} failed")
+
+
+def _start_and_answer(candidate: Candidate, env: Mapping[str, str], log_dir: Path,
+                      python_flags: Sequence[str] = ()) -> tuple[float, Path]:
+    """Milliseconds from process start to the first 200, and the process's log (kept: the caller deletes it)."""
     port = processes.free_port()
-    argv = [sys.executable, "-m", "functions_framework", "--target", candidate.target, "--source", str(candidate.source),
-            "--host", processes.LOOPBACK, "--port", str(port)]
+    argv = [sys.executable, *python_flags, "-m", "functions_framework", "--target", candidate.target,
+            "--source", str(candidate.source), "--host", processes.LOOPBACK, "--port", str(port)]
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{candidate.target}-{port}.log"
     with open(log_path, "wb") as log:
@@ -141,15 +224,80 @@ def measure(candidate: Candidate, env: Mapping[str, str], log_dir: Path) -> floa
             service.stop()
     if status != 200 or not candidate.accepts(body):
         raise BenchError(f"{candidate.name} answered {status}: {body[:300]!r} (log: {log_path})")
+    return elapsed_ms, log_path
+
+
+def measure(candidate: Candidate, env: Mapping[str, str], log_dir: Path) -> float:
+    """Milliseconds from process start to the first 200; the process group is stopped after."""
+    elapsed_ms, log_path = _start_and_answer(candidate, env, log_dir)
     log_path.unlink()  # keep only the logs of failures
     return elapsed_ms
 
 
+_IMPORTTIME = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)\s*$")
+
+
+def imported_modules(candidate: Candidate, env: Mapping[str, str], log_dir: Path) -> set[str]:
+    """Every module the master and the worker loaded up to the first answer (``-X importtime``)."""
+    _, log_path = _start_and_answer(candidate, env, log_dir, python_flags=("-X", "importtime"))
+    modules = {m.group(1) for line in log_path.read_text(errors="replace").splitlines() if (m := _IMPORTTIME.match(line))}
+    log_path.unlink()
+    return modules
+
+
+def _package(module: str) -> str:
+    """google.cloud.x.y → google.cloud.x, google.x.y → google.x, other → its top-level package."""
+    parts = module.split(".")
+    if parts[:2] == ["google", "cloud"]:
+        return ".".join(parts[:3])
+    return ".".join(parts[:2] if parts[0] == "google" else parts[:1])
+
+
+def import_report(candidates: Sequence[Candidate], env: Mapping[str, str], log_dir: Path) -> dict[str, Any]:
+    """Per candidate with a floor: what its first answer loads beyond the floor's, and forbidden modules loaded."""
+    byte_compile()
+    loaded = {c.name: imported_modules(c, env, log_dir) for c in candidates}
+    report: dict[str, Any] = {}
+    for c in candidates:
+        if c.floor is None:
+            continue
+        extra = sorted(loaded[c.name] - loaded[c.floor])
+        packages: dict[str, int] = {}
+        for module in extra:
+            if module != "shared" and not module.startswith("shared."):
+                packages[_package(module)] = packages.get(_package(module), 0) + 1
+        report[c.name] = {
+            "floor": c.floor, "modules": len(loaded[c.name]), "floor_modules": len(loaded[c.floor]),
+            "beyond_floor": extra, "convene_beyond_floor": [m for m in extra if m == "shared" or m.startswith("shared.")],
+            "other_beyond_floor_packages": packages,
+            "missing_from_floor": sorted(loaded[c.floor] - loaded[c.name]),
+            "forbidden_loaded": sorted(m for m in loaded[c.name]
+                                       if any(m == f or m.startswith(f + ".") for f in c.must_not_import)),
+            "must_not_import": list(c.must_not_import),
+        }
+    return report
+
+
+def render_imports(report: Mapping[str, Any]) -> str:
+    rows = []
+    for name, r in report.items():
+        rows.append(f"{name}: {r['modules']} modules, its floor ({r['floor']}) {r['floor_modules']}; "
+                    f"{len(r['beyond_floor'])} beyond the floor, {len(r['missing_from_floor'])} of the floor's not loaded")
+        rows.append(f"  beyond the floor: {len(r['convene_beyond_floor'])} of Convene's (shared.*); other packages: "
+                    + (", ".join(f"{p} ({n})" for p, n in r["other_beyond_floor_packages"].items()) or "none"))
+        if r["must_not_import"]:
+            verdict = "none loaded" if not r["forbidden_loaded"] else "LOADED: " + ", ".join(r["forbidden_loaded"])
+            rows.append(f"  must not load {', '.join(r['must_not_import'])}: {verdict}")
+    return "\n".join(rows)
+
+
 def run(candidates: Sequence[Candidate], env: Mapping[str, str], *, runs: int, warmup: int,
         log_dir: Path, progress: Callable[[str], None]) -> dict[str, list[float]]:
-    """Interleaved rounds (hello, floor, join, …); warm-up rounds fill the page cache and are dropped."""
+    """Interleaved rounds (hello, join_floor, join, …, oauth_status_floor, oauth, …); warm-up rounds
+    fill the page cache and are dropped."""
     samples: dict[str, list[float]] = {c.name: [] for c in candidates}
     for round_no in range(-warmup, runs):
+        byte_compile()  # again each round: a source edited meanwhile must not be compiled inside a measurement
         timings = [(c.name, measure(c, env, log_dir)) for c in candidates]
         label = "warm-up" if round_no < 0 else f"run {round_no + 1}/{runs}"
         progress(f"{label}: " + ", ".join(f"{name} {ms:.0f}" for name, ms in timings))
@@ -170,27 +318,31 @@ def summarize(candidates: Sequence[Candidate], samples: Mapping[str, list[float]
         to_floor = median(samples[c.name]) / median(samples[c.floor])
         # Same-round pairs share the machine's state at that moment: a cross-check on the noise.
         paired = median([own / floor for own, floor in zip(samples[c.name], samples[c.floor], strict=True)])
-        ratios[c.name] = {"to_floor": round(to_floor, 3), "to_hello": round(median(samples[c.name]) / median(samples[HELLO.name]), 3),
+        to_hello = median(samples[c.name]) / median(samples[HELLO.name])
+        ratios[c.name] = {"to_floor": round(to_floor, 3), "to_hello": round(to_hello, 3),
                           "paired_to_floor": round(paired, 3), "floor": c.floor, "goal": FLOOR_GOAL,
                           "meets_goal": to_floor <= FLOOR_GOAL}
     return {"candidates": figures, "ratios": ratios}
 
 
 def render(summary: Mapping[str, Any]) -> str:
-    rows = [f"{'candidate':<20} {'median':>8} {'min':>8} {'max':>8}   (ms, process start → first 200)"]
+    rows = [f"{'candidate':<{NAME_WIDTH}} {'median':>8} {'min':>8} {'max':>8}   (ms, process start → first 200)"]
     for name, f in summary["candidates"].items():
-        rows.append(f"{name:<20} {f['median_ms']:>8.1f} {f['min_ms']:>8.1f} {f['max_ms']:>8.1f}")
+        rows.append(f"{name:<{NAME_WIDTH}} {f['median_ms']:>8.1f} {f['min_ms']:>8.1f} {f['max_ms']:>8.1f}")
     rows.append("")
-    rows.append(f"{'ratio of medians':<20} {'/floor':>8} {'/hello':>8} {'paired':>8}   goal: median ≤ {FLOOR_GOAL} × floor")
+    rows.append(f"{'ratio of medians':<{NAME_WIDTH}} {'/floor':>8} {'/hello':>8} {'paired':>8}   "
+                f"goal: median ≤ {FLOOR_GOAL} × floor")
     for name, r in summary["ratios"].items():
         verdict = "meets goal" if r["meets_goal"] else "ABOVE GOAL"
-        rows.append(f"{name:<20} {r['to_floor']:>8.2f} {r['to_hello']:>8.2f} {r['paired_to_floor']:>8.2f}   {verdict}")
-    rows.append("(paired: median over runs of join / floor started in the same round)")
+        rows.append(f"{name:<{NAME_WIDTH}} {r['to_floor']:>8.2f} {r['to_hello']:>8.2f} {r['paired_to_floor']:>8.2f}   "
+                    f"{verdict} (floor: {r['floor']})")
+    rows.append("(paired: median over runs of candidate / floor started in the same round)")
     return "\n".join(rows)
 
 
 def machine() -> dict[str, Any]:
-    return {"nproc": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    return {"nproc": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--functions", nargs="+", choices=sorted(BENCHES), default=sorted(BENCHES),
                         help="functions to measure (default: all)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument("--imports", action="store_true",
+                        help="instead of timing: the modules each candidate loads beyond its floor (-X importtime)")
     parser.add_argument("--log-dir", type=Path, default=LOG_DIR, help="emulator, sandbox and failed-start logs")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
@@ -208,17 +362,22 @@ def main(argv: list[str] | None = None) -> int:
 
     with bench_stack(args.log_dir) as stack:
         candidates = [HELLO] + [c for name in args.functions for c in BENCHES[name](stack)]
-        print(f"cold start, {args.runs} runs (+{args.warmup} warm-up) of {', '.join(c.name for c in candidates)}",
-              flush=True)
-        samples = run(candidates, stack.function_env(), runs=args.runs, warmup=args.warmup, log_dir=args.log_dir,
-                      progress=lambda line: print("  " + line, flush=True))
-    summary = {"machine": machine(), "runs": args.runs, "warmup": args.warmup, **summarize(candidates, samples)}
+        if args.imports:
+            result: dict[str, Any] = import_report(candidates, stack.function_env(), args.log_dir)
+        else:
+            print(f"cold start, {args.runs} runs (+{args.warmup} warm-up) of {', '.join(c.name for c in candidates)}",
+                  flush=True)
+            samples = run(candidates, stack.function_env(), runs=args.runs, warmup=args.warmup, log_dir=args.log_dir,
+                          progress=lambda line: print("  " + line, flush=True))
+            result = {"machine": machine(), "runs": args.runs, "warmup": args.warmup, **summarize(candidates, samples)}
     print()
-    print(render(summary))
+    print(render_imports(result) if args.imports else render(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
-        print(f"\nfigures written to {args.json}")
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"\n{'module lists' if args.imports else 'figures'} written to {args.json}")
+    if args.imports and any(r["forbidden_loaded"] for r in result.values()):
+        return 1
     return 0
 
 

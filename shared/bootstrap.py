@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from shared import logs
 from shared.auth.certs import CertificateCache
-from shared.auth.guest_links import GuestLinks
 from shared.auth.tokens import FirebaseTokenVerifier, ServiceTokenVerifier
 from shared.clock import Clock, SystemClock
 from shared.config import Settings
-from shared.domain.models import JoinWindow
-from shared.secrets import LocalSecrets, SecretManagerSecrets, Secrets
+
+if TYPE_CHECKING:  # built lazily: a function loads only the modules its requests use
+    from shared.auth.guest_links import GuestLinks
+    from shared.domain.models import JoinWindow
+    from shared.secrets import Secrets
 
 
 T = TypeVar("T")
@@ -73,6 +75,8 @@ class Container:
 
     @lazy
     def secrets(self) -> Secrets:
+        from shared.secrets import LocalSecrets, SecretManagerSecrets
+
         if self._secrets is not None:
             return self._secrets
         if self.settings.secrets_backend == "local":
@@ -111,6 +115,8 @@ class Container:
 
     @lazy
     def guest_links(self) -> GuestLinks:
+        from shared.auth.guest_links import GuestLinks
+
         return GuestLinks(self.secrets, self.settings.guest_link_secret)
 
     @lazy
@@ -168,7 +174,7 @@ class Container:
 
         return GoogleConnections(
             settings=self.settings, clock=self.clock, states=self.oauth_states, connections=self.connections,
-            users=self.users, cipher=self.token_cipher, oauth=lambda: self.google_oauth,
+            users=self.users, cipher=_Deferred(lambda: self.token_cipher), oauth=lambda: self.google_oauth,
             calendar=lambda: self.calendar_api, credentials=lambda: self.google_credentials,
         )
 
@@ -236,7 +242,22 @@ class Container:
 
     @lazy
     def default_join_window(self) -> JoinWindow:
+        from shared.domain.models import JoinWindow
+
         return JoinWindow(self.settings.join_opens_minutes, self.settings.join_closes_minutes)
+
+
+class _Deferred:
+    """Stands in for a component until it is first used (status requests never build the cipher)."""
+
+    def __init__(self, build: Callable[[], Any]):
+        self._build = build
+        self._built: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._built is None:
+            self._built = self._build()
+        return getattr(self._built, name)
 
 
 _container: Container | None = None

@@ -76,14 +76,14 @@ class ConnectionRepository:
             refresh_token=sealed_from_document(data.get("refresh_token")),
             connected_at=_utc(data.get("connected_at")), last_sync_at=_utc(data.get("last_sync_at")),
             last_error=ProviderError(error["code"], error["message"], _utc(error["at"])) if error else None,  # type: ignore[arg-type]
-            updated_at=_utc(data.get("updated_at")),
+            updated_at=_utc(data.get("updated_at")), account_id=data.get("account_id"),
         )
 
     def save(self, connection: Connection) -> None:
         """Write the whole connection (a new grant replaces the previous one)."""
         document: dict[str, Any] = {
             "uid": connection.uid, "workspace_id": connection.workspace_id, "provider": connection.provider,
-            "status": connection.status.value, "account_email": connection.account_email,
+            "status": connection.status.value, "account_email": connection.account_email, "account_id": connection.account_id,
             "scopes": list(connection.scopes), "calendars": [calendar_to_document(c) for c in connection.calendars],
             "connected_at": connection.connected_at, "last_sync_at": connection.last_sync_at,
             "last_error": None if connection.last_error is None else {

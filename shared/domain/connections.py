@@ -89,6 +89,7 @@ class Connection:
     last_sync_at: datetime | None = None
     last_error: ProviderError | None = None
     updated_at: datetime | None = None
+    account_id: str | None = None  # Google's `sub`: Meet lists the host as users/<account_id>
 
 
 def missing_scopes(granted: Iterable[str], required: Iterable[str] = REQUIRED_SCOPES) -> list[str]:
@@ -122,3 +123,16 @@ def result_url_allowed(requested: str | None, allowed: Iterable[str]) -> str | N
     if requested is None:
         return allowed[0] if allowed else None
     return requested if requested in allowed else None
+
+
+class GoogleAuthRequired(Exception):
+    """The connection cannot be used until the host consents again (missing, revoked, expired)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def refresh_token_context(uid: str, provider: str) -> str:
+    """Associated data of a refresh token's ciphertext: it decrypts only in its own connection."""
+    return f"connections/{uid}_{provider}/refresh_token"

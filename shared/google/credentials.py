@@ -16,24 +16,17 @@ from shared import logs
 from shared.clock import Clock
 from shared.config import Settings
 from shared.crypto import TokenCipher
-from shared.domain.connections import Connection, ConnectionStatus, ProviderError
+from shared.domain.connections import (  # noqa: F401  (re-exported: callers import them from here too)
+    Connection,
+    ConnectionStatus,
+    GoogleAuthRequired,
+    ProviderError,
+    refresh_token_context,
+)
 from shared.errors import Unavailable
 from shared.google.oauth import OAuthClient, mount_retries
 
 logger = logging.getLogger(__name__)
-
-
-class GoogleAuthRequired(Exception):
-    """The connection cannot be used until the host consents again (missing, revoked, expired)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def refresh_token_context(uid: str, provider: str) -> str:
-    """Associated data of a refresh token's ciphertext: it decrypts only in its own connection."""
-    return f"connections/{uid}_{provider}/refresh_token"
 
 
 class CredentialsManager:

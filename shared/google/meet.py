@@ -6,7 +6,7 @@ Built once per instance like the Calendar service; used by the attendance job.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from shared.google.calendar import GoogleApi, execute
@@ -34,19 +34,31 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 class MeetApi(GoogleApi):
     name, version = "meet", "v2"
 
     def endpoint(self) -> str:
         return self._settings.meet_api_endpoint
 
-    def conference_records(self, credentials: Any, meeting_code: str) -> tuple[ConferenceRecord, ...]:
-        """Every conference held in the meeting space with this code, with its participants."""
+    def conference_records(self, credentials: Any, meeting_code: str,
+                           started_between: tuple[datetime, datetime] | None = None) -> tuple[ConferenceRecord, ...]:
+        """The conferences held in the meeting space with this code, with their participants.
+
+        A space is reusable (a rescheduled event keeps its link): ``started_between`` keeps
+        only the conferences that started in that span, so other meetings' participants are
+        never fetched.
+        """
         if not all(c.isalpha() or c == "-" for c in meeting_code):
             raise ValueError("a Meet meeting code has letters and dashes only")
+        query = f'space.meeting_code = "{meeting_code}"'
+        if started_between is not None:
+            query += f' AND start_time >= "{_timestamp(started_between[0])}" AND start_time <= "{_timestamp(started_between[1])}"'
         records = []
-        for item in self._pages(self.service().conferenceRecords().list, credentials,
-                                filter=f'space.meeting_code = "{meeting_code}"'):
+        for item in self._pages(self.service().conferenceRecords().list, credentials, filter=query):
             participants = tuple(
                 MeetParticipant(
                     display_name=(p.get("signedinUser") or p.get("anonymousUser") or p.get("phoneUser") or {}).get("displayName", ""),

@@ -37,6 +37,7 @@ class TokenGrant:
     account_email: str
     access_token: str | None = field(default=None, repr=False)
     expires_in: int | None = None
+    account_id: str | None = None  # the Google account's stable `sub` (how Meet names the host)
 
 
 class CodeExchangeFailed(Unprocessable):
@@ -123,11 +124,14 @@ class GoogleOAuth:
             raise Unavailable("Google's token endpoint is unavailable; try again shortly.") from None
         scopes = tuple(str(token.get("scope", "")).split()) if isinstance(token.get("scope"), str) else tuple(token.get("scope") or ())
         expires_in = token.get("expires_in")
+        account_email, account_id = self._account(token.get("id_token"))
         return TokenGrant(refresh_token=token.get("refresh_token"), scopes=scopes,
-                          account_email=self._account_email(token.get("id_token")), access_token=token.get("access_token"),
-                          expires_in=int(expires_in) if isinstance(expires_in, int | float | str) and str(expires_in).isdigit() else None)
+                          account_email=account_email, access_token=token.get("access_token"),
+                          expires_in=int(expires_in) if isinstance(expires_in, int | float | str) and str(expires_in).isdigit() else None,
+                          account_id=account_id)
 
-    def _account_email(self, id_token: Any) -> str:
+    def _account(self, id_token: Any) -> tuple[str, str | None]:
+        """The verified email and the `sub` of the connected account, from the ID token."""
         if not isinstance(id_token, str):
             raise CodeExchangeFailed("Google did not say which account was connected; please connect again.")
         try:
@@ -137,7 +141,8 @@ class GoogleOAuth:
         email = claims.get("email")
         if claims.get("iss") not in GOOGLE_ISSUERS or not isinstance(email, str) or claims.get("email_verified") is not True:
             raise CodeExchangeFailed("Google did not confirm the account's email; please connect again.")
-        return email
+        sub = claims.get("sub")
+        return email, sub if isinstance(sub, str) and sub else None
 
     def revoke(self, token: str) -> None:
         """Revoke at Google (POST, as Google requires). An already invalid token counts as revoked."""

@@ -34,6 +34,12 @@ class EmailKind(str, enum.Enum):
     REMINDER_1H = "reminder_1h"
 
 
+class NoticeKind(str, enum.Enum):
+    """Emails to a host about its account, with no interview behind them (rendered by ``render_notice``)."""
+
+    RECONNECT = "reconnect"
+
+
 class Audience(str, enum.Enum):
     CANDIDATE = "candidate"  # the interview's guest
     HOST = "host"  # the recruiter or mentor
@@ -68,6 +74,8 @@ _SUBJECT_PREFIX = {
 # Reminders carry no .ics: re-sending a REQUEST would make clients treat it as a fresh
 # invitation (RSVP prompts again, a declined event may come back) and adds nothing.
 _ICS_METHOD = {EmailKind.INVITATION: REQUEST, EmailKind.UPDATE: REQUEST, EmailKind.CANCELLATION: CANCEL}
+# Notices: template and subject.
+_NOTICES = {NoticeKind.RECONNECT: ("reconnect", "Action needed: reconnect your Google account")}
 _TYPE_LABEL = {
     InterviewType.GOOGLE_MEET: "Google Meet video call",
     InterviewType.CUSTOM_VIDEO: "Video call",
@@ -122,6 +130,20 @@ def render_email(kind: EmailKind, audience: Audience, interview: Interview, *, p
         html=environment.get_template(f"email/{name}.html").render(context),
         ics=build_ics(interview, method=method, now=now) if method else None,
         ics_method=method,
+    )
+
+
+def render_notice(kind: NoticeKind, *, to_email: str, to_name: str, reconnect_url: str,
+                  from_name: str = "Convene") -> RenderedEmail:
+    """The email of a notice kind: what happened to the host's account and the link that fixes it."""
+    template, subject = _NOTICES[kind]
+    context = {"subject": subject, "from_name": from_name, "recipient_name": to_name, "reconnect_url": reconnect_url}
+    environment = _environment()
+    return RenderedEmail(
+        to_email=to_email, to_name=to_name, subject=subject,
+        text=environment.get_template(f"email/{template}.txt").render(context),
+        html=environment.get_template(f"email/{template}.html").render(context),
+        ics=None, ics_method=None,
     )
 
 

@@ -31,14 +31,14 @@ from shared.domain.connections import (
     SCOPE_LABELS,
     Connection,
     ConnectionStatus,
+    GoogleAuthRequired,
     OAuthState,
     ProviderError,
     missing_scopes,
+    refresh_token_context,
     result_url_allowed,
 )
-from shared.domain.models import Role
 from shared.errors import BadRequest, ConveneError, NeedsGoogleAuth, PermissionDenied, Unavailable
-from shared.google.credentials import GoogleAuthRequired, refresh_token_context
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,8 @@ class GoogleConnections:
     # -- 1. connect ---------------------------------------------------------------------
 
     def _host(self, principal: Principal) -> Any:
+        from shared.domain.models import Role
+
         if principal.kind is not PrincipalKind.USER:
             raise PermissionDenied("Only hosts can connect a Google account.", code="not_a_host")
         user = self._users.get(principal.subject)
@@ -207,7 +209,7 @@ class GoogleConnections:
             uid=attempt.uid, workspace_id=attempt.workspace_id, provider=GOOGLE, status=ConnectionStatus.CONNECTED,
             account_email=grant.account_email, scopes=tuple(sorted(grant.scopes)),
             refresh_token=self._cipher.seal(grant.refresh_token, context=refresh_token_context(attempt.uid, GOOGLE)),
-            connected_at=now, updated_at=now,
+            connected_at=now, updated_at=now, account_id=grant.account_id,
         )
         self._connections.save(connection)
         self._credentials().prime(connection, grant.access_token, grant.expires_in)
@@ -244,6 +246,14 @@ class GoogleConnections:
         now = self._clock.now()
         self._connections.record_sync(connection.uid, GOOGLE, calendars, now)
         return replace(connection, calendars=calendars, last_sync_at=now, last_error=None)
+
+    def sync_connection(self, connection: Connection) -> Connection:
+        """Re-read a stored connection's calendar list without a host request (the daily maintenance sync).
+
+        A failure is recorded on the connection and raised (GoogleAuthRequired when Google
+        refused the grant).
+        """
+        return self._sync(connection)
 
     def usable_connection(self, principal: Principal) -> Connection:
         """The host's connection with valid credentials, or the needs_google_auth error."""

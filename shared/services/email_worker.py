@@ -5,15 +5,17 @@ claims the email in a transaction (``queued`` → ``sending`` with a short lease
 duplicate delivery of an email already ``sent``, ``failed`` or ``skipped`` is
 acknowledged without sending, and one that finds another delivery's live lease asks
 Cloud Tasks to retry later. Transient failures answer 503 (Cloud Tasks retries with the
-queue's backoff); permanent ones are recorded as ``failed`` and acknowledged.
+queue's backoff); permanent ones are recorded as ``failed`` and acknowledged. Most emails
+are about an interview, read at send time; a notice to a host (``reconnect``) carries its
+recipient and link in the outbox record itself.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from google.cloud import firestore
 
@@ -22,11 +24,15 @@ from shared.domain.models import Interview, InterviewStatus, InterviewType
 from shared.errors import Conflict, Unavailable
 from shared.services.portal import portal_join_url
 
+if TYPE_CHECKING:
+    from shared.mail.content import RenderedEmail
+
 logger = logging.getLogger(__name__)
 
 OUTBOX = "outbox"
 LEASE = timedelta(minutes=2)
 INVITATION_KINDS = ("invitation", "update")
+NOTICE_KINDS = ("reconnect",)  # emails about a host's account (shared.mail.content.NoticeKind), not an interview
 
 
 class EmailWorker:
@@ -51,6 +57,8 @@ class EmailWorker:
             logs.log(logger, logging.INFO, "duplicate delivery acknowledged", event="email_duplicate", status=record["status"])
             return {"email_id": email_id, "status": record["status"], "duplicate": True}
         now = self._clock.now()
+        if record["kind"] in NOTICE_KINDS:
+            return self._send(ref, email_id, record, self._notice(record), delivery, now)
         interview = self._interviews.get(record["interview_id"])
         skip = _superseded(record, interview)
         if skip:
@@ -67,6 +75,17 @@ class EmailWorker:
         portal = portal_join_url(self._settings, self._guest_links, interview) if record["audience"] == "candidate" else None
         email = render_email(EmailKind(record["kind"]), Audience(record["audience"]), interview, portal_join_url=portal,
                              from_name=self._settings.mail_from_name, now=now)
+        return self._send(ref, email_id, record, email, delivery, now)
+
+    def _notice(self, record: dict[str, Any]) -> RenderedEmail:
+        """A notice carries its recipient and link in the outbox record: there is no interview to read them from."""
+        from shared.mail.content import NoticeKind, render_notice
+
+        return render_notice(NoticeKind(record["kind"]), to_email=record["to_email"], to_name=record.get("to_name") or "",
+                             reconnect_url=record["reconnect_url"], from_name=self._settings.mail_from_name)
+
+    def _send(self, ref: Any, email_id: str, record: dict[str, Any], email: RenderedEmail, delivery: int,
+              now: datetime) -> dict[str, Any]:
         result = self._mailer().send(email, categories=["convene", record["kind"]], custom_args={"email_id": email_id})
         if result.ok:
             logs.log(logger, logging.INFO, "email sent", event="email_sent", attempt=delivery)

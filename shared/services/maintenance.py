@@ -1,0 +1,261 @@
+"""The maintenance run (SPEC §2.7): connection health, the daily calendar-list sync, cleanup.
+
+Cloud Scheduler calls the maintenance function; it runs the requested jobs one after the
+other. Each job is bounded per run and says whether work is left (``more``); a job that
+fails is reported and logged, and the others still run.
+
+- ``connections``: every connected connection gets a real refresh (its cached access
+  token is dropped first). Google refresh tokens have no expiry date: they stop working
+  when the person revokes access or changes the password, and after six months unused (a
+  week for an app in "testing" mode). A refresh both keeps them in use and finds the dead
+  ones: ``invalid_grant`` marks the connection ``needs_reauth`` (CredentialsManager); any
+  other failure is recorded as its ``last_error``. Then each host whose connection needs
+  consent again gets ONE email per incident — the incident is the time of the failure that
+  marked it, so a later reconnect and a new revocation email again — with a fresh reconnect
+  link, through the outbox and Cloud Tasks like every email. Connections are visited in
+  document-id order from where the previous run stopped (``maintenance/connections``), so
+  when there are more than one run may check, each is still checked every few runs.
+- ``calendars``: connected connections whose calendar list is older than a day (or was
+  never read) are re-read; a failure is recorded on the connection.
+- ``cleanup``: expired OAuth states and idempotency records, and outbox documents in a
+  final state (sent, failed, skipped) older than the retention period, deleted in batches
+  by queries that read only what they delete.
+
+Composite indexes: ``connections`` (status, last_sync_at) and (status, last_error.at);
+``outbox`` (status, updated_at).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared import logs
+from shared.adapters.connections import CONNECTIONS, OAUTH_STATES
+from shared.adapters.idempotency import IDEMPOTENCY
+from shared.auth.principal import Principal, PrincipalKind
+from shared.domain.connections import GOOGLE, ConnectionStatus, ProviderError
+from shared.errors import BadRequest, ConveneError
+from shared.google.credentials import GoogleAuthRequired
+from shared.services.emails import OUTBOX
+
+logger = logging.getLogger(__name__)
+
+Job = Callable[[datetime], Mapping[str, Any]]
+
+MAX_CONNECTIONS = 1000  # per job and run: each is a call to Google
+MAX_DELETIONS = 5000  # per collection and run
+BATCH = 500  # Firestore's limit of writes in one batch
+SYNC_EVERY = timedelta(hours=24)
+OUTBOX_RETENTION = timedelta(days=30)
+NOTICE_LOOKBACK = timedelta(days=7)  # an incident older than this is no longer news: not emailed
+FINAL_EMAIL_STATES = ["sent", "failed", "skipped"]
+STATE = "maintenance"  # maintenance/{job}: where a job stopped, for the next run
+_TASK_SAFE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def notice_id(uid: str, incident_at: datetime) -> str:
+    """The reconnect email's outbox id and task name: one per host and incident, whoever queues it."""
+    safe_uid = uid if _TASK_SAFE.fullmatch(uid) else hashlib.sha256(uid.encode()).hexdigest()[:32]
+    return f"reconnect-{safe_uid}-{incident_at.astimezone(timezone.utc):%Y%m%dt%H%M%S%f}"
+
+
+class Maintenance:
+    def __init__(self, *, firestore_client: Any, connections: Any, users: Any, credentials: Callable[[], Any],
+                 google_connections: Callable[[], Any], tasks: Callable[[], Any], worker_url: str,
+                 max_connections: int = MAX_CONNECTIONS, max_deletions: int = MAX_DELETIONS, batch_size: int = BATCH,
+                 outbox_retention: timedelta = OUTBOX_RETENTION):
+        # credentials, google_connections and tasks are zero-argument factories: a cleanup run builds no Google or Tasks client.
+        self._db = firestore_client
+        self._connections = connections
+        self._users = users
+        self._credentials = credentials
+        self._google = google_connections
+        self._tasks = tasks
+        self._worker_url = worker_url
+        self._max_connections = max_connections
+        self._max_deletions = max_deletions
+        self._batch_size = batch_size
+        self._outbox_retention = outbox_retention
+
+    def jobs(self) -> dict[str, Job]:
+        return {"connections": self.check_connections, "calendars": self.sync_calendars, "cleanup": self.clean_up}
+
+    # -- connections ------------------------------------------------------------------------
+
+    def check_connections(self, now: datetime) -> dict[str, Any]:
+        counts = {"checked": 0, "healthy": 0, "needs_reauth": 0, "errors": 0}
+        uids, more = self._next_connected()
+        for uid in uids:
+            connection = self._connections.get(uid, GOOGLE)  # fresh: the host may have reconnected or left meanwhile
+            if connection is None or connection.status is not ConnectionStatus.CONNECTED:
+                continue
+            counts["checked"] += 1
+            counts[self._check(connection, now)] += 1
+        notified, failed = self._notify_needs_reauth(now)
+        return {**counts, "notified": notified, "notices_failed": failed, "more": more}
+
+    def _next_connected(self) -> tuple[list[str], bool]:
+        """The connected connections after where the previous run stopped (round robin by document id)."""
+        cursor = self._db.collection(STATE).document("connections")
+        after = (cursor.get().to_dict() or {}).get("after")
+        query = (self._db.collection(CONNECTIONS)
+                 .where(filter=FieldFilter("status", "==", ConnectionStatus.CONNECTED.value))
+                 .order_by("__name__").select(["uid"]).limit(self._max_connections + 1))
+        if after:
+            query = query.start_after({"__name__": after})
+        page = list(query.stream())
+        more = len(page) > self._max_connections
+        page = page[:self._max_connections]
+        cursor.set({"after": page[-1].id if more else None})
+        return [snapshot.get("uid") for snapshot in page], more
+
+    def _check(self, connection: Any, now: datetime) -> str:
+        """Refresh for real (a cached access token proves nothing); the outcome's counter name."""
+        credentials = self._credentials()
+        credentials.forget(connection.uid)
+        try:
+            credentials.for_connection(connection)
+        except GoogleAuthRequired:
+            return "needs_reauth"  # marked, with last_error and the dead token deleted, by the credentials manager
+        except ConveneError as failure:
+            self._connections.record_error(connection.uid, GOOGLE, ProviderError(failure.code, failure.message, now))
+            logs.log(logger, logging.WARNING, "connection check failed", event="connection_check_failed",
+                     user_id=connection.uid, error_code=failure.code)
+            return "errors"
+        return "healthy"
+
+    def _notify_needs_reauth(self, now: datetime) -> tuple[int, int]:
+        """Email each host whose connection needs consent again, once per incident; (notified, failed)."""
+        query = (self._db.collection(CONNECTIONS)
+                 .where(filter=FieldFilter("status", "==", ConnectionStatus.NEEDS_REAUTH.value))
+                 .where(filter=FieldFilter("last_error.at", ">=", now - NOTICE_LOOKBACK))
+                 .select(["uid", "workspace_id", "last_error", "reauth_notice_id"]).limit(self._max_connections))
+        notified = failed = 0
+        for snapshot in query.stream():
+            data = snapshot.to_dict() or {}
+            notice = notice_id(data["uid"], data["last_error"]["at"])
+            if data.get("reauth_notice_id") == notice:
+                continue  # told about this incident already
+            try:
+                self._queue_reconnect_notice(data["uid"], data["workspace_id"], notice, now)
+            except ConveneError as failure:  # the host left, or Tasks is down: the next run tries again
+                failed += 1
+                logs.log(logger, logging.WARNING, "reconnect notice not queued", event="reconnect_notice_failed",
+                         user_id=data["uid"], error_code=failure.code)
+                continue
+            notified += 1
+            logs.log(logger, logging.INFO, "reconnect notice queued", event="reconnect_notice_queued", user_id=data["uid"])
+        return notified, failed
+
+    def _queue_reconnect_notice(self, uid: str, workspace_id: str, notice: str, now: datetime) -> None:
+        principal = Principal(PrincipalKind.USER, uid, workspace_id=workspace_id)
+        link = self._google().consent_error(principal, "needs_reauth").details["google_auth_url"]  # refuses a non-host
+        host = self._users.get(uid)
+        try:
+            self._db.collection(OUTBOX).document(notice).create({
+                "kind": "reconnect", "audience": "host", "uid": uid, "workspace_id": workspace_id, "to_email": host.email,
+                "to_name": host.display_name, "reconnect_url": link, "status": "queued", "attempts": 0,
+                "created_at": now, "updated_at": now,
+            })
+        except gexc.Conflict:
+            pass  # queued by an earlier or overlapping run: Cloud Tasks refuses the task below as a duplicate too
+        self._tasks().enqueue(notice, self._worker_url, {"email_id": notice})
+        self._connections.update(uid, GOOGLE, {"reauth_notice_id": notice, "reauth_notified_at": now})
+
+    # -- calendars --------------------------------------------------------------------------
+
+    def sync_calendars(self, now: datetime) -> dict[str, Any]:
+        connected = self._db.collection(CONNECTIONS).where(filter=FieldFilter("status", "==", ConnectionStatus.CONNECTED.value))
+        wanted = self._max_connections + 1
+        uids = _uids(connected.where(filter=FieldFilter("last_sync_at", "==", None)), wanted)
+        if len(uids) < wanted:  # then the oldest lists first
+            uids += _uids(connected.where(filter=FieldFilter("last_sync_at", "<", now - SYNC_EVERY)), wanted - len(uids))
+        counts = {"synced": 0, "needs_reauth": 0, "errors": 0}
+        for uid in uids[:self._max_connections]:
+            connection = self._connections.get(uid, GOOGLE)
+            if connection is None or connection.status is not ConnectionStatus.CONNECTED:
+                continue
+            try:
+                self._google().sync_connection(connection)
+            except GoogleAuthRequired:
+                counts["needs_reauth"] += 1  # the connections job emails the host
+                continue
+            except ConveneError as failure:  # recorded on the connection by the sync
+                counts["errors"] += 1
+                logs.log(logger, logging.WARNING, "calendar sync failed", event="calendar_sync_failed", user_id=uid,
+                         error_code=failure.code)
+                continue
+            counts["synced"] += 1
+        return {**counts, "more": len(uids) > self._max_connections}
+
+    # -- cleanup ----------------------------------------------------------------------------
+
+    def clean_up(self, now: datetime) -> dict[str, Any]:
+        targets = {
+            "oauth_states": self._db.collection(OAUTH_STATES).where(filter=FieldFilter("expires_at", "<", now)),
+            "idempotency": self._db.collection(IDEMPOTENCY).where(filter=FieldFilter("expires_at", "<", now)),
+            "outbox": (self._db.collection(OUTBOX).where(filter=FieldFilter("status", "in", FINAL_EMAIL_STATES))
+                       .where(filter=FieldFilter("updated_at", "<", now - self._outbox_retention))),
+        }
+        summary: dict[str, Any] = {"more": False}
+        for name, query in targets.items():
+            summary[f"{name}_deleted"], more = self._delete_matching(query)
+            summary["more"] = summary["more"] or more
+        return summary
+
+    def _delete_matching(self, query: Any) -> tuple[int, bool]:
+        """Delete what the query matches, one batch at a time, up to the run's budget; (deleted, budget used up)."""
+        deleted = 0
+        while deleted < self._max_deletions:
+            size = min(self._batch_size, self._max_deletions - deleted)
+            refs = [snapshot.reference for snapshot in query.select([]).limit(size).stream()]
+            if refs:
+                batch = self._db.batch()
+                for ref in refs:
+                    batch.delete(ref)
+                batch.commit()
+                deleted += len(refs)
+            if len(refs) < size:
+                return deleted, False
+        return deleted, True
+
+
+def _uids(query: Any, limit: int) -> list[str]:
+    return [snapshot.get("uid") for snapshot in query.select(["uid"]).limit(limit).stream()]
+
+
+def run_jobs(jobs: Mapping[str, Job], requested: Any, now: datetime) -> dict[str, Any]:
+    """Run the requested jobs (all by default) in order; a job's failure is reported, not fatal to the others."""
+    results: dict[str, Any] = {}
+    for name in _selected(jobs, requested):
+        started = time.perf_counter()
+        try:
+            result = {"ok": True, **jobs[name](now)}
+        except Exception as exc:  # noqa: BLE001 — one job's fault must not cost the others their run
+            code = exc.code if isinstance(exc, ConveneError) else "internal"
+            logger.exception("maintenance job failed", extra={"fields": {"event": f"maintenance_{name}", "error_code": code}})
+            result = {"ok": False, "error": code}
+        counts = " ".join(f"{key}={value}" for key, value in result.items() if key != "ok")
+        logs.log(logger, logging.INFO if result["ok"] else logging.ERROR, f"maintenance {name}: {counts}",
+                 event=f"maintenance_{name}", status="ok" if result["ok"] else "failed",
+                 duration_ms=round((time.perf_counter() - started) * 1000, 1))
+        results[name] = result
+    return {"ran_at": now.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"), "jobs": results}
+
+
+def _selected(jobs: Mapping[str, Job], requested: Any) -> list[str]:
+    if requested is None:
+        return list(jobs)
+    if not isinstance(requested, list) or not requested or not all(isinstance(n, str) and n in jobs for n in requested):
+        raise BadRequest(f"jobs must be a non-empty list of: {', '.join(jobs)}.", code="invalid_field",
+                         details={"field": "jobs", "allowed": list(jobs)})
+    return list(dict.fromkeys(requested))  # each once, in the order asked
