@@ -241,6 +241,21 @@ class Container:
         return ReminderRun(firestore_client=self.firestore, emails=lambda: self.email_queue)
 
     @lazy
+    def attendance_job(self) -> Any:
+        """Ended Meet interviews → completed / no_show; Google clients only if a Meet read is needed."""
+        from shared.services.attendance import AttendanceJob
+
+        return AttendanceJob(firestore_client=self.firestore, bookings=self.bookings, connections=self.connections,
+                             google_connections=lambda: self.google_connections, meet=lambda: self.meet_api,
+                             default_window=self.default_join_window)
+
+    @lazy
+    def analytics(self) -> Any:
+        from shared.services.analytics import Analytics
+
+        return Analytics(firestore_client=self.firestore, members=self.interview_service, clock=self.clock)
+
+    @lazy
     def default_join_window(self) -> JoinWindow:
         from shared.domain.models import JoinWindow
 

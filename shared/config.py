@@ -67,6 +67,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CONVENE_SENDGRID_HOST": ("https://api.sendgrid.com", "SendGrid API host (the sandbox serves its own)."),
     "CONVENE_MAIL_FROM": ("interviews@convene.example", "Sender address of every email."),
     "CONVENE_MAIL_FROM_NAME": ("Convene", "Sender name of every email."),
+    "CONVENE_GOOGLE_OPTIONAL_SCOPES": ("", "Extra scopes asked for at connect but not required, e.g. https://www.googleapis.com/auth/meetings.space.readonly to read real Meet attendance."),
     "CONVENE_REMINDER_OFFSETS_MINUTES": ("1440,60", "Reminders, in minutes before the start (a workspace's reminder_offsets_minutes overrides)."),
 }
 
@@ -158,6 +159,7 @@ class Settings:
     mail_from: str = "interviews@convene.example"
     mail_from_name: str = "Convene"
     reminder_offsets_minutes: tuple[int, ...] = (1440, 60)
+    google_optional_scopes: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -214,6 +216,7 @@ class Settings:
             mail_from=_get(env, "CONVENE_MAIL_FROM"),
             mail_from_name=_get(env, "CONVENE_MAIL_FROM_NAME"),
             reminder_offsets_minutes=_minutes_list(env, "CONVENE_REMINDER_OFFSETS_MINUTES"),
+            google_optional_scopes=_csv(env, "CONVENE_GOOGLE_OPTIONAL_SCOPES"),
         )
 
     @property

@@ -8,6 +8,7 @@ POST /interviews/{id}/reschedule     new time: same event and Meet link, SEQUENC
 POST /interviews/{id}/cancel         cancelled: event cancelled, METHOD:CANCEL emails
 POST /interviews/{id}/complete       confirmed → completed
 POST /interviews/{id}/no-show        confirmed → no_show
+GET  /analytics                      totals by status, no-show rate, average duration (from, to, host_uid)
 Changes accept an ``Idempotency-Key`` header: a retry returns the first answer.
 """
 
@@ -79,6 +80,11 @@ def complete(request: Request):
 @router.route("POST", ONE + "/no-show")
 def no_show(request: Request):
     return container().interview_service.mark(_caller(request), request.params["interview_id"], InterviewStatus.NO_SHOW)
+
+
+@router.route("GET", "/analytics")
+def analytics(request: Request):
+    return container().analytics.report(_caller(request), request.query)
 
 
 @functions_framework.http

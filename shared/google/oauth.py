@@ -87,7 +87,8 @@ class GoogleOAuth:
             "client_id": self._client.client_id, "client_secret": self._client.client_secret,
             "auth_uri": self._settings.google_auth_uri, "token_uri": self._settings.google_token_uri,
         }}
-        flow = Flow.from_client_config(config, scopes=list(REQUESTED_SCOPES), redirect_uri=self._settings.oauth_callback_url,
+        scopes = [*REQUESTED_SCOPES, *(s for s in self._settings.google_optional_scopes if s not in REQUESTED_SCOPES)]
+        flow = Flow.from_client_config(config, scopes=scopes, redirect_uri=self._settings.oauth_callback_url,
                                        code_verifier=code_verifier, autogenerate_code_verifier=code_verifier is None)
         return flow
 

@@ -57,8 +57,8 @@ class AttendanceJob:
         self._meet = meet
         self._window = default_window
 
-    def run(self, now: datetime, limit: int = BATCH) -> dict[str, int]:
-        """Decide up to ``limit`` interviews; the counts say what happened to them."""
+    def run(self, now: datetime, limit: int = BATCH) -> dict[str, Any]:
+        """Decide up to ``limit`` interviews: what happened to them, and whether more are waiting."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         closed_before = now - timedelta(minutes=self._window.closes_minutes_after_end)
@@ -67,16 +67,17 @@ class AttendanceJob:
                  .where(filter=FieldFilter("type", "==", InterviewType.GOOGLE_MEET.value))
                  .where(filter=FieldFilter("end", "<", closed_before))
                  .where(filter=FieldFilter("end", ">=", now - MEET_RETENTION))
-                 .order_by("end").limit(limit))
+                 .order_by("end").limit(limit + 1))
         counts = dict.fromkeys(("decided_meet", "decided_portal", "completed", "no_show", "left_for_later",
                                 "changed_meanwhile"), 0)
-        for snapshot in query.stream():
+        snapshots = list(query.stream())
+        for snapshot in snapshots[:limit]:
             interview = interview_from_document(snapshot.id, snapshot.to_dict() or {})
             with logs.bound(interview_id=interview.id, workspace_id=interview.workspace_id):
                 for key in self._one(interview, now):
                     counts[key] += 1
         logs.log(logger, logging.INFO, "attendance run", event="attendance_run", **counts)
-        return counts
+        return {**counts, "more": len(snapshots) > limit}
 
     def _one(self, interview: Interview, now: datetime) -> tuple[str, ...]:
         """Decide and record one interview; returns the counts it goes to."""

@@ -124,6 +124,7 @@ def test_connect_approve_then_status_is_connected_with_calendars(oauth_api, sand
 
     doc = stored_connection(db).to_dict()
     assert set(doc["refresh_token"]) == {"ciphertext", "key_version", "algorithm"}
+    assert doc["account_id"] == sandbox.add_google_account(GOOGLE_EMAIL).sub  # how Meet names the host: users/<sub>
     assert list(db.collection("oauth_states").stream()) == []  # consumed
 
 
