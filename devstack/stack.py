@@ -16,8 +16,8 @@ OAUTH_CLIENT_ID = "convene-local.apps.googleusercontent.com"
 SENDGRID_SECRET = "convene-sendgrid-api-key"
 TASKS_LOCATION = "europe-west1"
 EMAIL_QUEUE = "convene-emails"
-FUNCTIONS = ("join", "oauth", "interviews", "email_worker", "reminders")  # every folder under functions/, in deploy order
-INTERNAL_FUNCTIONS = ("email_worker", "reminders")  # called only by Cloud Tasks / Scheduler with an OIDC token
+FUNCTIONS = ("join", "oauth", "interviews", "email_worker", "reminders", "maintenance")  # every folder under functions/
+INTERNAL_FUNCTIONS = ("email_worker", "reminders", "maintenance")  # called only by Cloud Tasks / Scheduler with an OIDC token
 
 
 def tasks_invoker(project_id: str) -> str:

@@ -256,6 +256,21 @@ class Container:
         return Analytics(firestore_client=self.firestore, members=self.interview_service, clock=self.clock)
 
     @lazy
+    def maintenance(self) -> Any:
+        """Connection health, calendar sync, cleanup, attendance; Google and Tasks clients only when a job needs them."""
+        from datetime import timedelta
+
+        from shared.services.maintenance import Maintenance
+
+        s = self.settings
+        return Maintenance(firestore_client=self.firestore, connections=self.connections, users=self.users,
+                           credentials=lambda: self.google_credentials, google_connections=lambda: self.google_connections,
+                           tasks=lambda: self.email_tasks, worker_url=s.email_worker_url,
+                           max_connections=s.maintenance_max_connections, max_deletions=s.maintenance_max_deletions,
+                           outbox_retention=timedelta(days=s.outbox_retention_days),
+                           reconnect_page=s.oauth_result_urls[0] if s.oauth_result_urls else None)
+
+    @lazy
     def default_join_window(self) -> JoinWindow:
         from shared.domain.models import JoinWindow
 

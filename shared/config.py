@@ -68,6 +68,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CONVENE_MAIL_FROM": ("interviews@convene.example", "Sender address of every email."),
     "CONVENE_MAIL_FROM_NAME": ("Convene", "Sender name of every email."),
     "CONVENE_GOOGLE_OPTIONAL_SCOPES": ("", "Extra scopes asked for at connect but not required, e.g. https://www.googleapis.com/auth/meetings.space.readonly to read real Meet attendance."),
+    "CONVENE_OUTBOX_RETENTION_DAYS": ("30", "How long sent, failed and skipped outbox documents are kept."),
+    "CONVENE_MAINTENANCE_MAX_CONNECTIONS": ("1000", "Connections one maintenance run refreshes or syncs, per job."),
+    "CONVENE_MAINTENANCE_MAX_DELETIONS": ("5000", "Documents one maintenance run deletes, per collection."),
     "CONVENE_REMINDER_OFFSETS_MINUTES": ("1440,60", "Reminders, in minutes before the start (a workspace's reminder_offsets_minutes overrides)."),
 }
 
@@ -160,6 +163,9 @@ class Settings:
     mail_from_name: str = "Convene"
     reminder_offsets_minutes: tuple[int, ...] = (1440, 60)
     google_optional_scopes: tuple[str, ...] = ()
+    outbox_retention_days: int = 30
+    maintenance_max_connections: int = 1000
+    maintenance_max_deletions: int = 5000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -217,6 +223,9 @@ class Settings:
             mail_from_name=_get(env, "CONVENE_MAIL_FROM_NAME"),
             reminder_offsets_minutes=_minutes_list(env, "CONVENE_REMINDER_OFFSETS_MINUTES"),
             google_optional_scopes=_csv(env, "CONVENE_GOOGLE_OPTIONAL_SCOPES"),
+            outbox_retention_days=_int(env, "CONVENE_OUTBOX_RETENTION_DAYS", 1, 3650),
+            maintenance_max_connections=_int(env, "CONVENE_MAINTENANCE_MAX_CONNECTIONS", 1, 10000),
+            maintenance_max_deletions=_int(env, "CONVENE_MAINTENANCE_MAX_DELETIONS", 1, 100000),
         )
 
     @property

@@ -125,7 +125,7 @@ def _state_from(snapshot: Any) -> OAuthState:
     assert verifier is not None  # written by add() only
     return OAuthState(
         state_hash=snapshot.id, uid=data["uid"], workspace_id=data["workspace_id"], provider=data["provider"],
-        result_url=data.get("result_url"), code_verifier=verifier, authorization_url=data["authorization_url"],
+        result_url=data.get("result_url"), code_verifier=verifier, login_hint=data.get("login_hint"),
         created_at=_utc(data["created_at"]), expires_at=_utc(data["expires_at"]),  # type: ignore[arg-type]
         browser_binding=data.get("browser_binding"),
     )
@@ -140,7 +140,7 @@ class OAuthStateRepository:
         self._collection.document(state.state_hash).create({
             "uid": state.uid, "workspace_id": state.workspace_id, "provider": state.provider,
             "result_url": state.result_url, "code_verifier": sealed_to_document(state.code_verifier),
-            "authorization_url": state.authorization_url, "created_at": state.created_at, "expires_at": state.expires_at,
+            "login_hint": state.login_hint, "created_at": state.created_at, "expires_at": state.expires_at,
         })
 
     def get(self, state_hash: str) -> OAuthState | None:

@@ -108,7 +108,7 @@ class OAuthState:
     provider: str
     result_url: str | None
     code_verifier: SealedSecret
-    authorization_url: str
+    login_hint: str | None
     created_at: datetime
     expires_at: datetime
     browser_binding: str | None = None  # hash of the cookie nonce set when the browser started

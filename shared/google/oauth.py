@@ -92,13 +92,15 @@ class GoogleOAuth:
                                        code_verifier=code_verifier, autogenerate_code_verifier=code_verifier is None)
         return flow
 
-    def authorization_url(self, state: str, login_hint: str | None = None) -> tuple[str, str]:
+    def authorization_url(self, state: str, login_hint: str | None = None, code_verifier: str | None = None) -> tuple[str, str]:
         """Google's consent URL for ``state`` and the PKCE verifier to keep server-side.
 
         ``prompt=consent`` makes Google issue a refresh token on every connect, not only the
-        first; ``login_hint`` pre-selects the host's account in Google's account chooser.
+        first; ``login_hint`` pre-selects the host's account in Google's account chooser. With
+        ``code_verifier`` the same URL is rebuilt (its challenge derives from the verifier), so
+        the URL — which carries the state — never has to be stored.
         """
-        flow = self._flow()
+        flow = self._flow(code_verifier)
         extra = {"login_hint": login_hint} if login_hint else {}
         url, _ = flow.authorization_url(access_type="offline", include_granted_scopes="true", prompt="consent", state=state,
                                         **extra)

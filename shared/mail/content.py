@@ -133,7 +133,7 @@ def render_email(kind: EmailKind, audience: Audience, interview: Interview, *, p
     )
 
 
-def render_notice(kind: NoticeKind, *, to_email: str, to_name: str, reconnect_url: str,
+def render_notice(kind: NoticeKind, *, to_email: str, to_name: str, reconnect_url: str | None,
                   from_name: str = "Convene") -> RenderedEmail:
     """The email of a notice kind: what happened to the host's account and the link that fixes it."""
     template, subject = _NOTICES[kind]

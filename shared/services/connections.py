@@ -139,12 +139,12 @@ class GoogleConnections:
     def _new_attempt(self, user: Any, result_url: str | None) -> ConnectLink:
         uid, workspace_id = user.uid, user.workspace_id
         state = secrets.token_urlsafe(32)
-        google_url, verifier = self._oauth().authorization_url(state, login_hint=user.email)
+        _, verifier = self._oauth().authorization_url(state, login_hint=user.email)  # the URL is rebuilt at /start
         now = self._clock.now()
         hashed = state_hash(state)
         attempt = OAuthState(
             state_hash=hashed, uid=uid, workspace_id=workspace_id, provider=GOOGLE, result_url=result_url,
-            code_verifier=self._cipher.seal(verifier, context=f"oauth_states/{hashed}"), authorization_url=google_url,
+            code_verifier=self._cipher.seal(verifier, context=f"oauth_states/{hashed}"), login_hint=user.email,
             created_at=now, expires_at=now + timedelta(minutes=self._settings.oauth_state_ttl_minutes),
         )
         self._states.add(attempt)
@@ -168,7 +168,9 @@ class GoogleConnections:
             raise OAuthRejected("This connect link has expired or was already used. Start again from the app.",
                                 code="invalid_state")
         remaining = int((attempt.expires_at - self._clock.now()).total_seconds())
-        return BrowserStart(attempt.authorization_url, cookie_name(hashed), nonce, max(remaining, 1))
+        verifier = self._cipher.open(attempt.code_verifier, context=f"oauth_states/{hashed}")
+        google_url, _ = self._oauth().authorization_url(state, login_hint=attempt.login_hint, code_verifier=verifier)
+        return BrowserStart(google_url, cookie_name(hashed), nonce, max(remaining, 1))
 
     # -- 3. callback ----------------------------------------------------------------------
 

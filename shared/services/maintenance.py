@@ -42,9 +42,8 @@ from shared import logs
 from shared.adapters.connections import CONNECTIONS, OAUTH_STATES
 from shared.adapters.idempotency import IDEMPOTENCY
 from shared.auth.principal import Principal, PrincipalKind
-from shared.domain.connections import GOOGLE, ConnectionStatus, ProviderError
-from shared.errors import BadRequest, ConveneError
-from shared.google.credentials import GoogleAuthRequired
+from shared.domain.connections import GOOGLE, ConnectionStatus, GoogleAuthRequired, ProviderError
+from shared.errors import BadRequest, ConveneError, NotFound
 from shared.services.emails import OUTBOX
 
 logger = logging.getLogger(__name__)
@@ -69,10 +68,12 @@ def notice_id(uid: str, incident_at: datetime) -> str:
 
 
 class Maintenance:
+    """The jobs of SPEC §2.7 that keep connections usable and collections small."""
+
     def __init__(self, *, firestore_client: Any, connections: Any, users: Any, credentials: Callable[[], Any],
                  google_connections: Callable[[], Any], tasks: Callable[[], Any], worker_url: str,
                  max_connections: int = MAX_CONNECTIONS, max_deletions: int = MAX_DELETIONS, batch_size: int = BATCH,
-                 outbox_retention: timedelta = OUTBOX_RETENTION):
+                 outbox_retention: timedelta = OUTBOX_RETENTION, reconnect_page: str | None = None):
         # credentials, google_connections and tasks are zero-argument factories: a cleanup run builds no Google or Tasks client.
         self._db = firestore_client
         self._connections = connections
@@ -85,13 +86,16 @@ class Maintenance:
         self._max_deletions = max_deletions
         self._batch_size = batch_size
         self._outbox_retention = outbox_retention
+        self._reconnect_page = reconnect_page
 
     def jobs(self) -> dict[str, Job]:
+        """By name, in the order a default run takes them (the health check first: the sync then skips dead grants)."""
         return {"connections": self.check_connections, "calendars": self.sync_calendars, "cleanup": self.clean_up}
 
     # -- connections ------------------------------------------------------------------------
 
     def check_connections(self, now: datetime) -> dict[str, Any]:
+        """Refresh the next connected connections, then email the hosts of new ``needs_reauth`` incidents."""
         counts = {"checked": 0, "healthy": 0, "needs_reauth": 0, "errors": 0}
         uids, more = self._next_connected()
         for uid in uids:
@@ -157,13 +161,15 @@ class Maintenance:
         return notified, failed
 
     def _queue_reconnect_notice(self, uid: str, workspace_id: str, notice: str, now: datetime) -> None:
-        principal = Principal(PrincipalKind.USER, uid, workspace_id=workspace_id)
-        link = self._google().consent_error(principal, "needs_reauth").details["google_auth_url"]  # refuses a non-host
         host = self._users.get(uid)
+        if host is None or host.workspace_id != workspace_id:
+            raise NotFound("The host is no longer a member of the workspace.", code="not_a_host")
         try:
+            # The link is the front-end's settings page (stable, no secret in it): a consent link
+            # would expire within minutes and would put a live OAuth state into the outbox.
             self._db.collection(OUTBOX).document(notice).create({
                 "kind": "reconnect", "audience": "host", "uid": uid, "workspace_id": workspace_id, "to_email": host.email,
-                "to_name": host.display_name, "reconnect_url": link, "status": "queued", "attempts": 0,
+                "to_name": host.display_name, "reconnect_url": self._reconnect_page, "status": "queued", "attempts": 0,
                 "created_at": now, "updated_at": now,
             })
         except gexc.Conflict:
@@ -174,6 +180,7 @@ class Maintenance:
     # -- calendars --------------------------------------------------------------------------
 
     def sync_calendars(self, now: datetime) -> dict[str, Any]:
+        """Re-read the calendar lists never read or older than a day, oldest first."""
         connected = self._db.collection(CONNECTIONS).where(filter=FieldFilter("status", "==", ConnectionStatus.CONNECTED.value))
         wanted = self._max_connections + 1
         uids = _uids(connected.where(filter=FieldFilter("last_sync_at", "==", None)), wanted)
@@ -200,6 +207,7 @@ class Maintenance:
     # -- cleanup ----------------------------------------------------------------------------
 
     def clean_up(self, now: datetime) -> dict[str, Any]:
+        """Delete expired connect attempts and idempotency records, and finished emails past retention."""
         targets = {
             "oauth_states": self._db.collection(OAUTH_STATES).where(filter=FieldFilter("expires_at", "<", now)),
             "idempotency": self._db.collection(IDEMPOTENCY).where(filter=FieldFilter("expires_at", "<", now)),

@@ -518,7 +518,8 @@ def test_bundle_installs_imports_and_serves_in_a_clean_venv(function: str, tmp_p
 def _real_requests(function: str, url: str, db, sandbox) -> list[int]:
     """Status codes of a few real requests to the function, each exercising its client libraries."""
     per_function = {"join": _join_requests, "oauth": _oauth_requests, "interviews": _interviews_requests,
-                    "email_worker": _email_worker_requests}
+                    "email_worker": _email_worker_requests, "reminders": _scheduled_requests({}),
+                    "maintenance": _scheduled_requests({"jobs": ["connections", "cleanup"]})}
     assert function in per_function, f"no real request for {function!r}: add one to _real_requests"
     return per_function[function](url, db, sandbox)
 
@@ -565,6 +566,22 @@ def _interviews_requests(url: str, db, sandbox) -> list[int]:
     InterviewRepository(db).add(interview)
     host = sandbox.mint_id_token(factories.HOST.uid, factories.HOST.email)
     return [_open(f"{url}/interviews", host), _open(f"{url}/interviews/{interview.id}", host)]
+
+
+def _scheduled_requests(body: dict):
+    """A Cloud Scheduler call (OIDC token): the scheduled function runs its jobs on Firestore."""
+    def requests_(url: str, db, sandbox) -> list[int]:
+        import json as _json
+
+        from tests.conftest import TASKS_INVOKER, WORKER_URL
+
+        token = sandbox.mint_oidc_token(TASKS_INVOKER, WORKER_URL)
+        request = urllib.request.Request(url + "/", data=_json.dumps(body).encode(), method="POST",
+                                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=30) as response:
+            return [response.status]
+    return requests_
 
 
 def _email_worker_requests(url: str, db, sandbox) -> list[int]:

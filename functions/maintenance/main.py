@@ -1,0 +1,34 @@
+"""Cloud Function ``maintenance``: Cloud Scheduler calls it periodically (SPEC §2.7).
+
+POST /   body {"jobs": [...]} optional (default: every job: connections, calendars, cleanup, attendance); only the OIDC token of the
+configured scheduler service account, with this function's URL as audience, is accepted.
+Answers what each job did; a job that failed is reported in the answer, the others run.
+"""
+
+import functions_framework
+
+# Every run queries Firestore: load its client library before gunicorn forks.
+import shared.adapters.firestore  # noqa: F401
+from shared.bootstrap import container
+from shared.errors import Unauthenticated
+from shared.http import Request, Router
+from shared.services.maintenance import run_jobs
+
+container()  # read the configuration now: a bad value stops the instance at start-up
+router = Router("maintenance", container)
+
+
+@router.route("POST", "/")
+def run(request: Request) -> dict:
+    token = request.bearer_token()
+    if not token:
+        raise Unauthenticated("Only Cloud Scheduler may call this function.", code="missing_credentials")
+    c = container()
+    c.service_tokens.verify(token)
+    jobs = c.maintenance.jobs() | {"attendance": lambda now: c.attendance_job.run(now)}
+    return run_jobs(jobs, request.json().get("jobs"), c.clock.now())
+
+
+@functions_framework.http
+def maintenance(request):
+    return router.handle(request)
