@@ -9,8 +9,9 @@ import functions_framework
 
 # Every delivery reads and writes Firestore: load its client library before gunicorn forks.
 import shared.adapters.firestore  # noqa: F401
+from shared.auth.callers import authenticate_service
 from shared.bootstrap import container
-from shared.errors import BadRequest, Unauthenticated
+from shared.errors import BadRequest
 from shared.http import Request, Router
 
 container()  # read the configuration now: a bad value stops the instance at start-up
@@ -19,10 +20,7 @@ router = Router("email_worker", container)
 
 @router.route("POST", "/")
 def deliver(request: Request) -> dict:
-    token = request.bearer_token()
-    if not token:
-        raise Unauthenticated("Only Cloud Tasks may call this function.", code="missing_credentials")
-    container().service_tokens.verify(token)
+    authenticate_service(request.bearer_token(), service_tokens=container().service_tokens, caller="Cloud Tasks")
     email_id = request.json().get("email_id")
     if not isinstance(email_id, str) or not 1 <= len(email_id) <= 500:
         raise BadRequest("email_id is required.", code="invalid_field", details={"field": "email_id"})

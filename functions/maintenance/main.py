@@ -9,8 +9,8 @@ import functions_framework
 
 # Every run queries Firestore: load its client library before gunicorn forks.
 import shared.adapters.firestore  # noqa: F401
+from shared.auth.callers import authenticate_service
 from shared.bootstrap import container
-from shared.errors import Unauthenticated
 from shared.http import Request, Router
 from shared.services.maintenance import run_jobs
 
@@ -20,11 +20,8 @@ router = Router("maintenance", container)
 
 @router.route("POST", "/")
 def run(request: Request) -> dict:
-    token = request.bearer_token()
-    if not token:
-        raise Unauthenticated("Only Cloud Scheduler may call this function.", code="missing_credentials")
     c = container()
-    c.service_tokens.verify(token)
+    authenticate_service(request.bearer_token(), service_tokens=c.service_tokens, caller="Cloud Scheduler")
     jobs = c.maintenance.jobs() | {"attendance": lambda now: c.attendance_job.run(now)}
     return run_jobs(jobs, request.json().get("jobs"), c.clock.now())
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from shared.auth.guest_links import GuestLinks, is_guest_token
 from shared.auth.principal import Principal
-from shared.auth.tokens import FirebaseTokenVerifier
+from shared.auth.tokens import FirebaseTokenVerifier, ServiceTokenVerifier
 from shared.errors import Unauthenticated
 
 
@@ -30,3 +30,10 @@ def authenticate_user(bearer: str | None, *, id_tokens: FirebaseTokenVerifier) -
     if is_guest_token(bearer):
         raise Unauthenticated("A guest link cannot be used here; sign in.", code="invalid_token")
     return id_tokens.verify(bearer)
+
+
+def authenticate_service(bearer: str | None, *, service_tokens: ServiceTokenVerifier, caller: str) -> Principal:
+    """An internal function's caller: the Google OIDC token of its one configured service account."""
+    if not bearer:
+        raise Unauthenticated(f"Only {caller} may call this function.", code="missing_credentials")
+    return service_tokens.verify(bearer)
