@@ -10,6 +10,8 @@ or days never contend.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -24,7 +26,8 @@ from shared.domain.models import Interview, InterviewStatus
 from shared.errors import Conflict, NotFound, Unavailable
 
 HOST_SLOTS = "host_slots"
-SLOT_RETENTION = timedelta(days=2)  # ended slots pruned on the next write of their day document
+SLOT_RETENTION = timedelta(days=2)
+OUTER_ATTEMPTS = 4  # ended slots pruned on the next write of their day document
 
 
 class SlotTaken(Conflict):
@@ -51,10 +54,20 @@ class BookingStore:
         return self._slots.document(f"{uid}_{day}")
 
     def _run(self, work: Callable[[Any], Any]) -> Any:
-        try:
-            return firestore.transactional(work)(self._client.transaction(max_attempts=5))
-        except (gexc.Aborted, gexc.DeadlineExceeded):
-            raise Unavailable("The calendar of this host is busy; try again.") from None
+        """Run ``work`` in a transaction, starting it again (with jitter) when contention aborts it.
+
+        Firestore's server libraries lock pessimistically: racing bookings of one host wait on
+        each other and may time out. Starting over lets each loser read the winner's slot and
+        answer 409, instead of failing with a lock timeout; only persistent contention is a 503.
+        """
+        for attempt in range(OUTER_ATTEMPTS):
+            try:
+                return firestore.transactional(work)(self._client.transaction(max_attempts=5))
+            except (gexc.Aborted, gexc.DeadlineExceeded, ValueError) as exc:
+                if isinstance(exc, ValueError) and not isinstance(exc.__cause__, gexc.GoogleAPICallError):
+                    raise  # not the library's "failed to commit in N attempts"
+                time.sleep(random.uniform(0.05, 0.25) * (attempt + 1))
+        raise Unavailable("The calendar of this host is busy; try again.")
 
     def _read_slots(self, transaction: Any, uid: str, days: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         refs = [self._slot_ref(uid, d) for d in sorted(set(days))]
