@@ -3,10 +3,11 @@
 `bench.cold_start` and `bench.join_ops` need the same parts: the Firestore emulator,
 the Google sandbox as its own process (so serving certificates and secrets never
 competes with the measured code for this process's GIL), documents seeded through the
-project's own repositories, and the two kinds of bearer token a participant may hold.
-The sandbox is configured as `make dev` configures it: every secret of
-`devstack.stack.stack_secrets()` and the OAuth client registered with the oauth
-function's redirect URI.
+project's own repositories, the two kinds of bearer token a participant may hold, and
+the OIDC token Cloud Tasks attaches to a call of the email worker. The sandbox is
+configured as `make dev` configures it: every secret of `devstack.stack.stack_secrets()`,
+the OAuth client registered with the oauth function's redirect URI, and the SendGrid key
+(the secret's value) registered with its SendGrid.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from devstack import processes
-from devstack.stack import GUEST_LINK_SECRET, TOKEN_KEY_SECRET, function_env, oauth_client, stack_secrets
+from devstack.stack import (
+    GUEST_LINK_SECRET,
+    SENDGRID_SECRET,
+    TOKEN_KEY_SECRET,
+    function_env,
+    oauth_client,
+    stack_secrets,
+    tasks_invoker,
+)
 from shared.domain.connections import GOOGLE, REQUESTED_SCOPES, CalendarEntry, Connection, ConnectionStatus
 from shared.domain.models import Interview, InterviewStatus, InterviewType, Person, Role, User
 
@@ -75,6 +84,12 @@ class BenchStack:
         )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
             return str(json.loads(response.read())["id_token"])
+
+    def mint_tasks_token(self, audience: str) -> str:
+        """The OIDC token Cloud Tasks attaches to a call of ``audience`` (the email worker's URL), from the sandbox."""
+        minted = _control(self.sandbox_url, "/sandbox/identity/oidc-token",
+                          {"email": tasks_invoker(self.project_id), "audience": audience})
+        return str(minted["id_token"])
 
     def secrets(self) -> Any:
         """The sandbox's secrets through the real Secret Manager client, as the functions read them."""
@@ -143,6 +158,7 @@ def bench_stack(log_dir: Path = LOG_DIR) -> Iterator[BenchStack]:
         _control(sandbox.url, "/sandbox/oauth/clients", {"client_id": client_id, "client_secret": client_secret,
                                                          "redirect_uris": [oauth_url + "/callback"],
                                                          "name": "Convene (bench)"})
+        _control(sandbox.url, "/sandbox/sendgrid/keys", {"key": secret_values[SENDGRID_SECRET]})
         # This process's own Firestore client (seeding, in-process calls) talks to the emulator too.
         os.environ["FIRESTORE_EMULATOR_HOST"] = firestore.extra["host"]
         yield BenchStack(project_id, firestore, sandbox, oauth_url)

@@ -1,7 +1,7 @@
 """Cold start of each function, side by side with a bare hello function and the function's floor.
 
-``python -m bench.cold_start [--runs N] [--functions join oauth] [--json PATH]``
-``python -m bench.cold_start --imports [--functions oauth]``
+``python -m bench.cold_start [--runs N] [--functions join oauth interviews email_worker] [--json PATH]``
+``python -m bench.cold_start --imports [--functions interviews]``
 
 Cold start = ``Popen`` of ``python -m functions_framework --target … --source …`` → the
 first 200 answer to a real request. That is what a user waits for when Cloud Run starts
@@ -12,7 +12,10 @@ an instance for their request. Two references put the number in context:
   and the external calls that first request truly needs. The goal is every function's
   median ≤ 1.15 × its floor's: join (``GET /interviews/{id}``, ID token and guest link)
   against ``join_floor``; oauth ``GET /status`` against ``oauth_status_floor`` and
-  ``POST /connect`` against ``oauth_connect_floor``, both with a host's ID token.
+  ``POST /connect`` against ``oauth_connect_floor``, both with a host's ID token;
+  interviews ``GET /interviews`` (a host's list) against ``interviews_list_floor``; the
+  email worker's ``POST /`` (one real delivery, Cloud Tasks' OIDC token for the worker's
+  URL) against ``email_worker_floor``.
 
 The emulator and the sandbox are started once; every run starts each candidate fresh on
 a fresh port, interleaving the candidates so that machine noise hits all of them alike,
@@ -24,6 +27,7 @@ the caller's ``PYTHONDONTWRITEBYTECODE``.
 ``--imports`` measures nothing: it starts every candidate once under ``python -X importtime``
 (gunicorn master and worker both report to the log) and lists, per candidate, the modules
 loaded by its first answer beyond its floor's, and any it must not load (exit 1 if so).
+Some candidates are checked only there (``timed=False``): ``GET /interviews/{id}``.
 """
 
 from __future__ import annotations
@@ -39,23 +43,29 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from bench import HOST, LOG_DIR, WORKSPACE, BenchStack, bench_stack, interview, median
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from bench import HOST, LOG_DIR, OTHER_HOST, OTHER_WORKSPACE, WORKSPACE, BenchStack, bench_stack, interview, median
 from devstack import processes
+from devstack.stack import internal_env
 from shared.adapters.connections import ConnectionRepository
 from shared.adapters.firestore import InterviewRepository, UserRepository
 from shared.domain.connections import GOOGLE
+from shared.domain.models import InterviewType
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FLOOR_GOAL = 1.15  # a function's median cold start may exceed its floor's by 15 % at most
 # What the deployed image holds byte-compiled (the buildpack runs `python3 -m compileall -f -q .`
 # on the function's source); the libraries in the virtualenv were byte-compiled by pip.
 COMPILED_SOURCES = (processes.ROOT / "shared", processes.ROOT / "functions", FIXTURES)
-NAME_WIDTH = 24
+NAME_WIDTH = 34
 POLL_SECONDS = 0.005
 START_TIMEOUT_SECONDS = 60.0
 
@@ -78,6 +88,11 @@ class Candidate:
     accepts: Callable[[bytes], bool] = _any_body
     floor: str | None = None  # the candidate it is held against (None: a reference itself)
     must_not_import: tuple[str, ...] = ()  # modules (and their submodules) this request has no use for
+    env: Mapping[str, str] = field(default_factory=dict)  # on top of the dev stack's function environment
+    # Called (untimed) before each start with the URL the process will serve: returns the candidate to
+    # start, e.g. with a fresh document to work on and a token minted for that URL.
+    per_start: Callable[[Candidate, str], Candidate] | None = None
+    timed: bool = True  # False: only checked by --imports
 
 
 class BenchError(RuntimeError):
@@ -175,7 +190,130 @@ def oauth_candidates(stack: BenchStack) -> list[Candidate]:
     ]
 
 
-BENCHES: dict[str, Callable[[BenchStack], list[Candidate]]] = {"join": join_candidates, "oauth": oauth_candidates}
+# What neither a host's list nor a get of one interview has any use for: the Calendar and Meet
+# clients, Cloud Tasks, SendGrid, the OAuth flow, Secret Manager (a list or get reads no secret).
+INTERVIEWS_READ_MUST_NOT = ("googleapiclient", "google.cloud.tasks", "google.cloud.tasks_v2", "sendgrid",
+                            "python_http_client", "google_auth_oauthlib", "oauthlib", "requests_oauthlib", "httplib2",
+                            "google_auth_httplib2", "google.cloud.secretmanager", "google.cloud.secretmanager_v1",
+                            "icalendar")
+LISTED_INTERVIEWS = 5
+# A delivery about an interview that has its link (phone, or a Meet link already stored) calls neither
+# Calendar/Meet (only a pending Meet link is resolved there), nor Cloud Tasks, nor the OAuth flow.
+WORKER_MUST_NOT = ("googleapiclient", "httplib2", "google_auth_httplib2", "google.cloud.tasks", "google.cloud.tasks_v2",
+                   "google_auth_oauthlib", "oauthlib", "requests_oauthlib", "shared.google.calendar", "shared.google.meet")
+
+
+def interviews_candidates(stack: BenchStack) -> list[Candidate]:
+    """A host's ``GET /interviews`` (timed, next to its floor) and ``GET /interviews/{id}`` (``--imports`` only).
+
+    Seeded: the host's ``users/{uid}`` (role host) and five upcoming interviews of the host, plus two of
+    another workspace's host that the list must not return; the host's Firebase ID token.
+    """
+    now = datetime.now(timezone.utc)
+    stack.seed_host()
+    client = stack.firestore_client()
+    repo, users = InterviewRepository(client), UserRepository(client)
+    own = [interview(now + timedelta(days=1 + i, hours=i), now=now, label=f"list{i}") for i in range(LISTED_INTERVIEWS)]
+    foreign = [replace(interview(now + timedelta(days=2 + i), now=now, label=f"foreign{i}"), workspace_id=OTHER_WORKSPACE,
+                       host=OTHER_HOST) for i in range(2)]
+    for item in own + foreign:
+        repo.add(item)
+    for _ in range(5):  # warm the emulator on exactly the reads the requests make
+        users.get(HOST.uid)
+        repo.get(own[0].id)
+        list(client.collection("interviews").where(filter=FieldFilter("workspace_id", "==", WORKSPACE))
+             .where(filter=FieldFilter("host.uid", "==", HOST.uid)).order_by("start").order_by("__name__")
+             .limit(26).stream())
+    token = stack.mint_id_token(HOST, WORKSPACE)
+    auth = {"Authorization": f"Bearer {token}"}
+    own_ids = {i.id for i in own}
+
+    def host_list(body: bytes) -> bool:  # every seeded interview of the host, nothing of anyone else's
+        try:
+            items = json.loads(body)["interviews"]
+            ids = {item["id"] for item in items}
+            hosts = {(item.get("host") or {}).get("uid") for item in items}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return False
+        return own_ids <= ids and hosts == {HOST.uid}
+
+    source = processes.ROOT / "functions" / "interviews" / "main.py"
+    return [
+        Candidate("interviews_list_floor", "interviews_list_floor", FIXTURES / "interviews_list_floor" / "main.py",
+                  "/interviews", headers=auth, accepts=host_list),
+        Candidate("interviews (GET /interviews)", "interviews", source, "/interviews", headers=auth, accepts=host_list,
+                  floor="interviews_list_floor", must_not_import=INTERVIEWS_READ_MUST_NOT),
+        Candidate("interviews (GET /interviews/{id})", "interviews", source, f"/interviews/{own[0].id}", headers=auth,
+                  accepts=_json_with(id=own[0].id, status="confirmed"), floor="interviews_list_floor",
+                  must_not_import=INTERVIEWS_READ_MUST_NOT, timed=False),
+    ]
+
+
+def email_worker_candidates(stack: BenchStack) -> list[Candidate]:
+    """One real delivery of the email worker, next to its floor.
+
+    Seeded once: a confirmed phone interview (no Meet link to resolve). Before every start
+    (untimed): a fresh ``queued`` outbox document (the candidate's invitation) and Cloud Tasks'
+    OIDC token minted for the URL the process will serve, which is also its
+    ``CONVENE_INTERNAL_AUDIENCE`` (``devstack.stack.internal_env``, as ``make dev`` sets it).
+    The first request verifies the token, claims the email (transaction), reads the interview,
+    renders text, HTML and .ics, reads the SendGrid key from Secret Manager, sends through the
+    real ``sendgrid`` client to the sandbox and records ``sent``: the answer and then the
+    outbox document are checked.
+    """
+    now = datetime.now(timezone.utc)
+    client = stack.firestore_client()
+    repo = InterviewRepository(client)
+    phone = replace(interview(now + timedelta(days=2), now=now, label="phone"), type=InterviewType.PHONE,
+                    phone="+49 30 901820", meet_link=None, calendar_event_id=None)
+    repo.add(phone)
+    outbox = client.collection("outbox")
+
+    @firestore.transactional
+    def claim(transaction: Any, ref: Any) -> None:
+        ref.get(transaction=transaction)
+        transaction.update(ref, {"status": "sending"})
+
+    for _ in range(5):  # warm the emulator on the reads, the transaction and the update a delivery makes
+        warm = outbox.document(f"bench-warm-{uuid.uuid4().hex}")
+        warm.set({"status": "queued"})
+        claim(client.transaction(), warm)
+        repo.get(phone.id)
+        warm.update({"status": "sent"})
+
+    def per_start(candidate: Candidate, url: str) -> Candidate:
+        email_id = f"bench-email-{uuid.uuid4().hex}"
+        queued_at = datetime.now(timezone.utc)
+        outbox.document(email_id).create({
+            "interview_id": phone.id, "workspace_id": phone.workspace_id, "kind": "invitation", "audience": "candidate",
+            "sequence": phone.ical_sequence, "to_email": phone.guest.email, "status": "queued", "attempts": 0,
+            "created_at": queued_at, "updated_at": queued_at,
+        })
+        token = stack.mint_tasks_token(url)
+
+        def sent(body: bytes) -> bool:
+            if not _json_with(email_id=email_id, status="sent")(body):
+                return False
+            record = outbox.document(email_id).get().to_dict() or {}
+            return record.get("status") == "sent" and bool(record.get("sendgrid_message_id")) and record.get("attempts") == 1
+
+        return replace(candidate, env={**candidate.env, **internal_env("email_worker", url, stack.project_id)},
+                       headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                                "X-CloudTasks-TaskExecutionCount": "0"},
+                       body=json.dumps({"email_id": email_id}).encode(), accepts=sent)
+
+    return [
+        Candidate("email_worker_floor", "email_worker_floor", FIXTURES / "email_worker_floor" / "main.py", "/",
+                  method="POST", per_start=per_start),
+        Candidate("email_worker (POST /)", "email_worker", processes.ROOT / "functions" / "email_worker" / "main.py", "/",
+                  method="POST", per_start=per_start, floor="email_worker_floor", must_not_import=WORKER_MUST_NOT),
+    ]
+
+
+BENCHES: dict[str, Callable[[BenchStack], list[Candidate]]] = {
+    "join": join_candidates, "oauth": oauth_candidates, "interviews": interviews_candidates,
+    "email_worker": email_worker_candidates,
+}
 HELLO = Candidate("hello", "hello", FIXTURES / "hello" / "main.py", "/", accepts=lambda body: body == b"ok")
 
 
@@ -208,15 +346,18 @@ def _start_and_answer(candidate: Candidate, env: Mapping[str, str], log_dir: Pat
                       python_flags: Sequence[str] = ()) -> tuple[float, Path]:
     """Milliseconds from process start to the first 200, and the process's log (kept: the caller deletes it)."""
     port = processes.free_port()
+    url = f"http://{processes.LOOPBACK}:{port}"
+    if candidate.per_start is not None:
+        candidate = candidate.per_start(candidate, url)
     argv = [sys.executable, *python_flags, "-m", "functions_framework", "--target", candidate.target,
             "--source", str(candidate.source), "--host", processes.LOOPBACK, "--port", str(port)]
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{candidate.target}-{port}.log"
     with open(log_path, "wb") as log:
         started = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=processes.ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-        service = processes.Service(candidate.name, process, f"http://{processes.LOOPBACK}:{port}", log_path)
+        process = subprocess.Popen(argv, cwd=processes.ROOT, env={**env, **candidate.env}, stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        service = processes.Service(candidate.name, process, url, log_path)
         try:
             status, body = _first_response(port, candidate, process)
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -295,10 +436,10 @@ def run(candidates: Sequence[Candidate], env: Mapping[str, str], *, runs: int, w
         log_dir: Path, progress: Callable[[str], None]) -> dict[str, list[float]]:
     """Interleaved rounds (hello, join_floor, join, …, oauth_status_floor, oauth, …); warm-up rounds
     fill the page cache and are dropped."""
-    samples: dict[str, list[float]] = {c.name: [] for c in candidates}
+    samples: dict[str, list[float]] = {c.name: [] for c in candidates if c.timed}
     for round_no in range(-warmup, runs):
         byte_compile()  # again each round: a source edited meanwhile must not be compiled inside a measurement
-        timings = [(c.name, measure(c, env, log_dir)) for c in candidates]
+        timings = [(c.name, measure(c, env, log_dir)) for c in candidates if c.timed]
         label = "warm-up" if round_no < 0 else f"run {round_no + 1}/{runs}"
         progress(f"{label}: " + ", ".join(f"{name} {ms:.0f}" for name, ms in timings))
         if round_no >= 0:
@@ -313,7 +454,7 @@ def summarize(candidates: Sequence[Candidate], samples: Mapping[str, list[float]
                for name, values in samples.items()}
     ratios = {}
     for c in candidates:
-        if c.floor is None:
+        if c.floor is None or not c.timed:
             continue
         to_floor = median(samples[c.name]) / median(samples[c.floor])
         # Same-round pairs share the machine's state at that moment: a cross-check on the noise.
@@ -365,8 +506,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.imports:
             result: dict[str, Any] = import_report(candidates, stack.function_env(), args.log_dir)
         else:
-            print(f"cold start, {args.runs} runs (+{args.warmup} warm-up) of {', '.join(c.name for c in candidates)}",
-                  flush=True)
+            print(f"cold start, {args.runs} runs (+{args.warmup} warm-up) of "
+                  f"{', '.join(c.name for c in candidates if c.timed)}", flush=True)
             samples = run(candidates, stack.function_env(), runs=args.runs, warmup=args.warmup, log_dir=args.log_dir,
                           progress=lambda line: print("  " + line, flush=True))
             result = {"machine": machine(), "runs": args.runs, "warmup": args.warmup, **summarize(candidates, samples)}
