@@ -202,3 +202,20 @@ def interview(start: datetime, *, now: datetime, label: str = "ready") -> Interv
 
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
+
+
+@contextmanager
+def in_process_stack() -> Iterator[tuple[str, str, Any]]:
+    """(project, emulator host, in-thread SandboxServer) for benchmarks that read the sandbox's
+    state directly; both are stopped afterwards."""
+    from devstack.sandbox.server import SandboxServer
+
+    project_id = f"convene-bench-{uuid.uuid4().hex[:8]}"
+    emulator = processes.start_firestore_emulator(log_dir=LOG_DIR)
+    sandbox = SandboxServer(project_id).start()
+    try:
+        os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.extra["host"]
+        yield project_id, emulator.extra["host"], sandbox
+    finally:
+        sandbox.stop()
+        emulator.stop()

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from bench import in_process_stack
 from devstack import processes
 from devstack.firestore_ops import count_operations
 from devstack.sandbox.server import SandboxServer
@@ -36,16 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--creates", type=int, default=10)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    project = f"convene-bench-{uuid.uuid4().hex[:8]}"
-    emulator = processes.start_firestore_emulator(log_dir=processes.ROOT / ".convene" / "bench-logs")
-    sandbox = SandboxServer(project).start()
-    try:
-        os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.extra["host"]
-        rows = {mode: measure(project, emulator.extra["host"], sandbox, args.creates, settle) for mode, settle in
+    with in_process_stack() as (project, firestore_host, sandbox):
+        rows = {mode: measure(project, firestore_host, sandbox, args.creates, settle) for mode, settle in
                 (("Meet link in the insert answer", True), ("Meet link pending, one re-read", False))}
-    finally:
-        sandbox.stop()
-        emulator.stop()
     print(f"Per interview create ({args.creates} creates each, google_meet, direct booking):\n")
     print(f"{'case':<34}{'Calendar calls':>16}{'transactions':>14}{'tasks':>8}")
     ok = True

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from devstack import processes
+from bench import in_process_stack
 from devstack.firestore_ops import count_operations
 from devstack.sandbox.server import SandboxServer
 from devstack.stack import create_email_queue, function_env, stack_secrets
@@ -33,15 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--due", type=int, default=100)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    project = f"convene-bench-{uuid.uuid4().hex[:8]}"
-    emulator = processes.start_firestore_emulator(log_dir=processes.ROOT / ".convene" / "bench-logs")
-    sandbox = SandboxServer(project).start()
-    try:
-        os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.extra["host"]
-        figures = run(project, emulator.extra["host"], sandbox, args.stored, args.due)
-    finally:
-        sandbox.stop()
-        emulator.stop()
+    with in_process_stack() as (project, firestore_host, sandbox):
+        figures = run(project, firestore_host, sandbox, args.stored, args.due)
     goal = figures["reads"] <= args.due + 10
     print(f"stored interviews            {args.stored:>10}")
     print(f"due reminders                {args.due:>10}")
