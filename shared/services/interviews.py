@@ -19,26 +19,19 @@ import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import logs
 from shared.auth.principal import Principal, PrincipalKind
-from shared.domain import status as status_machine
-from shared.domain.booking import (
-    BookingLimits,
-    BookingRequest,
-    check_window,
-    new_interview_id,
-    parse_booking,
-    parse_duration,
-    parse_start,
-    valid_email,
-)
 from shared.domain.models import Interview, InterviewStatus, InterviewType, Person, Role
-from shared.domain.reminders import arm
 from shared.domain.timezones import parse_rfc3339, to_local_iso
 from shared.errors import BadRequest, ConveneError, NotFound, PermissionDenied, Unprocessable
-from shared.services.portal import portal_join_url
+
+if TYPE_CHECKING:
+    from shared.domain.booking import BookingLimits, BookingRequest
+
+# Booking rules, the status machine, reminders and portal links are imported by the methods
+# that change interviews: a list or a get (the most frequent cold starts) never loads them.
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +72,13 @@ class InterviewService:
         self._emails = emails
         self._guest_links = guest_links
         self._workspaces = workspaces
-        self._limits = BookingLimits(settings.min_duration_minutes, settings.max_duration_minutes,
-                                     settings.default_duration_minutes, settings.booking_horizon_days)
+
+    @property
+    def _limits(self) -> BookingLimits:
+        from shared.domain.booking import BookingLimits
+
+        s = self._settings
+        return BookingLimits(s.min_duration_minutes, s.max_duration_minutes, s.default_duration_minutes, s.booking_horizon_days)
 
     # -- who is calling ---------------------------------------------------------------------
 
@@ -113,6 +111,8 @@ class InterviewService:
     # -- create ---------------------------------------------------------------------------
 
     def create(self, principal: Principal, body: dict[str, Any], key: str | None, fingerprint: str) -> tuple[dict[str, Any], int]:
+        from shared.domain.booking import parse_booking
+
         member = self.member(principal)
         booking = parse_booking(body, now=self._clock.now(), limits=self._limits)
         host = self._host_for(member, booking)
@@ -127,6 +127,8 @@ class InterviewService:
 
     def _armed(self, interview: Interview) -> Interview:
         """Reminders for the interview's (new) time; none unless it is confirmed."""
+        from shared.domain.reminders import arm
+
         if interview.status is not InterviewStatus.CONFIRMED:
             return replace(interview, next_reminder_at=None)
         done, next_at = arm(interview.start, interview.reminder_offsets, self._clock.now())
@@ -143,6 +145,8 @@ class InterviewService:
         return Member(user.uid, user.workspace_id, user.role, user.email, user.display_name)
 
     def _candidate_for(self, member: Member, booking: BookingRequest) -> Person:
+        from shared.domain.booking import valid_email
+
         if booking.candidate is not None:
             return Person(email=booking.candidate.email, name=booking.candidate.name)
         snapshot = self._db.collection("candidates").document(booking.candidate_id).get()
@@ -154,6 +158,9 @@ class InterviewService:
 
     def _create(self, principal: Principal, member: Member, host: Member, guest: Person, booking: BookingRequest,
                 seed: bytes | None) -> tuple[dict[str, Any], int]:
+        from shared.domain.booking import new_interview_id
+        from shared.domain.reminders import arm
+
         now = self._clock.now()
         host_principal = principal if host.uid == member.uid else Principal(PrincipalKind.USER, host.uid, host.email, True, host.workspace_id)
         connection = self._connections().usable_connection(host_principal) if booking.confirm else None
@@ -271,6 +278,8 @@ class InterviewService:
             self._connections().usable_connection(self._host_principal(current))
 
         def apply(before: Interview) -> Interview:
+            from shared.domain import status as status_machine
+
             if before.start <= self._clock.now():
                 raise Unprocessable("The interview's start has passed; reschedule it first.", code="start_in_past")
             return self._armed(replace(before, status=status_machine.transition(before.status, InterviewStatus.CONFIRMED)))
@@ -283,6 +292,8 @@ class InterviewService:
 
     def reschedule(self, principal: Principal, interview_id: str, body: dict[str, Any], key: str | None,
                    fingerprint: str) -> tuple[dict[str, Any], int]:
+        from shared.domain.booking import check_window, parse_duration, parse_start
+
         current = self._visible(self.member(principal), self._interviews.get(interview_id))
         start, tz_name = parse_start(body, current.timezone)
         duration = parse_duration(body, current.duration_minutes)
@@ -316,6 +327,8 @@ class InterviewService:
             raise BadRequest("reason must be a text of at most 500 characters.", code="invalid_field", details={"field": "reason"})
 
         def apply(before: Interview) -> Interview:
+            from shared.domain import status as status_machine
+
             return replace(before, status=status_machine.transition(before.status, InterviewStatus.CANCELLED),
                            ical_sequence=before.ical_sequence + 1, next_reminder_at=None)
 
@@ -335,6 +348,8 @@ class InterviewService:
 
     def mark(self, principal: Principal, interview_id: str, target: InterviewStatus) -> dict[str, Any]:
         def apply(before: Interview) -> Interview:
+            from shared.domain import status as status_machine
+
             if before.start > self._clock.now():
                 raise Unprocessable("An interview can be marked only once it has started.", code="not_started")
             return replace(before, status=status_machine.transition(before.status, target), next_reminder_at=None)
@@ -393,6 +408,8 @@ class InterviewService:
         }
 
     def _created_view(self, interview: Interview, emails: dict[str, str]) -> dict[str, Any]:
+        from shared.services.portal import portal_join_url
+
         body = self.view(interview)
         body.update(interview_id=interview.id, portal_join_url=portal_join_url(self._settings, self._guest_links, interview),
                     emails_sent={"candidate": emails.get("candidate", "not_sent"), "recruiter": emails.get("host", "not_sent")})
