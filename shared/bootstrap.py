@@ -232,7 +232,14 @@ class Container:
 
         return EmailWorker(settings=self.settings, clock=self.clock, firestore_client=self.firestore, interviews=self.interviews,
                            mailer=lambda: self.mailer, guest_links=self.guest_links,
-                           meet_link_resolver=lambda interview: self.interview_service.resolve_meet_link(interview))
+                           meet_link_resolver=lambda interview: self.meet_links.resolve(interview))
+
+    @lazy
+    def meet_links(self) -> Any:
+        from shared.services.meet_links import MeetLinks
+
+        return MeetLinks(clock=self.clock, interviews=self.interviews, connections=lambda: self.google_connections,
+                         calendar_events=lambda: self.calendar_events)
 
     @lazy
     def reminder_run(self) -> Any:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.domain.models import Interview
 
 
 class PrincipalKind(str, enum.Enum):
@@ -20,3 +24,8 @@ class Principal:
     email_verified: bool = False
     workspace_id: str | None = None
     interview_id: str | None = None  # guest links only
+
+
+def host_principal(interview: Interview) -> Principal:
+    """The interview's host, acting on its own Google connection (the host's uid and email as booked)."""
+    return Principal(PrincipalKind.USER, interview.host.uid or "", interview.host.email, True, interview.workspace_id)

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from shared import logs
-from shared.auth.principal import Principal, PrincipalKind
+from shared.auth.principal import Principal, PrincipalKind, host_principal
 from shared.domain.models import Interview, InterviewStatus, InterviewType, Person, Role
 from shared.domain.timezones import parse_rfc3339, to_local_iso
 from shared.errors import BadRequest, ConveneError, NotFound, PermissionDenied, Unprocessable
@@ -162,8 +162,8 @@ class InterviewService:
         from shared.domain.reminders import arm
 
         now = self._clock.now()
-        host_principal = principal if host.uid == member.uid else Principal(PrincipalKind.USER, host.uid, host.email, True, host.workspace_id)
-        connection = self._connections().usable_connection(host_principal) if booking.confirm else None
+        acting_host = principal if host.uid == member.uid else Principal(PrincipalKind.USER, host.uid, host.email, True, host.workspace_id)
+        connection = self._connections().usable_connection(acting_host) if booking.confirm else None
         offsets = self._reminder_offsets(member.workspace_id)
         done, next_at = arm(booking.start, offsets, now) if booking.confirm else ((), None)
         interview = Interview(
@@ -184,7 +184,7 @@ class InterviewService:
             interview = existing  # a retry after a failure part-way: finish what the first attempt began
         emails: dict[str, str] = {}
         if interview.status is InterviewStatus.CONFIRMED:
-            interview, emails = self._publish(host_principal, interview, connection, "invitation")
+            interview, emails = self._publish(acting_host, interview, connection, "invitation")
         logs.log(logger, logging.INFO, "interview created", event="interview_created")
         return self._created_view(interview, emails), 201
 
@@ -209,20 +209,20 @@ class InterviewService:
             body["conferenceData"] = {"createRequest": {"requestId": interview.id, "conferenceSolutionKey": {"type": "hangoutsMeet"}}}
         return body
 
-    def _credentials(self, host_principal: Principal, connection: Any) -> Any:
+    def _credentials(self, acting_host: Principal, connection: Any) -> Any:
         from shared.google.credentials import GoogleAuthRequired
 
         connections = self._connections()
         try:
             return connections.credentials_for(connection)
         except GoogleAuthRequired as required:
-            raise connections.consent_error(host_principal, required.reason) from None
+            raise connections.consent_error(acting_host, required.reason) from None
 
-    def _publish(self, host_principal: Principal, interview: Interview, connection: Any, kind: str) -> tuple[Interview, dict[str, str]]:
+    def _publish(self, acting_host: Principal, interview: Interview, connection: Any, kind: str) -> tuple[Interview, dict[str, str]]:
         """Create (or find) the Calendar event, store its Meet link and UID, then queue the emails."""
         if connection is None:
-            connection = self._connections().usable_connection(host_principal)
-        credentials = self._credentials(host_principal, connection)
+            connection = self._connections().usable_connection(acting_host)
+        credentials = self._credentials(acting_host, connection)
         events = self._calendar_events()
         event = events.insert(credentials, "primary", interview.id, self._event_body(interview),
                               conference=interview.type is InterviewType.GOOGLE_MEET)
@@ -234,23 +234,6 @@ class InterviewService:
         self._interviews.update(interview.id, {"calendar_event_id": published.calendar_event_id, "ical_uid": published.ical_uid,
                                                "meet_link": published.meet_link, "updated_at": published.updated_at})
         return published, self._emails().enqueue(published, kind, self._clock.now())
-
-    def resolve_meet_link(self, interview: Interview) -> str | None:
-        """For the email worker: the Meet link of an event whose conference was still pending."""
-        from shared.google.calendar import meet_link_of
-        from shared.google.credentials import GoogleAuthRequired
-
-        if not interview.calendar_event_id:
-            return None
-        connections = self._connections()
-        try:
-            credentials = connections.credentials_for(connections.usable_connection(self._host_principal(interview)))
-        except (ConveneError, GoogleAuthRequired):
-            return None
-        link = meet_link_of(self._calendar_events().get(credentials, "primary", interview.calendar_event_id))
-        if link:
-            self._interviews.update(interview.id, {"meet_link": link, "updated_at": self._clock.now()})
-        return link
 
     # -- confirm, reschedule, cancel, complete ----------------------------------------------
 
@@ -266,16 +249,13 @@ class InterviewService:
 
         return self._idempotent(member, f"{operation}:{interview_id}", key, fingerprint, work)
 
-    def _host_principal(self, interview: Interview) -> Principal:
-        return Principal(PrincipalKind.USER, interview.host.uid or "", interview.host.email, True, interview.workspace_id)
-
     def confirm(self, principal: Principal, interview_id: str, key: str | None, fingerprint: str) -> tuple[dict[str, Any], int]:
         # Fail early (nothing written) when Google needs the host's consent.
         current = self._interviews.get(interview_id)
         if current is not None and current.status is InterviewStatus.PENDING:
             member = self.member(principal)
             self._visible(member, current)
-            self._connections().usable_connection(self._host_principal(current))
+            self._connections().usable_connection(host_principal(current))
 
         def apply(before: Interview) -> Interview:
             from shared.domain import status as status_machine
@@ -285,7 +265,7 @@ class InterviewService:
             return self._armed(replace(before, status=status_machine.transition(before.status, InterviewStatus.CONFIRMED)))
 
         def after(member: Member, before: Interview, interview: Interview) -> tuple[dict[str, Any], int]:
-            published, emails = self._publish(self._host_principal(interview), interview, None, "invitation")
+            published, emails = self._publish(host_principal(interview), interview, None, "invitation")
             return self._created_view(published, emails), 200
 
         return self._change(principal, interview_id, "confirm", key, fingerprint, apply, after)
@@ -309,7 +289,7 @@ class InterviewService:
         def after(member: Member, before: Interview, interview: Interview) -> tuple[dict[str, Any], int]:
             emails: dict[str, str] = {}
             if interview.status is InterviewStatus.CONFIRMED and interview.calendar_event_id:
-                host = self._host_principal(interview)
+                host = host_principal(interview)
                 credentials = self._credentials(host, self._connections().usable_connection(host))
                 self._calendar_events().patch(credentials, "primary", interview.calendar_event_id, {
                     "start": {"dateTime": to_local_iso(interview.start, interview.timezone), "timeZone": interview.timezone},
@@ -335,7 +315,7 @@ class InterviewService:
         def after(member: Member, before: Interview, interview: Interview) -> tuple[dict[str, Any], int]:
             emails: dict[str, str] = {}
             if before.status is InterviewStatus.CONFIRMED and interview.calendar_event_id:
-                host = self._host_principal(interview)
+                host = host_principal(interview)
                 try:
                     credentials = self._credentials(host, self._connections().usable_connection(host))
                     self._calendar_events().cancel(credentials, "primary", interview.calendar_event_id)
