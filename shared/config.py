@@ -75,6 +75,40 @@ VARIABLES: dict[str, tuple[str, str]] = {
 }
 
 
+# What a deployment must say for every function that reads it: no default fits production
+# (identities, URLs, the sender). infra/ sets these; tests tie the two together.
+DEPLOYMENT_REQUIRED: frozenset[str] = frozenset({
+    "CONVENE_PROJECT_ID",
+    "CONVENE_INTERNAL_INVOKERS",
+    "CONVENE_INTERNAL_AUDIENCE",
+    "CONVENE_OAUTH_PUBLIC_URL",
+    "CONVENE_PORTAL_URL",
+    "CONVENE_TASKS_LOCATION",
+    "CONVENE_EMAIL_QUEUE",
+    "CONVENE_TASKS_SERVICE_ACCOUNT",
+    "CONVENE_EMAIL_WORKER_URL",
+    "CONVENE_MAIL_FROM",
+})
+
+# Local and test overrides (the sandbox, a secrets file, short backoffs): never set in a
+# deployment, where the defaults name Google's and SendGrid's real endpoints.
+LOCAL_ONLY: frozenset[str] = frozenset({
+    "CONVENE_SECRETS_BACKEND",
+    "CONVENE_SECRET_MANAGER_ENDPOINT",
+    "CONVENE_LOCAL_SECRETS_FILE",
+    "CONVENE_FIREBASE_CERTS_URL",
+    "CONVENE_GOOGLE_OIDC_CERTS_URL",
+    "CONVENE_GOOGLE_AUTH_URI",
+    "CONVENE_GOOGLE_TOKEN_URI",
+    "CONVENE_GOOGLE_REVOKE_URI",
+    "CONVENE_CALENDAR_API_ENDPOINT",
+    "CONVENE_MEET_API_ENDPOINT",
+    "CONVENE_TASKS_ENDPOINT",
+    "CONVENE_SENDGRID_HOST",
+    "CONVENE_GOOGLE_BACKOFF_SCALE",
+})
+
+
 def _get(env: Mapping[str, str], name: str) -> str:
     return env.get(name, VARIABLES[name][0]).strip()
 
