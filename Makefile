@@ -6,13 +6,21 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: dev test unit bench package tools clean trigger
+.PHONY: dev test unit bench package tools clean trigger infra-check
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@touch $(STAMP)
+
+# checkov (offline Terraform policy checks) in its own venv: its pins clash with the project's.
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $(CHECKOV_STAMP)
 
 tools:
 	@scripts/check-tools
@@ -20,7 +28,7 @@ tools:
 dev: $(STAMP) tools
 	$(BIN)/python -m devstack.dev
 
-test: $(STAMP) tools
+test: $(STAMP) $(CHECKOV_STAMP) tools
 	$(BIN)/python -m pytest
 
 unit: $(STAMP)
@@ -30,7 +38,7 @@ package: $(STAMP)
 	$(BIN)/python scripts/package.py
 
 clean:
-	rm -rf $(VENV) dist .convene .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) dist .convene .pytest_cache
 
 bench: $(STAMP) tools ## join cold start vs its floor and hello; Firestore ops per join request (docs/benchmarks.md)
 	$(BIN)/python -m bench.cold_start --runs 15 --json .convene/bench/cold_start.json
@@ -40,3 +48,6 @@ bench: $(STAMP) tools ## join cold start vs its floor and hello; Firestore ops p
 
 trigger: $(STAMP) ## run a scheduled function of the running `make dev` as Cloud Scheduler would: make trigger JOB=reminders
 	$(BIN)/python -m devstack.trigger $(JOB)
+
+infra-check: $(STAMP) $(CHECKOV_STAMP) ## the offline Terraform checks alone (fmt, provider schema, checkov, ties to the code)
+	$(BIN)/python -m pytest tests/infra
