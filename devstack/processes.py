@@ -121,7 +121,8 @@ def start_function(target: str, *, env: Mapping[str, str], port: int | None = No
     url = f"http://{LOOPBACK}:{port}"
     argv = [sys.executable, "-m", "functions_framework", "--target", target,
             "--source", str(ROOT / "functions" / target / "main.py"), "--host", LOOPBACK, "--port", str(port)]
-    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    # The repository root comes last: a caller's PYTHONPATH (the tests' query recorder) still applies.
+    full_env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)}
     return start(target, argv, url=url, env=full_env, log_dir=log_dir,
                  ready=lambda: http_ok(url + health_path, expect=lambda status, body: status in (200, 401, 404)))
 

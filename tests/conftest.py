@@ -35,6 +35,24 @@ WORKER_URL = f"http://{processes.LOOPBACK}:{WORKER_PORT}"
 TASKS_INVOKER = tasks_invoker(PROJECT_ID)
 LOG_DIR = Path(os.environ.get("CONVENE_TEST_LOG_DIR", processes.ROOT / ".convene" / "test-logs"))
 CORS_ORIGIN = "http://localhost:5173"
+# Firestore index coverage (tests/infra/firestore_indexes.py): the shape of every query executed in
+# this process is appended here. Child processes inherit CONVENE_TEST_QUERY_LOG and record too when
+# tests/infra/querylog is on their PYTHONPATH (its sitecustomize.py; querylog.subprocess_env()).
+QUERY_LOG = LOG_DIR / f"queries-{PROJECT_ID}.jsonl"
+
+
+def recorded(env: dict[str, str]) -> dict[str, str]:
+    """A function process's environment with the query recorder on."""
+    from tests.infra import querylog
+
+    return env | querylog.subprocess_env(QUERY_LOG)
+
+
+def pytest_sessionstart(session):
+    from tests.infra import querylog
+
+    querylog.prepare(QUERY_LOG)  # a fresh log for this run (older runs' logs pruned)
+    querylog.install(QUERY_LOG)
 
 
 @pytest.fixture(scope="session")
@@ -136,7 +154,7 @@ def join_api(openapi, stack_env):
 @pytest.fixture(scope="session")
 def join_server(stack_env) -> Iterator[processes.Service]:
     """The join function as Cloud Run runs it: functions-framework in its own process."""
-    service = processes.start_function("join", env=stack_env, port=JOIN_PORT, log_dir=LOG_DIR)
+    service = processes.start_function("join", env=recorded(stack_env), port=JOIN_PORT, log_dir=LOG_DIR)
     try:
         yield service
     finally:
@@ -145,14 +163,23 @@ def join_server(stack_env) -> Iterator[processes.Service]:
 
 def pytest_sessionfinish(session, exitstatus):
     """After a full run, every response documented in docs/openapi.yaml must have been seen
-    (and validated) by some test: an undocumented-but-untested error path fails the run."""
+    (and validated) by some test: an undocumented-but-untested error path fails the run; and
+    infra/ must declare every composite index the recorded Firestore queries need."""
     from tests.openapi import OpenApi
 
-    spec = OpenApi.instance
-    if spec is None or exitstatus != 0 or session.config.option.keyword or session.config.option.markexpr:
+    if session.config.option.keyword or session.config.option.markexpr:
         return
     if any(not arg.rstrip("/").endswith("tests") for arg in session.config.args):
         return  # a partial run (one file or folder) cannot be expected to cover everything
+    # Every composite index the recorded Firestore queries need must be declared in infra/.
+    from tests.infra.firestore_indexes import session_check
+
+    if problems := session_check(QUERY_LOG):
+        session.config.get_terminal_writer().line("\n".join(problems), red=True)
+        session.exitstatus = 1
+    spec = OpenApi.instance
+    if spec is None or exitstatus != 0:
+        return
     missing = sorted(m for m in spec.documented() - spec.seen if m[2] != "500")  # 500: the generic fault, tested on join
     if missing:
         session.config.get_terminal_writer().line(
@@ -170,7 +197,7 @@ def oauth_server(stack_env) -> Iterator[processes.Service]:
     """The oauth function in its own process at the URL registered with the sandbox; no
     front-end result URL, so the browser lands on the function's own result page."""
     env = stack_env | {"CONVENE_OAUTH_RESULT_URLS": ""}
-    service = processes.start_function("oauth", env=env, port=OAUTH_PORT, log_dir=LOG_DIR)
+    service = processes.start_function("oauth", env=recorded(env), port=OAUTH_PORT, log_dir=LOG_DIR)
     try:
         yield service
     finally:
@@ -197,7 +224,7 @@ def browser():
 @pytest.fixture(scope="session")
 def worker_server(stack_env) -> Iterator[processes.Service]:
     """The email worker in its own process at the URL the email tasks target."""
-    service = processes.start_function("email_worker", env=stack_env, port=WORKER_PORT, log_dir=LOG_DIR)
+    service = processes.start_function("email_worker", env=recorded(stack_env), port=WORKER_PORT, log_dir=LOG_DIR)
     try:
         yield service
     finally:

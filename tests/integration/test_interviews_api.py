@@ -340,6 +340,21 @@ def test_list_get_and_workspace_scoping(interviews_api, sandbox, host_token, clo
     assert interviews_api.get("/interviews?page_token=%%%", token=host_token).status == 400
 
 
+def test_past_interviews_list_newest_first_for_hosts_and_admins(interviews_api, sandbox, host_token, clock):
+    """The newest-first list (when=past), with and without a status filter, as host and admin:
+    each of these is a query shape of its own (and a composite index in infra/)."""
+    ids = [interviews_api.post("/interviews", token=host_token, json=create_body(clock, time=f"{9 + i:02d}:00", duration_minutes=30)).json["interview_id"]
+           for i in range(3)]
+    clock.advance(timedelta(days=3))
+    admin = sandbox.mint_id_token(ADMIN.uid, ADMIN.email, claims={"workspace_id": WORKSPACE})
+    newest_first = list(reversed(ids))
+    for token in (host_token, admin):
+        assert [i["id"] for i in interviews_api.get("/interviews?when=past", token=token).json["interviews"]] == newest_first
+        confirmed = interviews_api.get("/interviews?when=past&status=confirmed", token=token).json["interviews"]
+        assert [i["id"] for i in confirmed] == newest_first
+        assert interviews_api.get("/interviews?when=past&status=cancelled", token=token).json["interviews"] == []
+
+
 def test_marks_need_a_started_interview(interviews_api, host_token, clock, container):
     iid = interviews_api.post("/interviews", token=host_token, json=create_body(clock)).json["interview_id"]
     early = interviews_api.post(f"/interviews/{iid}/complete", token=host_token)
