@@ -27,7 +27,7 @@ MAX_BODY_BYTES = 64 * 1024
 CORS_ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key"
 CORS_MAX_AGE_SECONDS = "3600"
 # An opaque id in a path: letters, digits, _ and -, never Firestore's reserved __name__ form.
-ID_PATTERN = r"(?!__.*__$)[A-Za-z0-9_-]{1,128}"
+ID_PATTERN = r"(?!__[A-Za-z0-9_-]*__(?:/|$))[A-Za-z0-9_-]{1,128}"
 
 
 @dataclass(frozen=True)
