@@ -27,25 +27,39 @@ def email_id(interview: Interview, kind: str, audience: str, label: str | None =
 
 class EmailQueue:
     def __init__(self, *, firestore_client: Any, tasks: Any, worker_url: str):
+        self._db = firestore_client
         self._outbox = firestore_client.collection(OUTBOX)
         self._tasks = tasks
         self._worker_url = worker_url
 
     def enqueue(self, interview: Interview, kind: str, now: Any, audiences: Iterable[str] = AUDIENCES,
                 label: str | None = None) -> dict[str, str]:
-        """Queue one email per audience; returns {audience: "queued"} as the seeds' emails_sent."""
-        result = {}
+        """Queue one email per audience; returns {audience: "queued"} as the seeds' emails_sent.
+
+        The outbox documents are created in one batch (one round trip); a retried request,
+        whose documents exist already, falls back to creating each one that is missing.
+        """
+        records = {}
         for audience in audiences:
-            identifier = email_id(interview, kind, audience, label)
             recipient = interview.guest if audience == "candidate" else interview.host
-            try:
-                self._outbox.document(identifier).create({
-                    "interview_id": interview.id, "workspace_id": interview.workspace_id, "kind": kind,
-                    "audience": audience, "sequence": interview.ical_sequence, "to_email": recipient.email,
-                    "status": "queued", "attempts": 0, "created_at": now, "updated_at": now,
-                })
-            except gexc.Conflict:
-                pass  # queued before (a retried request): the task below is refused as a duplicate too
+            records[email_id(interview, kind, audience, label)] = {
+                "interview_id": interview.id, "workspace_id": interview.workspace_id, "kind": kind,
+                "audience": audience, "sequence": interview.ical_sequence, "to_email": recipient.email,
+                "status": "queued", "attempts": 0, "created_at": now, "updated_at": now,
+            }
+        batch = self._db.batch()
+        for identifier, record in records.items():
+            batch.create(self._outbox.document(identifier), record)
+        try:
+            batch.commit()
+        except gexc.Conflict:
+            for identifier, record in records.items():
+                try:
+                    self._outbox.document(identifier).create(record)
+                except gexc.Conflict:
+                    pass  # queued before: the task below is refused as a duplicate too
+        result = {}
+        for identifier, record in records.items():
             self._tasks.enqueue(identifier, self._worker_url, {"email_id": identifier})
-            result[audience] = "queued"
+            result[record["audience"]] = "queued"
         return result
