@@ -15,6 +15,7 @@ class ConveneError(Exception):
 
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal"
+    headers: dict[str, str] = {}  # response headers the error implies (e.g. Retry-After); never mutated
 
     def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
         super().__init__(message)
@@ -50,6 +51,16 @@ class NotFound(ConveneError):
 class MethodNotAllowed(ConveneError):
     status = 405
     code = "method_not_allowed"
+
+
+class PayloadTooLarge(ConveneError):
+    status = 413
+    code = "body_too_large"
+
+
+class UnsupportedMediaType(ConveneError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class Conflict(ConveneError):

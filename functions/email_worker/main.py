@@ -5,6 +5,8 @@ account is accepted. 2xx tells Cloud Tasks the task is done (sent, duplicate, or
 for good); 503/409 make it retry with the queue's backoff.
 """
 
+import re
+
 import functions_framework
 
 # Every delivery reads and writes Firestore: load its client library before gunicorn forks.
@@ -12,20 +14,28 @@ import shared.adapters.firestore  # noqa: F401
 from shared.auth.callers import authenticate_service
 from shared.bootstrap import container
 from shared.errors import BadRequest
-from shared.http import Request, Router
+from shared.http import Request, Router, is_id
+
+EMAIL_ID_MAX = 500  # a Cloud Tasks task id: the queue names each task after its email
+
+
+def _cloud_tasks(request: Request):
+    return authenticate_service(request.bearer_token(), service_tokens=container().service_tokens, caller="Cloud Tasks")
+
 
 container()  # read the configuration now: a bad value stops the instance at start-up
-router = Router("email_worker", container)
+router = Router("email_worker", container, auth=_cloud_tasks)
 
 
 @router.route("POST", "/")
 def deliver(request: Request) -> dict:
-    authenticate_service(request.bearer_token(), service_tokens=container().service_tokens, caller="Cloud Tasks")
     email_id = request.json().get("email_id")
-    if not isinstance(email_id, str) or not 1 <= len(email_id) <= 500:
-        raise BadRequest("email_id is required.", code="invalid_field", details={"field": "email_id"})
+    if not is_id(email_id, EMAIL_ID_MAX):
+        raise BadRequest("email_id is required: up to 500 letters, digits, '-' and '_'.", code="invalid_field",
+                         details={"field": "email_id"})
     delivery = request.headers.get("X-Cloudtasks-Taskexecutioncount", request.headers.get("X-CloudTasks-TaskExecutionCount", "0"))
-    return container().email_worker.handle(email_id, int(delivery) if delivery.isdigit() else 0)
+    # str.isdigit() takes "²" and 5000 digits, which int() refuses: a count is ASCII and small, else unknown (0).
+    return container().email_worker.handle(email_id, int(delivery) if re.fullmatch(r"[0-9]{1,9}", delivery) else 0)
 
 
 @functions_framework.http

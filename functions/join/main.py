@@ -7,6 +7,8 @@ Auth: a Firebase ID token (host or guest) or a signed guest link token, as a bea
 """
 
 import secrets
+from datetime import datetime
+from typing import NamedTuple
 
 import flask
 import functions_framework
@@ -16,20 +18,33 @@ import functions_framework
 # created on first use, since a gRPC channel must not cross a fork).
 import shared.adapters.firestore  # noqa: F401
 from shared.auth.callers import authenticate_participant
+from shared.auth.principal import Principal
 from shared.bootstrap import container
-from shared.http import Request, Router
+from shared.http import ID_PATTERN, PUBLIC, Request, Router
 from shared.services import join as join_service
 
+
+class Participant(NamedTuple):
+    principal: Principal
+    now: datetime  # one instant per request: authentication and the window agree
+
+
+def _participant(request: Request) -> Participant:
+    c = container()
+    now = c.clock.now()
+    return Participant(authenticate_participant(request.bearer_token(), id_tokens=c.id_tokens, guest_links=c.guest_links,
+                                                now=now), now)
+
+
 container()  # read the configuration now: a bad value stops the instance at start-up, not on a request
-router = Router("join", container)
-INTERVIEW = r"/interviews/(?P<interview_id>[A-Za-z0-9_-]{1,128})"
+router = Router("join", container, auth=_participant)
+INTERVIEW = rf"/interviews/(?P<interview_id>{ID_PATTERN})"
 
 
 def _run(use_case, request: Request) -> dict:
-    c = container()
-    now = c.clock.now()  # one instant per request: authentication and the window agree
-    principal = authenticate_participant(request.bearer_token(), id_tokens=c.id_tokens, guest_links=c.guest_links, now=now)
-    view = use_case(c.interviews, principal, request.params["interview_id"], now=now, default_window=c.default_join_window)
+    c, caller = container(), request.caller
+    view = use_case(c.interviews, caller.principal, request.params["interview_id"], now=caller.now,
+                    default_window=c.default_join_window)
     return join_service.to_response(view)
 
 
@@ -43,7 +58,7 @@ def record_join(request: Request) -> dict:
     return _run(join_service.join, request)
 
 
-@router.route("GET", r"/portal/(?P<interview_id>[A-Za-z0-9_-]{1,128})")
+@router.route("GET", rf"/portal/(?P<interview_id>{ID_PATTERN})", auth=PUBLIC)
 def portal_page(request: Request) -> flask.Response:
     """The same static page for every interview: no auth, no read, nothing about the
     interview in it. Its script takes the guest link token from the URL fragment (never

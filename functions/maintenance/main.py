@@ -14,14 +14,18 @@ from shared.bootstrap import container
 from shared.http import Request, Router
 from shared.services.maintenance import run_jobs
 
+
+def _scheduler(request: Request):
+    return authenticate_service(request.bearer_token(), service_tokens=container().service_tokens, caller="Cloud Scheduler")
+
+
 container()  # read the configuration now: a bad value stops the instance at start-up
-router = Router("maintenance", container)
+router = Router("maintenance", container, auth=_scheduler)
 
 
 @router.route("POST", "/")
 def run(request: Request) -> dict:
     c = container()
-    authenticate_service(request.bearer_token(), service_tokens=c.service_tokens, caller="Cloud Scheduler")
     jobs = c.maintenance.jobs() | {"attendance": lambda now: c.attendance_job.run(now)}
     return run_jobs(jobs, request.json().get("jobs"), c.clock.now())
 

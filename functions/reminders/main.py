@@ -13,14 +13,18 @@ from shared.auth.callers import authenticate_service
 from shared.bootstrap import container
 from shared.http import Request, Router
 
+
+def _scheduler(request: Request):
+    return authenticate_service(request.bearer_token(), service_tokens=container().service_tokens, caller="Cloud Scheduler")
+
+
 container()  # read the configuration now: a bad value stops the instance at start-up
-router = Router("reminders", container)
+router = Router("reminders", container, auth=_scheduler)
 
 
 @router.route("POST", "/")
 def run(request: Request) -> dict:
     c = container()
-    authenticate_service(request.bearer_token(), service_tokens=c.service_tokens, caller="Cloud Scheduler")
     return c.reminder_run.run(c.clock.now())
 
 

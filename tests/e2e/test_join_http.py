@@ -16,6 +16,7 @@ from shared.secrets import SecretManagerSecrets
 from tests import factories
 from tests.conftest import CORS_ORIGIN
 from tests.factories import HOST, WORKSPACE
+from tests.integration.test_http_bodies import chunked_post
 
 
 @pytest.fixture
@@ -57,6 +58,17 @@ def test_host_token_and_errors_over_http(join_server, seeded, sandbox):
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "interview_not_found"
     broken = requests.post(url + "/join", data="{", headers={"Authorization": "Bearer x.y.z"}, timeout=10)
     assert broken.status_code == 401
+
+
+def test_a_body_is_never_read_unless_the_route_reads_it(join_server, seeded):
+    """POST /join reads no body: one that never ends (chunked, left open) does not hold the
+    answer (functions-framework used to read every body to its end after the answer)."""
+    interview, token = seeded
+    for bearer, status in ((None, 401), (token, 200)):
+        headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {bearer}"} if bearer else {})
+        answer = chunked_post(join_server.url, f"/interviews/{interview.id}/join", headers, iter([b"{" * 70_000]),
+                              finish=False, timeout=10)
+        assert (answer[0], answer[2] < 5) == (status, True), answer
 
 
 def test_cors_preflight_over_http(join_server, seeded):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -71,3 +72,12 @@ def test_an_email_for_a_cancelled_interview_is_skipped(email_worker_api, tasks_t
     assert reply.status == 200 and reply.json["status"] == "skipped"
     again = email_worker_api.post("/", token=tasks_token, json={"email_id": "e-old"})
     assert again.json == {"email_id": "e-old", "status": "skipped", "duplicate": True}
+
+
+@pytest.mark.parametrize("count", ["²", "9" * 5000, "-1", "1.5", "", "٣", "x"])
+def test_an_odd_delivery_count_is_taken_as_unknown(email_worker_api, tasks_token, caplog, count):
+    """``str.isdigit`` accepted "²" and 5000 digits, which ``int`` then refused: a 500."""
+    reply = email_worker_api.post("/", token=tasks_token, json={"email_id": "no-such-email"},
+                                  headers={"X-CloudTasks-TaskExecutionCount": count})
+    assert (reply.status, reply.json["status"]) == (200, "unknown")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

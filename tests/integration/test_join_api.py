@@ -5,6 +5,7 @@ Every answer is checked against docs/openapi.yaml by the client.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
@@ -275,6 +276,23 @@ def test_unknown_path_and_wrong_method(join_api, host_token):
     reply = join_api.call("DELETE", "/interviews/iv1", token=host_token)
     assert (reply.status, reply.json["error"]["code"]) == (405, "method_not_allowed")
     assert join_api.get("/interviews/bad%2Fid", token=host_token).status == 404
+
+
+@pytest.mark.parametrize("interview_id", ["__x__", "____", "__iv-1__", "__a__b__", "__x__%2Fjoin", "x" * 129])
+def test_ids_outside_the_id_pattern_are_404_and_never_reach_firestore(join_api, host_token, caplog, interview_id):
+    """Firestore reserves ids of the form __x__ (an InvalidArgument, answered 500 with a traceback)."""
+    for method, path in (("GET", f"/interviews/{interview_id}"), ("POST", f"/interviews/{interview_id}/join"),
+                         ("GET", f"/portal/{interview_id}"), ("OPTIONS", f"/interviews/{interview_id}"),
+                         ("OPTIONS", f"/interviews/{interview_id}/join")):
+        reply = join_api.call(method, path, token=host_token)
+        assert (reply.status, reply.json["error"]["code"]) == (404, "no_such_endpoint"), (method, path, reply.json)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("interview_id", ["___", "__x", "x__", "_-_", "-", "x" * 128])
+def test_ids_near_the_reserved_form_are_ordinary_unknown_ids(join_api, host_token, interview_id):
+    reply = join_api.get(f"/interviews/{interview_id}", token=host_token)
+    assert (reply.status, reply.json["error"]["code"]) == (404, "interview_not_found")
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
