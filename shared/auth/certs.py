@@ -33,7 +33,13 @@ class CertificateCache:
         self._fetched_at = -float("inf")
 
     def get(self, key_id: str | None) -> Mapping[str, str]:
-        """Certificates that should contain ``key_id`` (refetched if it is missing)."""
+        """Certificates that should contain ``key_id`` (refetched if it is missing).
+
+        ``key_id`` comes from an unverified token header: anything but a string (a list,
+        an object) is treated as no key id, never as a reason to refetch or a TypeError.
+        """
+        if not isinstance(key_id, str):
+            key_id = None
         with self._lock:
             now = self._monotonic()
             stale = now >= self._expires_at
@@ -54,6 +60,7 @@ class CertificateCache:
             raise Unavailable("Token verification keys are unavailable; retry shortly.") from exc
         if not isinstance(certs, dict):
             raise Unavailable("Token verification keys are unavailable; retry shortly.")
+        certs = {kid: pem for kid, pem in certs.items() if isinstance(pem, str)}  # only PEM strings are keys
         match = _MAX_AGE.search(cache_control)
         ttl = int(match.group(1)) if match else DEFAULT_TTL_SECONDS
         self._certs = certs

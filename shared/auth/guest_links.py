@@ -5,12 +5,12 @@ under a key held in the secrets port. The key version travels in the token so th
 can be rotated while links already sent keep working.
 
 Format: ``cvg1.<base64url JSON payload>.<base64url MAC>``; the MAC covers ``cvg1.<payload>``.
+Both segments must be canonical unpadded base64url (see ``shared.auth.tokens``), so a link
+has exactly one valid string.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -18,6 +18,7 @@ import re
 from datetime import datetime
 
 from shared.auth.principal import Principal, PrincipalKind
+from shared.auth.tokens import b64url_decode, b64url_encode, json_object
 from shared.errors import Unauthenticated
 from shared.secrets import SecretNotFound, Secrets
 
@@ -25,14 +26,6 @@ PREFIX = "cvg1"
 JOIN = "join"
 MAX_TOKEN_LENGTH = 1024
 KEY_VERSION = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)
-
-
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def is_guest_token(token: str) -> bool:
@@ -47,9 +40,9 @@ class GuestLinks:
     def sign(self, *, interview_id: str, workspace_id: str, expires_at: datetime, purpose: str = JOIN) -> str:
         key = self._secrets.get(self._secret_name, "latest")
         payload = {"iid": interview_id, "ws": workspace_id, "p": purpose, "exp": int(expires_at.timestamp()), "kv": key.version}
-        body = f"{PREFIX}.{_b64encode(json.dumps(payload, separators=(',', ':'), sort_keys=True).encode())}"
+        body = f"{PREFIX}.{b64url_encode(json.dumps(payload, separators=(',', ':'), sort_keys=True).encode())}"
         mac = hmac.new(key.value, body.encode("ascii"), hashlib.sha256).digest()
-        return f"{body}.{_b64encode(mac)}"
+        return f"{body}.{b64url_encode(mac)}"
 
     def verify(self, token: str, *, now: datetime, purpose: str = JOIN) -> Principal:
         invalid = Unauthenticated("The guest link is not valid.", code="invalid_guest_link")
@@ -57,11 +50,11 @@ class GuestLinks:
         if len(token) > MAX_TOKEN_LENGTH or len(parts) != 3 or parts[0] != PREFIX:
             raise invalid
         try:
-            payload = json.loads(_b64decode(parts[1]))
-            mac = _b64decode(parts[2])
-        except (ValueError, binascii.Error, UnicodeDecodeError):
+            payload = json_object(b64url_decode(parts[1]))
+            mac = b64url_decode(parts[2])
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
             raise invalid from None
-        version = payload.get("kv") if isinstance(payload, dict) else None
+        version = payload.get("kv")
         if not isinstance(version, str) or not KEY_VERSION.fullmatch(version):
             raise invalid
         # A forged version number must not turn into Secret Manager calls (or a 500): only

@@ -3,12 +3,17 @@
 The flow, and why each step exists:
 1. ``start`` (host, ID token): a random ``state`` is created and bound to the host; only its
    hash is stored, with the PKCE verifier encrypted. The host gets a start URL of ours.
-2. ``open_in_browser`` (the start URL, a top-level navigation): binds the attempt to that
-   browser with an HttpOnly cookie, then sends it to Google's consent page. A callback
-   arriving in any other browser (another user's state, a forged link) is refused.
+2. ``open_in_browser`` (the front-end's top-level form POST of the start URL, carrying the
+   host's ID token): binds the attempt to that browser with an HttpOnly cookie, then sends
+   it to Google's consent page. The binding is set only when the POST comes from one of
+   the configured front-end origins AND its ID token is the user who asked for the link:
+   a link forwarded to (or planted on) someone else binds nothing, so it can never connect
+   the victim's Google account to the requester (OAuth account-linking CSRF). The origin
+   check is what stops a requester from posting their own token from a page of theirs.
 3. ``complete`` (Google's redirect to our callback): the state is consumed in a
-   transaction (single use), the code exchanged with the stored verifier, the granted
-   scopes checked, the refresh token stored encrypted, the calendar list synced.
+   transaction (single use), the browser binding checked, the code exchanged with the
+   stored verifier, the granted scopes checked, the refresh token stored encrypted, the
+   calendar list synced. The result names the Google account and the Convene user linked.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ class Outcome:
     result_url: str | None
     account_email: str | None = None
     missing_scopes: tuple[str, ...] = ()
+    convene_user: str | None = None  # the Convene user (email, else uid) the Google account was linked to
 
     def redirect_location(self) -> str | None:
         if self.result_url is None:
@@ -99,6 +105,15 @@ class OAuthRejected(ConveneError):
 
     status = 400
     code = "oauth_rejected"
+
+
+class StartRefused(PermissionDenied):
+    """A start that came from elsewhere than the front-end, or from another user: nothing is bound."""
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class GoogleConnections:
@@ -160,10 +175,37 @@ class GoogleConnections:
 
     # -- 2. start in the browser ----------------------------------------------------------
 
-    def open_in_browser(self, state: str) -> BrowserStart:
+    def start_origins(self) -> frozenset[str]:
+        """Where a start may be posted from: the front-end origins (CORS) and those of the result URLs."""
+        return frozenset(self._settings.cors_origins) | {_origin(u) for u in self._settings.oauth_result_urls}
+
+    def check_start_origin(self, origin: str | None) -> None:
+        """A browser always sends ``Origin`` with a form POST; only the front-end's own pages may start.
+
+        Without this, a requester could auto-post their own link and ID token from a page of
+        theirs and have a victim's browser bound to their attempt.
+        """
+        if not origin or origin not in self.start_origins():
+            logs.log(logger, logging.WARNING, "oauth start from an unknown origin", event="oauth_start_foreign_origin")
+            raise StartRefused("Connecting Google must be started from the Convene app. Start again from the app.",
+                               code="start_not_from_app")
+
+    def open_in_browser(self, state: str, user: Principal) -> BrowserStart:
+        """Bind the attempt to this browser, if ``user`` (the posted ID token) asked for it."""
+        if not state or len(state) > 200:
+            raise OAuthRejected("This connect link is not valid. Start again from the app.", code="invalid_state")
         hashed = state_hash(state)
+        now = self._clock.now()
+        found = self._states.get(hashed)
+        if found is None or found.expired(now) or found.browser_binding is not None:
+            raise OAuthRejected("This connect link has expired or was already used. Start again from the app.",
+                                code="invalid_state")
+        if user.kind is not PrincipalKind.USER or user.subject != found.uid:
+            logs.log(logger, logging.WARNING, "oauth start by another user", event="state_user_mismatch", user_id=found.uid)
+            raise StartRefused("This connect link was created for another Convene user. Sign in as that user, "
+                               "or start again from the app.", code="not_your_link")
         nonce = secrets.token_urlsafe(32)
-        attempt = self._states.bind_browser(hashed, binding_hash(nonce), self._clock.now())
+        attempt = self._states.bind_browser(hashed, binding_hash(nonce), now)  # once: a concurrent start loses here
         if attempt is None:
             raise OAuthRejected("This connect link has expired or was already used. Start again from the app.",
                                 code="invalid_state")
@@ -220,8 +262,10 @@ class GoogleConnections:
             self._sync(connection)
         except (ConveneError, GoogleAuthRequired):
             pass  # connected all the same; last_error says why the list is empty, a later sync fills it
-        return Outcome(True, "connected", f"Google Calendar is connected as {grant.account_email}.", result_url,
-                       account_email=grant.account_email)
+        convene_user = attempt.login_hint or attempt.uid
+        return Outcome(True, "connected", f"Google Calendar is connected as {grant.account_email} "
+                       f"for the Convene user {convene_user}.", result_url,
+                       account_email=grant.account_email, convene_user=convene_user)
 
     def _revoke_quietly(self, token: str | None) -> None:
         if token:

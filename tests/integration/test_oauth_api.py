@@ -1,13 +1,16 @@
 """The oauth function in-process, against the sandbox's strict Google OAuth and Calendar
-and the Firestore emulator. A ``Browser`` plays the person's browser (its cookies); the
-sandbox's programmatic consent plays the person on Google's consent page."""
+and the Firestore emulator. A ``Browser`` plays the person's browser (its cookies and the
+front-end's top-level form POST to the start URL); the sandbox's programmatic consent plays
+the person on Google's consent page."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import time
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -16,7 +19,8 @@ from shared import logs
 from shared.adapters.firestore import UserRepository
 from shared.domain.connections import CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST, EMAIL, OPENID
 from shared.domain.models import Role, User
-from tests.conftest import OAUTH_RESULT_URL, OAUTH_URL, SECRETS
+from tests.api_client import Reply
+from tests.conftest import CORS_ORIGIN, OAUTH_RESULT_URL, OAUTH_URL, SECRETS
 from tests.factories import HOST, WORKSPACE
 
 pytestmark = pytest.mark.usefixtures("container")
@@ -51,6 +55,32 @@ def local(url: str) -> str:
     return parts.path + ("?" + parts.query if parts.query else "")
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
+def post_form(oauth_api, path: str, fields: dict[str, str] | None = None, *, origin: str | None = CORS_ORIGIN,
+              browser: Browser | None = None, body: bytes | None = None, content_type: str = FORM) -> Reply:
+    """A top-level form POST as a browser sends it (``Origin``, cookies, a urlencoded body),
+    checked against docs/openapi.yaml like every other call (FunctionClient sends JSON only)."""
+    headers = {"Content-Type": content_type, **(browser.header() if browser else {})}
+    if origin is not None:
+        headers["Origin"] = origin
+    data = body if body is not None else urlencode(fields or {}).encode()
+    response = oauth_api._client.open(path, method="POST", data=data, headers=headers)
+    oauth_api._spec.validate_response("oauth", "POST", path, response.status_code, response.get_json(silent=True),
+                                      response.headers)
+    reply = Reply(response.status_code, None, dict(response.headers), response.get_data(as_text=True))
+    reply.set_cookies = response.headers.getlist("Set-Cookie")
+    return reply
+
+
+def start_in(oauth_api, browser: Browser, google_auth_url: str, id_token: str, **kwargs) -> Reply:
+    """What the front-end does with ``google_auth_url``: a form POST to it carrying the user's ID token."""
+    reply = post_form(oauth_api, local(google_auth_url), {"id_token": id_token}, browser=browser, **kwargs)
+    browser.take(reply.set_cookies)
+    return reply
+
+
 @pytest.fixture
 def host_token(db, sandbox):
     UserRepository(db).put(HOST_USER)
@@ -67,12 +97,12 @@ def _fresh_google_account_and_faults(sandbox, request):
 
 
 def begin(oauth_api, token, browser, **body):
-    """POST /connect then open the start link in ``browser``; returns Google's consent URL."""
+    """POST /connect then the front-end's form POST to the start link in ``browser``; returns Google's consent URL."""
     connect = oauth_api.post("/connect", token=token, json=body)
     assert connect.status == 200, connect.json
-    start = oauth_api.get(local(connect.json["google_auth_url"]), headers=browser.header())
-    assert start.status == 302, start.text
-    browser.take(start.set_cookies)
+    start = start_in(oauth_api, browser, connect.json["google_auth_url"], token)
+    assert start.status == 303, start.text
+    assert any(c.startswith("convene_oauth_") and "HttpOnly" in c and "SameSite=Lax" in c for c in start.set_cookies)
     return start.headers["Location"]
 
 
@@ -180,16 +210,29 @@ def test_expired_state(oauth_api, sandbox, host_token, db, clock):
     assert_nothing_stored(db)
 
 
-def test_a_start_link_that_expired_or_was_opened_elsewhere(oauth_api, host_token, clock, db):
-    link = local(oauth_api.post("/connect", token=host_token).json["google_auth_url"])
-    assert oauth_api.get(link).status == 302
-    second_browser = oauth_api.get(link)  # the same link opened in another browser
-    assert second_browser.status == 400 and "already used" in second_browser.text
-    late = local(oauth_api.post("/connect", token=host_token).json["google_auth_url"])
+def test_a_start_link_that_expired_or_was_started_elsewhere(oauth_api, host_token, clock, db):
+    link = oauth_api.post("/connect", token=host_token).json["google_auth_url"]
+    assert start_in(oauth_api, Browser(), link, host_token).status == 303
+    second_browser = start_in(oauth_api, Browser(), link, host_token)  # the same link started in another browser
+    assert second_browser.status == 400 and "already used" in second_browser.text and not second_browser.set_cookies
+    late = oauth_api.post("/connect", token=host_token).json["google_auth_url"]
     clock.advance(timedelta(minutes=10))
-    assert oauth_api.get(late).status == 400
-    assert oauth_api.get("/start?state=made-up").status == 400
+    assert start_in(oauth_api, Browser(), late, host_token).status == 400
+    assert post_form(oauth_api, "/start", {"state": "made-up", "id_token": host_token}).status == 400
+    assert post_form(oauth_api, "/start", {"id_token": host_token}).status == 400  # no state at all
     assert_nothing_stored(db)
+
+
+def test_a_start_link_followed_as_a_plain_link_binds_nothing(oauth_api, host_token, db):
+    """GET /start (an e-mailed, pasted or forwarded link) explains; it neither binds nor uses up the attempt."""
+    link = oauth_api.post("/connect", token=host_token).json["google_auth_url"]
+    opened = oauth_api.get(local(link))
+    assert opened.status == 400 and opened.headers["Content-Type"].startswith("text/html")
+    assert 'data-code="open_from_app"' in opened.text and not opened.set_cookies
+    assert opened.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "frame-ancestors 'none'" in opened.headers["Content-Security-Policy"]
+    assert all(doc.to_dict().get("browser_binding") is None for doc in db.collection("oauth_states").stream())
+    assert start_in(oauth_api, Browser(), link, host_token).status == 303  # still usable from the app
 
 
 def test_another_users_state_is_refused_in_this_browser(oauth_api, sandbox, host_token, db):
@@ -401,4 +444,158 @@ def test_result_page_when_no_front_end_url_is_configured(oauth_api, sandbox, hos
     reply, _ = finish(oauth_api, sandbox, begin(oauth_api, host_token, browser), browser)
     assert reply.status == 200 and reply.headers["Content-Type"].startswith("text/html")
     assert f"connected as {GOOGLE_EMAIL}" in reply.text
+    # the page names both sides of the link: the Google account and the Convene user it was linked to
+    assert f'<dd id="google-account">{GOOGLE_EMAIL}</dd>' in reply.text
+    assert f'<dd id="convene-user">{HOST.email}</dd>' in reply.text
     assert reply.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "form-action 'none'" in reply.headers["Content-Security-Policy"]
+
+
+# --- the start form: only the user who asked, only from the front-end -----------------------------
+
+
+@pytest.fixture
+def link(oauth_api, host_token):
+    return oauth_api.post("/connect", token=host_token).json["google_auth_url"]
+
+
+def assert_refused(reply, status: int, code: str, db) -> None:
+    assert reply.status == status, reply.text
+    assert reply.headers["Content-Type"].startswith("text/html") and f'data-code="{code}"' in reply.text
+    assert not reply.set_cookies and "Location" not in reply.headers
+    assert all(doc.to_dict().get("browser_binding") is None for doc in db.collection("oauth_states").stream())
+
+
+def test_a_start_without_a_valid_id_token_binds_nothing(oauth_api, sandbox, link, host_token, db):
+    assert_refused(start_in(oauth_api, Browser(), link, ""), 401, "missing_credentials", db)
+    assert_refused(start_in(oauth_api, Browser(), link, "not-a-jwt"), 401, "invalid_token", db)
+    assert_refused(start_in(oauth_api, Browser(), link, host_token + "="), 401, "invalid_token", db)
+    expired = sandbox.mint_id_token(HOST.uid, HOST.email, issued_at=int(time.time()) - 3610)
+    assert_refused(start_in(oauth_api, Browser(), link, expired), 401, "token_expired", db)
+
+
+def test_a_start_with_another_users_id_token_binds_nothing(oauth_api, sandbox, link, db):
+    victim = sandbox.mint_id_token("uid-victim", "victim@acme.example", claims={"workspace_id": WORKSPACE})
+    reply = start_in(oauth_api, Browser(), link, victim)
+    assert_refused(reply, 403, "not_your_link", db)
+    assert HOST.email not in reply.text  # the page does not say whose link it was
+
+
+@pytest.mark.parametrize("origin", [None, "null", "https://evil.example", "http://localhost:5173.evil.example",
+                                    OAUTH_URL])
+def test_a_start_posted_from_elsewhere_than_the_front_end_binds_nothing(oauth_api, link, host_token, db, origin):
+    """The requester's own valid token, auto-posted from a page of theirs (or a sandboxed frame): refused."""
+    assert_refused(start_in(oauth_api, Browser(), link, host_token, origin=origin), 403, "start_not_from_app", db)
+
+
+def test_the_start_form_is_strict(oauth_api, link, host_token, db):
+    path = local(link)
+    state = parse_qs(urlsplit(link).query)["state"][0]
+    as_json = post_form(oauth_api, path, body=json.dumps({"id_token": host_token}).encode(), content_type="application/json")
+    assert_refused(as_json, 415, "unsupported_media_type", db)
+    twice = post_form(oauth_api, path, body=urlencode([("id_token", host_token), ("id_token", "x")]).encode())
+    assert_refused(twice, 400, "invalid_form", db)
+    other_state = post_form(oauth_api, path, {"state": state[:-1] + ("x" if state[-1] != "x" else "y"), "id_token": host_token})
+    assert_refused(other_state, 400, "invalid_form", db)
+    huge = post_form(oauth_api, path, {"id_token": host_token, "pad": "x" * 70_000})
+    assert_refused(huge, 413, "body_too_large", db)
+    # the state may come in the form instead of the action's query
+    assert post_form(oauth_api, "/start", {"state": state, "id_token": host_token}).status == 303
+
+
+def test_a_start_while_the_signing_keys_are_unreachable_is_a_clear_503(oauth_api, link, host_token, db, container,
+                                                                         monkeypatch):
+    from shared.auth.certs import CertificateCache
+    from shared.auth.tokens import FirebaseTokenVerifier
+
+    unreachable = FirebaseTokenVerifier(container.settings.firebase_project_id,
+                                        CertificateCache("http://127.0.0.1:9/certs", timeout=0.5))
+    monkeypatch.setattr(container, "id_tokens", unreachable)
+    reply = start_in(oauth_api, Browser(), link, host_token)
+    assert_refused(reply, 503, "unavailable", db)
+    assert reply.headers["Retry-After"] == "5"
+
+
+# --- bearer tokens: one string per credential, odd input is a 401 -----------------------------------
+
+
+def _segment(data) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def same_bytes_variant(segment: str) -> str:
+    """``segment`` with another last character that Python's lenient decoder reads as the same bytes."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+    def lenient(text: str) -> bytes:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+    for char in alphabet:
+        candidate = segment[:-1] + char
+        if char != segment[-1] and lenient(candidate) == lenient(segment):
+            return candidate
+    raise AssertionError("the last character carries no unused bits")
+
+
+def test_a_bearer_token_is_accepted_in_its_one_canonical_form_only(oauth_api, host_token):
+    assert oauth_api.get("/status", token=host_token).status == 200
+    header, payload, signature = host_token.split(".")
+    variants = [host_token + "=", host_token + "==", f"{header}.{payload}.{same_bytes_variant(signature)}",
+                f"{header}=.{payload}.{signature}", f"{header}.{payload}.{signature[:10]}+{signature[11:]}",
+                f"{header}.{payload}.{signature[:-1]}", f"{header}.{payload}.{signature}%3D"]
+    for variant in variants:
+        reply = oauth_api.get("/status", token=variant)
+        assert (reply.status, (reply.json or {}).get("error", {}).get("code")) == (401, "invalid_token"), variant[-12:]
+
+
+def _odd_tokens(kid: str) -> dict[str, str]:
+    """Unsigned tokens a client without credentials can send; each used to end in a 500 or a lenient read."""
+    nested = "[" * 1500 + "]" * 1500
+    good_header = _segment({"alg": "RS256", "kid": kid, "typ": "JWT"})
+    claims = _segment({"sub": "uid-hana", "aud": "p", "iat": 1, "exp": 2})
+    headers = {
+        "kid-list": {"alg": "RS256", "kid": [kid]},
+        "kid-object": {"alg": "RS256", "kid": {"k": kid}},
+        "kid-number": {"alg": "RS256", "kid": 7},
+        "header-1500-deep": ('{"alg":"RS256","kid":"' + kid + '","x":' + nested + "}").encode(),
+        "header-array": [],
+        "header-string": "RS256",
+        "header-null": None,
+        "header-huge": {"alg": "RS256", "kid": kid, "pad": "x" * 200_000},
+        "header-duplicate-alg": ('{"alg":"none","alg":"RS256","kid":"' + kid + '"}').encode(),
+        "header-not-utf8": b'{"alg":"\xff"}',
+    }
+    tokens = {name: f"{_segment(header)}.{claims}.c2ln" for name, header in headers.items()}
+    deep_claims = _segment(('{"sub":"uid","x":' + nested + "}").encode())
+    tokens["payload-1500-deep"] = f"{good_header}.{deep_claims}.c2ln"
+    tokens["alg-none"] = f"{_segment({'alg': 'none', 'kid': kid})}.{claims}."
+    tokens["four-parts"] = f"{good_header}.{claims}.c2ln.c2ln"
+    return tokens
+
+
+def test_odd_jwt_input_is_a_401_with_the_error_shape_and_no_error_log(oauth_api, host_token, caplog):
+    caplog.set_level(logging.INFO)
+    kid = json.loads(base64.urlsafe_b64decode(host_token.split(".")[0] + "==="))["kid"]
+    for name, token in _odd_tokens(kid).items():
+        for method, path in (("GET", "/status"), ("POST", "/connect")):
+            reply = oauth_api.call(method, path, token=token)
+            assert reply.status == 401, (name, method, reply.status)
+            assert set(reply.json) == {"error"} and reply.json["error"]["code"] == "invalid_token", name
+        start = post_form(oauth_api, "/start", {"state": "s", "id_token": token})  # the same token as the start form's
+        expected = (413, "body_too_large") if len(token) > 64 * 1024 else (401, "invalid_token")
+        assert (start.status, f'data-code="{expected[1]}"' in start.text) == (expected[0], True), name
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [(r.name, r.getMessage()) for r in errors]
+
+
+def test_an_id_token_is_honoured_only_a_few_seconds_past_its_expiry(oauth_api, sandbox, host_token):
+    """Verified against the real clock here (the unit tests pin the exact edges with a FixedClock)."""
+    def expired_ago(seconds: int) -> str:
+        return sandbox.mint_id_token(HOST.uid, HOST.email, issued_at=int(time.time()) - 3600 - seconds, expires_in=3600)
+
+    assert oauth_api.get("/status", token=expired_ago(2)).status == 200
+    late = oauth_api.get("/status", token=expired_ago(8))  # inside the old 30 s allowance
+    assert (late.status, late.json["error"]["code"]) == (401, "token_expired")
+    early = oauth_api.get("/status", token=sandbox.mint_id_token(HOST.uid, HOST.email, issued_at=int(time.time()) + 8))
+    assert (early.status, early.json["error"]["code"]) == (401, "invalid_token")

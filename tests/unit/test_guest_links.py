@@ -78,6 +78,38 @@ def test_tampered_links_are_rejected(secrets_file, mutate):
     assert excinfo.value.status == 401
 
 
+def _same_bytes_variants(segment: str) -> list[str]:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+    def lenient(text: str) -> bytes:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+    return [segment[:-1] + c for c in alphabet if c != segment[-1] and lenient(segment[:-1] + c) == lenient(segment)]
+
+
+def test_a_link_is_valid_in_its_one_canonical_spelling_only(secrets_file):
+    """Padding, foreign characters or another last character with the same bytes: one link, one string."""
+    token = sign(secrets_file)
+    prefix, payload, mac = token.split(".")
+    twins = _same_bytes_variants(mac)
+    assert len(twins) == 3  # a 32-byte MAC leaves 2 unused bits in its last character
+    variants = [token + "=", token + "==", f"{prefix}.{payload}=.{mac}", f"{prefix}.{payload}.{mac[:5]}+{mac[6:]}",
+                f"{prefix}.{payload}.{mac[:5]} {mac[5:]}", *(f"{prefix}.{payload}.{twin}" for twin in twins)]
+    for variant in variants:
+        with pytest.raises(Unauthenticated) as excinfo:
+            links(secrets_file).verify(variant, now=NOW)
+        assert excinfo.value.code == "invalid_guest_link", variant
+    assert links(secrets_file).verify(token, now=NOW).interview_id == "iv1"
+
+
+@pytest.mark.parametrize("payload", [b"[" * 350 + b"]" * 350, b'{"kv":"1","kv":"1"}', b'{"kv": NaN}', b"\xff", b"[]", b"null"])
+def test_an_odd_payload_is_an_invalid_link_not_an_error(secrets_file, payload):
+    token = f"cvg1.{base64.urlsafe_b64encode(payload).rstrip(b'=').decode()}.{'A' * 43}"
+    with pytest.raises(Unauthenticated) as excinfo:
+        links(secrets_file).verify(token, now=NOW)
+    assert excinfo.value.code == "invalid_guest_link"
+
+
 def test_a_link_signed_for_another_purpose_is_rejected(secrets_file):
     token = links(secrets_file).sign(interview_id="iv1", workspace_id="ws1", expires_at=NOW + timedelta(hours=1), purpose="cancel")
     with pytest.raises(Unauthenticated):
