@@ -9,7 +9,8 @@ POST /interviews/{id}/cancel         cancelled: event cancelled, METHOD:CANCEL e
 POST /interviews/{id}/complete       confirmed → completed
 POST /interviews/{id}/no-show        confirmed → no_show
 GET  /analytics                      totals by status, no-show rate, average duration (from, to, host_uid)
-Changes accept an ``Idempotency-Key`` header: a retry returns the first answer.
+Changes accept an ``Idempotency-Key`` header: a retry returns the first answer; while the
+first request still runs, 409 ``idempotency_in_progress`` with ``Retry-After``.
 """
 
 import functions_framework
@@ -20,71 +21,73 @@ from shared.adapters.idempotency import request_fingerprint, validate_key
 from shared.auth.callers import authenticate_user
 from shared.bootstrap import container
 from shared.domain.models import InterviewStatus
-from shared.http import Request, Router
+from shared.http import ID_PATTERN, Request, Router
 
 container()  # read the configuration now: a bad value stops the instance at start-up
-router = Router("interviews", container)
-ONE = r"/interviews/(?P<interview_id>[A-Za-z0-9_-]{1,128})"
 
 
-def _caller(request: Request):
+def _host_or_admin(request: Request):
     return authenticate_user(request.bearer_token(), id_tokens=container().id_tokens)
 
 
+# Every route authenticates (a Firebase ID token) before anything reads the body.
+router = Router("interviews", container, auth=_host_or_admin)
+ONE = rf"/interviews/(?P<interview_id>{ID_PATTERN})"
+
+
 def _change(request: Request):
-    """(caller, body, Idempotency-Key, fingerprint) of a change request."""
+    """(body, Idempotency-Key, fingerprint) of a change request."""
     body = request.json()
-    return _caller(request), body, validate_key(request.headers.get("Idempotency-Key")), \
-        request_fingerprint(request.method, request.path, body)
+    return body, validate_key(request.headers.get("Idempotency-Key")), request_fingerprint(request.method, request.path, body)
 
 
 @router.route("POST", "/interviews")
 def create(request: Request):
-    caller, body, key, fingerprint = _change(request)
-    return container().interview_service.create(caller, body, key, fingerprint)
+    body, key, fingerprint = _change(request)
+    return container().interview_service.create(request.caller, body, key, fingerprint)
 
 
 @router.route("GET", "/interviews")
 def list_interviews(request: Request):
-    return container().interview_service.list(_caller(request), request.query)
+    return container().interview_service.list(request.caller, request.query)
 
 
 @router.route("GET", ONE)
 def get(request: Request):
-    return container().interview_service.get(_caller(request), request.params["interview_id"])
+    return container().interview_service.get(request.caller, request.params["interview_id"])
 
 
 @router.route("POST", ONE + "/confirm")
 def confirm(request: Request):
-    caller, _, key, fingerprint = _change(request)
-    return container().interview_service.confirm(caller, request.params["interview_id"], key, fingerprint)
+    _, key, fingerprint = _change(request)
+    return container().interview_service.confirm(request.caller, request.params["interview_id"], key, fingerprint)
 
 
 @router.route("POST", ONE + "/reschedule")
 def reschedule(request: Request):
-    caller, body, key, fingerprint = _change(request)
-    return container().interview_service.reschedule(caller, request.params["interview_id"], body, key, fingerprint)
+    body, key, fingerprint = _change(request)
+    return container().interview_service.reschedule(request.caller, request.params["interview_id"], body, key, fingerprint)
 
 
 @router.route("POST", ONE + "/cancel")
 def cancel(request: Request):
-    caller, body, key, fingerprint = _change(request)
-    return container().interview_service.cancel(caller, request.params["interview_id"], body, key, fingerprint)
+    body, key, fingerprint = _change(request)
+    return container().interview_service.cancel(request.caller, request.params["interview_id"], body, key, fingerprint)
 
 
 @router.route("POST", ONE + "/complete")
 def complete(request: Request):
-    return container().interview_service.mark(_caller(request), request.params["interview_id"], InterviewStatus.COMPLETED)
+    return container().interview_service.mark(request.caller, request.params["interview_id"], InterviewStatus.COMPLETED)
 
 
 @router.route("POST", ONE + "/no-show")
 def no_show(request: Request):
-    return container().interview_service.mark(_caller(request), request.params["interview_id"], InterviewStatus.NO_SHOW)
+    return container().interview_service.mark(request.caller, request.params["interview_id"], InterviewStatus.NO_SHOW)
 
 
 @router.route("GET", "/analytics")
 def analytics(request: Request):
-    return container().analytics.report(_caller(request), request.query)
+    return container().analytics.report(request.caller, request.query)
 
 
 @functions_framework.http

@@ -49,6 +49,17 @@ def _person(data: Mapping[str, Any]) -> Person:
     return Person(email=data["email"], name=data.get("name", ""), uid=data.get("uid"))
 
 
+def storable_id(value: str) -> bool:
+    """Whether Firestore can hold a document with this id; no document has any other (a read
+    of ``a/b`` or ``__x__`` would be an error, not "not found")."""
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return False
+    reserved = len(value) >= 4 and value.startswith("__") and value.endswith("__")
+    return 0 < size <= 1500 and "/" not in value and value not in (".", "..") and not reserved
+
+
 def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc) if value is not None else None
 
@@ -154,6 +165,8 @@ class InterviewRepository:
         self._collection = client.collection(INTERVIEWS)
 
     def get(self, interview_id: str) -> Interview | None:
+        if not storable_id(interview_id):
+            return None
         snapshot = self._collection.document(interview_id).get()
         return interview_from_document(snapshot.id, snapshot.to_dict() or {}) if snapshot.exists else None
 
@@ -220,6 +233,8 @@ class WorkspaceRepository:
         self._collection = client.collection(WORKSPACES)
 
     def get(self, workspace_id: str) -> Workspace | None:
+        if not storable_id(workspace_id):
+            return None
         snapshot = self._collection.document(workspace_id).get()
         if not snapshot.exists:
             return None
@@ -245,6 +260,8 @@ class UserRepository:
         self._collection = client.collection(USERS)
 
     def get(self, uid: str) -> User | None:
+        if not storable_id(uid):
+            return None
         snapshot = self._collection.document(uid).get()
         if not snapshot.exists:
             return None

@@ -71,7 +71,10 @@ def parse_rfc3339(value: str) -> datetime:
         raise Unprocessable(f"{value!r} is not an RFC 3339 timestamp.", code="invalid_timestamp") from None
     if parsed.tzinfo is None:
         raise Unprocessable(f"{value!r} has no UTC offset; add Z or ±HH:MM.", code="invalid_timestamp")
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00, 9999-12-31T23:59:59-12:00: outside datetime's range in UTC
+        raise Unprocessable(f"{value!r} is outside the supported range of dates.", code="invalid_timestamp") from None
 
 
 def to_local_iso(instant: datetime, tz_name: str) -> str:

@@ -19,11 +19,12 @@ from typing import Any
 
 from shared.adapters.firestore import INTERVIEWS
 from shared.auth.principal import Principal
+from shared.domain.booking import parse_instant, valid_id
 from shared.domain.models import InterviewStatus, Role
-from shared.domain.timezones import parse_rfc3339
 from shared.errors import PermissionDenied, Unprocessable
 
 DEFAULT_RANGE = timedelta(days=30)
+EARLIEST = datetime.min.replace(tzinfo=timezone.utc)  # Firestore's earliest timestamp too
 DURATION_FIELD = "actual_duration_minutes"
 
 
@@ -41,13 +42,14 @@ class Analytics:
     def report(self, principal: Principal, query: Mapping[str, str]) -> dict[str, Any]:
         """A host's own numbers; an admin's for the workspace or, with ``host_uid``, one host."""
         member = self._members.member(principal)
-        host_uid = query.get("host_uid") or None
+        host_uid = valid_id(query["host_uid"], "host_uid") if query.get("host_uid") else None
         if member.role is not Role.ADMIN:
             if host_uid not in (None, member.uid):
                 raise PermissionDenied("Only an admin sees the analytics of another host.", code="not_an_admin")
             host_uid = member.uid
-        until = parse_rfc3339(query["to"]) if query.get("to") else self._clock.now()
-        since = parse_rfc3339(query["from"]) if query.get("from") else until - DEFAULT_RANGE
+        until = parse_instant(query["to"], "to") if query.get("to") else self._clock.now()
+        default_since = max(EARLIEST + DEFAULT_RANGE, until) - DEFAULT_RANGE  # never before year 1
+        since = parse_instant(query["from"], "from") if query.get("from") else default_since
         if since >= until:
             raise Unprocessable("from must be before to.", code="invalid_range", details={"field": "from"})
 

@@ -9,7 +9,9 @@ cannot finish:
    interview, so a retry finds the event its first attempt made (one event, always);
 5. queue the emails (outbox + named Cloud Tasks: duplicates refused).
 With an ``Idempotency-Key`` the interview id itself derives from the key, and the first
-answer is replayed to every retry.
+answer is replayed to every retry (its guest link signed afresh: none is stored). A retry
+that takes over from an attempt that died part-way (shared.adapters.idempotency) finishes
+the steps after the transaction when the transaction had committed.
 """
 
 from __future__ import annotations
@@ -24,20 +26,23 @@ from typing import TYPE_CHECKING, Any
 from shared import logs
 from shared.auth.principal import Principal, PrincipalKind, host_principal
 from shared.domain.models import Interview, InterviewStatus, InterviewType, Person, Role
-from shared.domain.timezones import parse_rfc3339, to_local_iso
-from shared.errors import BadRequest, ConveneError, NotFound, PermissionDenied, Unprocessable
+from shared.domain.timezones import to_local_iso
+from shared.errors import BadRequest, Conflict, ConveneError, NotFound, PermissionDenied, Unprocessable
 
 if TYPE_CHECKING:
     from shared.domain.booking import BookingLimits, BookingRequest
 
 # Booking rules, the status machine, reminders and portal links are imported by the methods
-# that change interviews: a list or a get (the most frequent cold starts) never loads them.
+# that change interviews: a get (the most frequent cold start) never loads them, a list only
+# the input rules it checks its query with.
 
 logger = logging.getLogger(__name__)
 
 NOT_FOUND = "No interview with this id is visible to you."
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_TOKEN = 512  # a real one is about 100 characters
+GUEST_LINK = "portal_join_url"  # holds a signed guest link: answered, never stored
 
 
 @dataclass(frozen=True)
@@ -101,12 +106,23 @@ class InterviewService:
         return interview
 
     def _idempotent(self, member: Member, operation: str, key: str | None, fingerprint: str, work: Any) -> tuple[dict[str, Any], int]:
+        """``work(seed, resumed)`` once per key: seed derives ids from the key, resumed says a dead attempt ran before."""
         if key is None:
-            return work(None)
+            return work(None, False)
         from shared.adapters.idempotency import key_seed, record_id
 
         record = record_id(member.workspace_id, member.uid, operation, key)
-        return self._idempotency.run(record, fingerprint, self._clock.now(), lambda: work(key_seed(record)))
+        return self._idempotency.run(record, fingerprint, self._clock.now(), lambda resumed: work(key_seed(record), resumed),
+                                     seal=_without_guest_link, unseal=self._with_fresh_guest_link)
+
+    def _with_fresh_guest_link(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A replayed answer with the portal link signed again for the interview as it is now."""
+        if "interview_id" not in body:
+            return body
+        from shared.services.portal import portal_join_url
+
+        interview = self._interviews.get(str(body["interview_id"]))
+        return body | {GUEST_LINK: portal_join_url(self._settings, self._guest_links, interview) if interview else None}
 
     # -- create ---------------------------------------------------------------------------
 
@@ -118,7 +134,7 @@ class InterviewService:
         host = self._host_for(member, booking)
         guest = self._candidate_for(member, booking)
         return self._idempotent(member, "create", key, fingerprint,
-                                lambda seed: self._create(principal, member, host, guest, booking, seed))
+                                lambda seed, _resumed: self._create(principal, member, host, guest, booking, seed))
 
     def _reminder_offsets(self, workspace_id: str) -> tuple[int, ...]:
         workspace = self._workspaces.get(workspace_id) if self._workspaces is not None else None
@@ -179,8 +195,15 @@ class InterviewService:
         logs.bind(interview_id=interview.id, workspace_id=interview.workspace_id)
         existing = self._interviews.get(interview.id) if seed is not None else None
         if existing is None:
-            self._bookings.create(interview, now)
-        else:
+            try:
+                self._bookings.create(interview, now)
+            except Conflict as taken:
+                if seed is None or taken.code != "already_exists":
+                    raise
+                existing = self._interviews.get(interview.id)  # an attempt that lost its lease committed meanwhile
+                if existing is None:
+                    raise
+        if existing is not None:
             interview = existing  # a retry after a failure part-way: finish what the first attempt began
         emails: dict[str, str] = {}
         if interview.status is InterviewStatus.CONFIRMED:
@@ -238,12 +261,21 @@ class InterviewService:
     # -- confirm, reschedule, cancel, complete ----------------------------------------------
 
     def _change(self, principal: Principal, interview_id: str, operation: str, key: str | None, fingerprint: str,
-                apply: Any, after_commit: Any) -> tuple[dict[str, Any], int]:
+                apply: Any, after_commit: Any, applied: Any = None) -> tuple[dict[str, Any], int]:
+        """The transaction ``apply``, then ``after_commit`` (Calendar, emails).
+
+        ``applied(interview)`` tells a resumed attempt that the dead one's transaction committed:
+        then only ``after_commit`` runs again (its Calendar calls and emails are idempotent).
+        """
         member = self.member(principal)
         self._visible(member, self._interviews.get(interview_id))
         logs.bind(interview_id=interview_id, workspace_id=member.workspace_id)
 
-        def work(_seed: bytes | None) -> tuple[dict[str, Any], int]:
+        def work(_seed: bytes | None, resumed: bool) -> tuple[dict[str, Any], int]:
+            if resumed and applied is not None:
+                current = self._interviews.get(interview_id)
+                if current is not None and applied(current):
+                    return after_commit(member, current, current)
             before, after = self._bookings.change(interview_id, apply, self._clock.now())
             return after_commit(member, before, after)
 
@@ -268,7 +300,8 @@ class InterviewService:
             published, emails = self._publish(host_principal(interview), interview, None, "invitation")
             return self._created_view(published, emails), 200
 
-        return self._change(principal, interview_id, "confirm", key, fingerprint, apply, after)
+        return self._change(principal, interview_id, "confirm", key, fingerprint, apply, after,
+                            applied=lambda interview: interview.status is InterviewStatus.CONFIRMED)
 
     def reschedule(self, principal: Principal, interview_id: str, body: dict[str, Any], key: str | None,
                    fingerprint: str) -> tuple[dict[str, Any], int]:
@@ -298,13 +331,17 @@ class InterviewService:
                 emails = self._emails().enqueue(interview, "update", self._clock.now())
             return self._created_view(interview, emails), 200
 
-        return self._change(principal, interview_id, "reschedule", key, fingerprint, apply, after)
+        def applied(interview: Interview) -> bool:
+            return (interview.status in (InterviewStatus.PENDING, InterviewStatus.CONFIRMED)
+                    and (interview.start, interview.timezone, interview.duration_minutes) == (start, tz_name, duration))
+
+        return self._change(principal, interview_id, "reschedule", key, fingerprint, apply, after, applied=applied)
 
     def cancel(self, principal: Principal, interview_id: str, body: dict[str, Any], key: str | None,
                fingerprint: str) -> tuple[dict[str, Any], int]:
-        reason = body.get("reason")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
-            raise BadRequest("reason must be a text of at most 500 characters.", code="invalid_field", details={"field": "reason"})
+        from shared.domain.booking import text
+
+        text(body, "reason", 500, multi_line=True)  # checked by the rule of every text field; not stored
 
         def apply(before: Interview) -> Interview:
             from shared.domain import status as status_machine
@@ -314,7 +351,7 @@ class InterviewService:
 
         def after(member: Member, before: Interview, interview: Interview) -> tuple[dict[str, Any], int]:
             emails: dict[str, str] = {}
-            if before.status is InterviewStatus.CONFIRMED and interview.calendar_event_id:
+            if interview.calendar_event_id:  # it was confirmed (a pending interview has no event)
                 host = host_principal(interview)
                 try:
                     credentials = self._credentials(host, self._connections().usable_connection(host))
@@ -324,7 +361,8 @@ class InterviewService:
                 emails = self._emails().enqueue(interview, "cancellation", self._clock.now())
             return self._created_view(interview, emails), 200
 
-        return self._change(principal, interview_id, "cancel", key, fingerprint, apply, after)
+        return self._change(principal, interview_id, "cancel", key, fingerprint, apply, after,
+                            applied=lambda interview: interview.status is InterviewStatus.CANCELLED)
 
     def mark(self, principal: Principal, interview_id: str, target: InterviewStatus) -> dict[str, Any]:
         def apply(before: Interview) -> Interview:
@@ -345,21 +383,24 @@ class InterviewService:
         return self.view(self._visible(member, self._interviews.get(interview_id)))
 
     def list(self, principal: Principal, query: dict[str, str]) -> dict[str, Any]:
+        from shared.domain.booking import parse_instant, valid_id
+
         member = self.member(principal)
         statuses = _statuses(query.get("status"))
         when = query.get("when")
         if when not in (None, "upcoming", "past"):
             raise BadRequest("when must be upcoming or past.", code="invalid_field", details={"field": "when"})
         now = self._clock.now()
-        start_from = parse_rfc3339(query["from"]) if query.get("from") else (now if when == "upcoming" else None)
-        start_to = parse_rfc3339(query["to"]) if query.get("to") else (now if when == "past" else None)
+        start_from = parse_instant(query["from"], "from") if query.get("from") else (now if when == "upcoming" else None)
+        start_to = parse_instant(query["to"], "to") if query.get("to") else (now if when == "past" else None)
         try:
             page_size = int(query.get("page_size", DEFAULT_PAGE_SIZE))
         except ValueError:
             raise BadRequest("page_size must be a number.", code="invalid_field", details={"field": "page_size"}) from None
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise BadRequest(f"page_size must be between 1 and {MAX_PAGE_SIZE}.", code="invalid_field", details={"field": "page_size"})
-        host_uid = member.uid if member.role is not Role.ADMIN else query.get("host_uid")
+        asked_host = valid_id(query["host_uid"], "host_uid") if query.get("host_uid") else None
+        host_uid = member.uid if member.role is not Role.ADMIN else asked_host
         descending = when == "past"
         cursor = _decode_cursor(query.get("page_token"))
         items, next_cursor = self._interviews.list(
@@ -396,14 +437,21 @@ class InterviewService:
         return body
 
 
+def _without_guest_link(body: dict[str, Any]) -> dict[str, Any]:
+    """What an idempotency record keeps of an answer: all but the signed guest link (a usable credential)."""
+    return {name: value for name, value in body.items() if name != GUEST_LINK}
+
+
 def _statuses(raw: str | None) -> tuple[InterviewStatus, ...]:
+    """Each status asked for once, in a fixed order: at most 5 values, far below Firestore's 30 for ``in``."""
     if not raw:
         return ()
     try:
-        return tuple(InterviewStatus(s.strip()) for s in raw.split(",") if s.strip())
+        wanted = {InterviewStatus(s.strip()) for s in raw.split(",") if s.strip()}
     except ValueError:
-        raise BadRequest(f"status must be among {', '.join(s.value for s in InterviewStatus)}.", code="invalid_field",
-                         details={"field": "status"}) from None
+        raise BadRequest(f"status must be a comma-separated list of {', '.join(s.value for s in InterviewStatus)}.",
+                         code="invalid_field", details={"field": "status"}) from None
+    return tuple(s for s in InterviewStatus if s in wanted)
 
 
 def _encode_cursor(cursor: tuple[datetime, str]) -> str:
@@ -411,10 +459,22 @@ def _encode_cursor(cursor: tuple[datetime, str]) -> str:
 
 
 def _decode_cursor(token: str | None) -> tuple[datetime, str] | None:
+    """Only what ``_encode_cursor`` makes: [aware ISO start, interview id]; anything else is a 400."""
     if not token:
         return None
+    from shared.domain.booking import valid_id
+
+    invalid = BadRequest("page_token is not valid; send the next_page_token of the previous page.", code="invalid_page_token",
+                         details={"field": "page_token"})
+    if len(token) > MAX_PAGE_TOKEN:
+        raise invalid
     try:
-        start, interview_id = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return datetime.fromisoformat(start), str(interview_id)
-    except (ValueError, TypeError):
-        raise BadRequest("page_token is not valid.", code="invalid_page_token") from None
+        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+            raise invalid
+        start = datetime.fromisoformat(value[0])
+        if start.tzinfo is None:
+            raise invalid
+        return start.astimezone(timezone.utc), valid_id(value[1], "page_token")
+    except (ValueError, TypeError, OverflowError, RecursionError, BadRequest):
+        raise invalid from None

@@ -2,6 +2,8 @@
 
 The token travels in the URL fragment, which browsers never send to a server (so it
 stays out of every request log); the page reads it and calls the join API with it.
+The URL is a usable credential: it is signed for each answer and email and never stored
+(an idempotent replay signs it again, see shared.services.interviews).
 """
 
 from __future__ import annotations

@@ -135,6 +135,27 @@ def test_invalid_ranges(interviews_api, sandbox, seeded):
     assert (backwards.status, backwards.json["error"]["code"]) == (422, "invalid_range")
 
 
+def test_the_calendar_edges(interviews_api, sandbox, seeded):
+    """All time is Firestore's whole range; a bound whose UTC instant leaves years 1–9999 is a
+    422 naming the parameter (it was a 500); a default range near year 1 starts at year 1."""
+    all_time = get(interviews_api, sandbox, HOST, **{"from": "0001-01-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"})
+    assert all_time.status == 200 and all_time.json["total_interviews"] == 9
+    for name, value in (("from", "0001-01-01T00:00:00+14:00"), ("to", "9999-12-31T23:59:59-12:00")):
+        reply = get(interviews_api, sandbox, HOST, **{name: value})
+        error = reply.json["error"]
+        assert (reply.status, error["code"], error["details"]["field"]) == (422, "invalid_timestamp", name)
+    early = get(interviews_api, sandbox, HOST, to="0001-01-02T00:00:00Z")
+    assert (early.status, early.json["from"], early.json["total_interviews"]) == (200, "0001-01-01T00:00:00Z", 0)
+
+
+@pytest.mark.parametrize("host_uid", ["a/b", "../x", "__x__"])
+def test_a_host_uid_that_is_not_an_id(interviews_api, sandbox, seeded, host_uid):
+    for who in (ADA, HOST):
+        reply = get(interviews_api, sandbox, who, host_uid=host_uid)
+        error = reply.json["error"]
+        assert (reply.status, error["code"], error["details"]) == (400, "invalid_field", {"field": "host_uid"})
+
+
 def test_preflight(interviews_api):
     reply = interviews_api.call("OPTIONS", "/analytics", headers={"Origin": "http://localhost:5173"})
     assert reply.status == 204 and "GET" in reply.headers["Access-Control-Allow-Methods"]

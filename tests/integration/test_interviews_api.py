@@ -291,6 +291,110 @@ def test_dst_refusals_say_why(interviews_api, host_token, clock):
     assert fold.json["error"]["details"]["offsets"] == ["-04:00", "-05:00"]
 
 
+def _local_start(body) -> str:
+    """The body's date and time in its zone, as an RFC 3339 start with the offset."""
+    from zoneinfo import ZoneInfo
+
+    day, at = datetime.fromisoformat(body["date"]).date(), datetime.strptime(body["time"], "%H:%M").time()
+    return datetime.combine(day, at, tzinfo=ZoneInfo(body["timezone"])).isoformat()
+
+
+def test_start_with_date_and_time_that_agree_is_accepted(interviews_api, host_token, clock):
+    body = create_body(clock)
+    start = _local_start(body)
+    reply = interviews_api.post("/interviews", token=host_token, json=body | {"start": start})
+    assert reply.status == 201, reply.json
+    assert reply.json["scheduled_time"] == start and reply.json["time"] == body["time"]
+    sixteen = _local_start(create_body(clock, time="16:00"))
+    seconds = interviews_api.post("/interviews", token=host_token, json=create_body(clock, time="16:00:00") | {"start": sixteen})
+    assert seconds.status == 201, seconds.json
+
+
+@pytest.mark.parametrize(("changes", "fields"), [
+    ({"time": "15:30"}, ["start", "time"]),
+    ({"time": "14:30:30"}, ["start", "time"]),
+    ({"date": "2030-01-01"}, ["start", "date"]),
+    ({"date": "2030-01-01", "time": "09:00"}, ["start", "date", "time"]),
+])
+def test_start_with_date_or_time_that_disagree_is_422(interviews_api, host_token, clock, db, changes, fields):
+    body = create_body(clock)
+    start = _local_start(body)
+    reply = interviews_api.post("/interviews", token=host_token, json=body | changes | {"start": start})
+    assert (reply.status, reply.json["error"]["code"]) == (422, "conflicting_fields"), reply.json
+    assert reply.json["error"]["details"]["fields"] == fields
+    assert all(name in reply.json["error"]["message"] for name in fields)
+    assert list(db.collection("interviews").stream()) == []
+    only_time = {k: v for k, v in (body | changes).items() if k != "date"} | {"start": start}  # one of the two is checked too
+    if "time" in changes:
+        reply = interviews_api.post("/interviews", token=host_token, json=only_time)
+        assert reply.json["error"]["details"]["fields"] == ["start", "time"]
+
+
+def test_reschedule_applies_the_same_start_rule(interviews_api, host_token, clock):
+    iid = interviews_api.post("/interviews", token=host_token, json=create_body(clock, booking="request")).json["interview_id"]
+    later = create_body(clock, time="17:00")
+    start = _local_start(later)
+    clash = interviews_api.post(f"/interviews/{iid}/reschedule", token=host_token,
+                                json={"start": start, "date": later["date"], "time": "17:15"})
+    assert (clash.status, clash.json["error"]["details"]["fields"]) == (422, ["start", "time"])
+    moved = interviews_api.post(f"/interviews/{iid}/reschedule", token=host_token,
+                                json={"start": start, "date": later["date"], "time": "17:00"})
+    assert moved.status == 200 and moved.json["scheduled_time"] == start
+
+
+SINGLE_LINE = {
+    "job_title": lambda value: {"job_title": value},
+    "candidate.name": lambda value: {"candidate": {"email": "gus@candidates.example", "name": value}},
+    "location": lambda value: {"interview_type": "in_person", "location": value},
+}
+
+
+@pytest.mark.parametrize("field", sorted(SINGLE_LINE))
+@pytest.mark.parametrize(("value", "reason"), [
+    ("Backend\nEngineer", "line_break"), ("Backend\r\nEngineer", "line_break"), ("Backend\rEngineer", "line_break"),
+    ("Backend\u2028Engineer", "line_break"), ("Backend\tEngineer", "control_character"),
+    ("Backend\x00Engineer", "control_character"), ("Backend\x85Engineer", "control_character"),
+    ("Backend\x7fEngineer", "control_character"),
+])
+def test_single_line_fields_refuse_line_breaks_and_control_characters(interviews_api, host_token, clock, db, field, value, reason):
+    reply = interviews_api.post("/interviews", token=host_token, json=create_body(clock, **SINGLE_LINE[field](value)))
+    assert (reply.status, reply.json["error"]["code"]) == (422, "invalid_field"), reply.json
+    assert reply.json["error"]["details"] == {"field": field, "reason": reason}
+    assert list(db.collection("interviews").stream()) == []
+
+
+@pytest.mark.parametrize("field", sorted(SINGLE_LINE))
+def test_single_line_fields_keep_what_is_one_line(interviews_api, host_token, clock, field):
+    reply = interviews_api.post("/interviews", token=host_token,
+                                json=create_body(clock, booking="request", **SINGLE_LINE[field]("  Zoë — Back-end «Lead»  ")))
+    assert reply.status == 201, reply.json
+    stored = {"job_title": reply.json["job_title"], "candidate.name": reply.json["candidate"]["name"],
+              "location": reply.json["location"]}[field]
+    assert stored == "Zoë — Back-end «Lead»"
+
+
+def test_a_note_keeps_its_lines_as_lf(interviews_api, host_token, clock):
+    reply = interviews_api.post("/interviews", token=host_token, json=create_body(
+        clock, booking="request", note="Agenda:\r\n- intro\r- code\n- questions\u2028Bring:\ta laptop"))
+    assert reply.status == 201, reply.json
+    expected = "Agenda:\n- intro\n- code\n- questions\nBring:\ta laptop"
+    assert reply.json["note"] == expected
+    assert interviews_api.get(f"/interviews/{reply.json['interview_id']}", token=host_token).json["note"] == expected
+    longest = interviews_api.post("/interviews", token=host_token, json=create_body(
+        clock, booking="request", time="16:00", note="x\r\n" * 666 + "xx"))  # 2000 characters once CRLF is LF
+    assert longest.status == 201, longest.json
+    for bad, reason in (("a\x00b", "control_character"), ("a\x0bb", "control_character"), ("a\x85b", "control_character")):
+        reply = interviews_api.post("/interviews", token=host_token, json=create_body(clock, note=bad))
+        assert reply.status == 422 and reply.json["error"]["details"] == {"field": "note", "reason": reason}
+
+
+def test_a_cancellation_reason_follows_the_note_rule(interviews_api, host_token, clock):
+    iid = interviews_api.post("/interviews", token=host_token, json=create_body(clock, booking="request")).json["interview_id"]
+    bad = interviews_api.post(f"/interviews/{iid}/cancel", token=host_token, json={"reason": "no\x00way"})
+    assert (bad.status, bad.json["error"]["details"]) == (422, {"field": "reason", "reason": "control_character"})
+    assert interviews_api.post(f"/interviews/{iid}/cancel", token=host_token, json={"reason": "Sorry,\r\nmoved"}).status == 200
+
+
 def test_a_malformed_body_and_a_bad_idempotency_key(interviews_api, host_token, clock):
     reply = interviews_api.call("POST", "/interviews", token=host_token, headers={"Content-Type": "application/json"}, json=None)
     assert reply.status in (400, 422)
