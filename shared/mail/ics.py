@@ -3,30 +3,35 @@
 icalendar is imported inside ``build_ics``: functions that never send mail do not load it
 at cold start.
 
-The VTIMEZONE is built here from zoneinfo's real UTC transitions rather than with
-icalendar's ``Timezone.from_tzinfo``: icalendar 7.3 writes the onset of daylight time as
-the wall time *after* the jump (``DTSTART:…T030000`` with ``TZOFFSETFROM:+0100`` for
-Berlin), which RFC 5545 §3.6.5 reads as one hour late, so clients that trust the
-VTIMEZONE (libical, Outlook) would misplace an interview booked right after the change.
+**Times are written in UTC** (``DTSTART:20271031T003000Z``), always, with no TZID and no
+VTIMEZONE. An interview is one instant, stored in UTC; a UTC time is the only form every
+client reads as that same instant. A local time with a TZID is read through the file's
+VTIMEZONE or the client's own zone database, and clients disagree around DST changes: in a
+fold (the repeated hour after clocks go back, e.g. 02:30 in Berlin on 2027-10-31, or 01:45
+on Lord Howe Island on 2027-04-04, whose clocks go back 30 minutes) RFC 5545 §3.3.5 means
+the first occurrence, but libical 3.0 (Evolution and many Linux clients) reads the second,
+one hour (or 30 minutes) late. UTC also needs no rule tables that could be stale, and an
+interview never recurs, which is the one case where a TZID is needed. Google Calendar's own
+invitations write single events the same way; Google Calendar, Outlook and Apple Calendar
+show a UTC time in the viewer's zone, which is what a candidate elsewhere wants anyway. The
+booking zone is not lost: the DESCRIPTION says when in it, with the UTC offset, as the
+email does (``describe_time``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from shared.domain.models import Interview, InterviewType
-from shared.domain.timezones import zone
 
 if TYPE_CHECKING:
-    from icalendar import Event, Timezone, vCalAddress
+    from icalendar import Event, vCalAddress
 
 PRODID = "-//Convene//Interviews//EN"
 REQUEST = "REQUEST"
 CANCEL = "CANCEL"
 ALARM_BEFORE = timedelta(minutes=15)
-_DAY = 86_400
 
 
 def build_ics(interview: Interview, *, method: str, now: datetime, organizer_name: str | None = None) -> bytes:
@@ -45,14 +50,12 @@ def build_ics(interview: Interview, *, method: str, now: datetime, organizer_nam
         raise ValueError("now must be timezone-aware.")
     from icalendar import Calendar
 
-    tz = zone(interview.timezone)
     calendar = Calendar()
     calendar.add("PRODID", PRODID)
     calendar.add("VERSION", "2.0")
     calendar.add("CALSCALE", "GREGORIAN")
     calendar.add("METHOD", method)
-    calendar.add_component(_vtimezone(tz, interview.start, interview.end))
-    calendar.add_component(_event(interview, tz, method=method, now=now, organizer_name=organizer_name))
+    calendar.add_component(_event(interview, method=method, now=now, organizer_name=organizer_name))
     return calendar.to_ical()
 
 
@@ -62,15 +65,15 @@ def summary(interview: Interview) -> str:
     return f"{topic}: {interview.guest.name} & {interview.host.name}"
 
 
-def _event(interview: Interview, tz: ZoneInfo, *, method: str, now: datetime, organizer_name: str | None) -> Event:
+def _event(interview: Interview, *, method: str, now: datetime, organizer_name: str | None) -> Event:
     from icalendar import Alarm, Event, vCalAddress
 
     event = Event()
     event.add("UID", interview.ical_uid)
     event.add("SEQUENCE", interview.ical_sequence)
     event.add("DTSTAMP", now.astimezone(timezone.utc))
-    event.add("DTSTART", _ical_time(interview.start, tz))
-    event.add("DTEND", _ical_time(interview.end, tz))
+    event.add("DTSTART", _utc(interview.start))  # UTC, never TZID: see the module's docstring
+    event.add("DTEND", _utc(interview.end))
     event.add("SUMMARY", summary(interview))
     event.add("DESCRIPTION", _description(interview))
     location = _location(interview)
@@ -112,62 +115,11 @@ def _attendees(interview: Interview, method: str) -> list[vCalAddress]:
     ]
 
 
-def _ical_time(instant: datetime, tz: ZoneInfo) -> datetime:
-    """``instant`` as wall time in the booking zone, or in UTC where wall time cannot say it.
-
-    RFC 5545 §3.3.5 reads a repeated wall time (the hour after clocks go back) as its first
-    occurrence, so an instant in the second occurrence is written in UTC instead.
-    """
-    local = instant.astimezone(tz)
-    if local.replace(fold=0).astimezone(timezone.utc) == instant:
-        return local.replace(fold=0)
+def _utc(instant: datetime) -> datetime:
+    """``instant`` in UTC, written with a ``Z``; a naive datetime has no instant and is refused."""
+    if instant.tzinfo is None:
+        raise ValueError("Interview times must be timezone-aware.")
     return instant.astimezone(timezone.utc)
-
-
-def _vtimezone(tz: ZoneInfo, start: datetime, end: datetime) -> Timezone:
-    """The rules of ``tz`` for the calendar year(s) of the interview, one observance per change.
-
-    Each onset is written, as RFC 5545 §3.6.5 defines it, in the wall time of the offset
-    being left (TZOFFSETFROM). The first observance opens the window with no change.
-    """
-    from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
-
-    first = int(datetime(start.astimezone(tz).year, 1, 1, tzinfo=tz).timestamp())
-    last = int(datetime(end.astimezone(tz).year + 1, 1, 1, tzinfo=tz).timestamp())
-    vtimezone = Timezone()
-    vtimezone.add("TZID", tz.key)
-    offset_before = datetime.fromtimestamp(first, tz).utcoffset()
-    for onset in [first, *_transitions(tz, first, last)]:
-        local = datetime.fromtimestamp(onset, tz)
-        observance = TimezoneDaylight() if local.dst() else TimezoneStandard()
-        observance.add("DTSTART", datetime.fromtimestamp(onset, timezone.utc).replace(tzinfo=None) + offset_before)
-        observance.add("TZOFFSETFROM", offset_before)
-        observance.add("TZOFFSETTO", local.utcoffset())
-        observance.add("TZNAME", local.tzname())
-        vtimezone.add_component(observance)
-        offset_before = local.utcoffset()
-    return vtimezone
-
-
-def _transitions(tz: ZoneInfo, first: int, last: int) -> list[int]:
-    """The UTC seconds in [first, last) at which ``tz`` changes offset, DST flag or name.
-
-    zoneinfo has no public list of transitions: scan day by day, then bisect to the second.
-    """
-    def state(seconds: int) -> tuple[timedelta | None, timedelta | None, str | None]:
-        local = datetime.fromtimestamp(seconds, tz)
-        return local.utcoffset(), local.dst(), local.tzname()
-
-    onsets = []
-    for day in range(first, last, _DAY):
-        low, high = day, min(day + _DAY, last)
-        if state(low) == state(high):
-            continue
-        while high - low > 1:
-            middle = (low + high) // 2
-            low, high = (middle, high) if state(middle) == state(low) else (low, middle)
-        onsets.append(high)
-    return onsets
 
 
 def video_link(interview: Interview) -> str | None:
@@ -190,8 +142,14 @@ def _location(interview: Interview) -> str | None:
 
 
 def _description(interview: Interview) -> str:
-    """Plain-text details for calendar clients, which do not show the email."""
-    lines = [summary(interview)]
+    """Plain-text details for calendar clients, which do not show the email.
+
+    The "When:" line gives the time in the booking zone with its UTC offset, since the
+    event's own times are UTC and clients show them in the viewer's zone.
+    """
+    from shared.mail.content import describe_time  # content imports this module
+
+    lines = [summary(interview), f"When: {describe_time(interview.start, interview.end, interview.timezone)}"]
     if interview.type.has_video_link:
         link = video_link(interview)
         lines.append(f"Join the video call: {link}" if link else "Video call (link not available yet)")

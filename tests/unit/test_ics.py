@@ -1,8 +1,12 @@
-"""The .ics attachment, parsed back with icalendar and, where available, checked by libical."""
+"""The .ics attachment, parsed back with icalendar and, where available, checked by libical.
+
+Times are written in UTC (see ``shared.mail.ics``): around DST changes (folds, gaps, 30- and
+15-minute shifts) libical and icalendar must read the very instants that were booked.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -42,9 +46,10 @@ def test_a_request_carries_every_property_an_invitation_needs():
     assert event["UID"] == "iv-123@convene"
     assert event["SEQUENCE"] == 2
     assert event["DTSTAMP"].dt == NOW and b"DTSTAMP:20260601T120000Z" in data
-    assert b"DTSTART;TZID=Europe/Berlin:20260601T141000" in data
-    assert b"DTEND;TZID=Europe/Berlin:20260601T145500" in data
+    assert b"DTSTART:20260601T121000Z" in data and b"DTEND:20260601T125500Z" in data
+    assert b"TZID" not in data and not calendar.walk("VTIMEZONE")
     assert instants(event) == (iv.start, iv.end)
+    assert "When: Monday, 1 June 2026, 14:10–14:55 (Europe/Berlin, UTC+02:00)" in event["DESCRIPTION"]
     assert event["SUMMARY"] == "Backend Engineer interview: Gus Guest & Hana Host"
     assert iv.meet_link in event["DESCRIPTION"] and "Bring your portfolio." in event["DESCRIPTION"]
     assert event["LOCATION"] == iv.meet_link
@@ -102,81 +107,6 @@ def test_a_naive_now_is_refused_rather_than_read_in_the_servers_zone():
         build_ics(interview(), method="REQUEST", now=NOW.replace(tzinfo=None))
 
 
-def test_spring_forward_in_berlin_keeps_the_wall_time_and_the_instant():
-    iv = interview(start=BERLIN_SPRING_FORWARD, duration_minutes=45)
-    data = build_ics(iv, method="REQUEST", now=NOW)
-    _, event = parse(data)
-    assert b"DTSTART;TZID=Europe/Berlin:20260329T033000" in data
-    assert b"DTEND;TZID=Europe/Berlin:20260329T041500" in data
-    assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
-    assert instants(event) == (iv.start, iv.end)
-
-
-def test_fall_back_in_new_york_keeps_the_wall_time_and_the_instant():
-    iv = interview(start=NEW_YORK_FALL_BACK, timezone="America/New_York", duration_minutes=120)
-    data = build_ics(iv, method="REQUEST", now=NOW)
-    _, event = parse(data)
-    # Two real hours, one wall-clock hour: 01:30 EDT to 02:30 EST.
-    assert b"DTSTART;TZID=America/New_York:20261101T013000" in data
-    assert b"DTEND;TZID=America/New_York:20261101T023000" in data
-    assert event["DTEND"].params["TZID"] == "America/New_York"
-    assert instants(event) == (iv.start, iv.end)
-
-
-def test_the_second_occurrence_of_a_repeated_hour_is_written_in_utc():
-    """RFC 5545 §3.3.5 reads a repeated local time as its first occurrence: 01:30 would be an hour early."""
-    start = NEW_YORK_FALL_BACK + timedelta(hours=1)  # 01:30 EST
-    iv = interview(start=start, timezone="America/New_York", duration_minutes=30)
-    data = build_ics(iv, method="REQUEST", now=NOW)
-    _, event = parse(data)
-    assert b"DTSTART:20261101T063000Z" in data
-    assert b"DTEND;TZID=America/New_York:20261101T020000" in data
-    assert instants(event) == (iv.start, iv.end)
-
-
-def _real_transitions(tz: ZoneInfo, year: int) -> list[datetime]:
-    """Every UTC instant of ``year`` at which ``tz`` changes offset, found hour by hour (an independent scan)."""
-    found = []
-    hour = datetime(year, 1, 1, tzinfo=tz).astimezone(UTC)
-    end = datetime(year + 1, 1, 1, tzinfo=tz).astimezone(UTC)
-    while hour < end:
-        after = hour + timedelta(hours=1)
-        if hour.astimezone(tz).utcoffset() != after.astimezone(tz).utcoffset():
-            found.append(next(t for t in (hour + timedelta(minutes=m) for m in range(1, 61))
-                              if t.astimezone(tz).utcoffset() == after.astimezone(tz).utcoffset()))
-        hour = after
-    return found
-
-
-@pytest.mark.parametrize(("zone_name", "start"), [
-    ("Europe/Berlin", BERLIN_SPRING_FORWARD),
-    ("America/New_York", NEW_YORK_FALL_BACK),
-    ("Australia/Lord_Howe", datetime(2026, 4, 4, 14, 45, tzinfo=UTC)),  # a 30-minute DST change
-    ("Asia/Kolkata", datetime(2026, 6, 1, 8, 0, tzinfo=UTC)),  # no DST at all
-])
-def test_the_vtimezone_states_the_zones_real_changes(zone_name: str, start: datetime):
-    """Each onset is wall time in the offset being left (RFC 5545 §3.6.5), so DTSTART − TZOFFSETFROM is the real change."""
-    tz = ZoneInfo(zone_name)
-    calendar, event = parse(build_ics(interview(start=start, timezone=zone_name), method="REQUEST", now=NOW))
-    assert calendar.get_missing_tzids() == set()
-    (vtimezone,) = calendar.timezones
-    assert vtimezone.tz_name == zone_name
-    assert event["DTSTART"].params["TZID"] == zone_name
-
-    onsets = []
-    for observance in vtimezone.walk():
-        if observance.name not in ("STANDARD", "DAYLIGHT"):
-            continue
-        offset_from, offset_to = observance["TZOFFSETFROM"].td, observance["TZOFFSETTO"].td
-        onset = (observance["DTSTART"].dt - offset_from).replace(tzinfo=UTC)
-        assert onset.astimezone(tz).utcoffset() == offset_to
-        assert (onset - timedelta(seconds=1)).astimezone(tz).utcoffset() == offset_from
-        assert (observance.name == "DAYLIGHT") == bool(onset.astimezone(tz).dst())
-        if offset_from != offset_to:
-            onsets.append(onset)
-    assert onsets == _real_transitions(tz, start.astimezone(tz).year)
-
-
 @pytest.mark.parametrize(("kind", "detail", "link"), [
     (InterviewType.PHONE, {"phone": "+49 30 1234567", "meet_link": None}, None),
     (InterviewType.IN_PERSON, {"location": "Acme HQ, Torstraße 1, Berlin", "meet_link": None}, None),
@@ -204,6 +134,167 @@ def test_names_and_notes_with_ical_special_characters_survive_the_round_trip():
     _, event = parse(build_ics(interview(host=host, note=note), method="REQUEST", now=NOW))
     assert event["ORGANIZER"].params["CN"] == host.name
     assert note in event["DESCRIPTION"]
+
+
+# Around DST changes: libical (Debian's, in one subprocess for all cases, read as Evolution
+# reads it) and icalendar must both read the booked instants.
+
+
+def _changes(tz: ZoneInfo, first: datetime, last: datetime) -> list[tuple[datetime, timedelta, timedelta]]:
+    """(instant, offset before, offset after) of each offset change in [first, last), minute by minute within the hour."""
+    found = []
+    hour = first
+    while hour < last:
+        after = hour + timedelta(hours=1)
+        before_offset, after_offset = hour.astimezone(tz).utcoffset(), after.astimezone(tz).utcoffset()
+        if before_offset != after_offset:
+            change = next(t for t in (hour + timedelta(minutes=m) for m in range(1, 61))
+                          if t.astimezone(tz).utcoffset() == after_offset)
+            found.append((change, before_offset, after_offset))
+        hour = after
+    return found
+
+
+@dataclass(frozen=True)
+class Case:
+    zone: str
+    start: datetime  # the booked instant, UTC
+    minutes: int
+    label: str
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(minutes=self.minutes)
+
+    @property
+    def id(self) -> str:
+        local = self.start.astimezone(ZoneInfo(self.zone))
+        return f"{self.zone}-{local:%Y%m%dT%H%M%z}-{self.minutes}min-{self.label}"
+
+
+EDGE_YEARS = {
+    "America/New_York": 2027,  # 1 hour, at 02:00 local
+    "Europe/Berlin": 2027,  # 1 hour, at 01:00 UTC
+    "Australia/Lord_Howe": 2027,  # 30 minutes, southern hemisphere
+    "Asia/Kathmandu": 1986,  # +05:30 → +05:45 on 1 January 1986: a 15-minute gap, no change ever since
+}
+
+
+def _changes_around(name: str) -> list[tuple[datetime, timedelta, timedelta]]:
+    year = EDGE_YEARS[name]
+    return _changes(ZoneInfo(name), datetime(year - 1, 12, 31, tzinfo=UTC), datetime(year + 1, 1, 2, tzinfo=UTC))
+
+
+def _edge_cases() -> list[Case]:
+    """Each fold (both occurrences, both edges) and each gap edge of the zones, 30 and 90 minutes long."""
+    cases = []
+    for name in EDGE_YEARS:
+        for change, before, after in _changes_around(name):
+            shift, minute = abs(after - before), timedelta(minutes=1)
+            if after < before:  # a fold: [change - shift, change) and [change, change + shift) show the same wall times
+                moments = {"before-fold": change - shift - minute, "fold-first-starts": change - shift,
+                           "fold-first-middle": change - shift / 2, "fold-first-last-minute": change - minute,
+                           "fold-second-starts": change, "fold-second-middle": change + shift / 2,
+                           "fold-second-last-minute": change + shift - minute, "after-fold": change + shift}
+            else:  # a gap: the wall times [change, change + shift) in the old offset never happen
+                moments = {"gap-one-shift-before": change - shift, "gap-last-minute-before": change - minute,
+                           "gap-first-after": change, "gap-minute-after": change + minute, "gap-one-shift-after": change + shift}
+            cases += [Case(name, moment, minutes, label) for label, moment in moments.items() for minutes in (30, 90)]
+    return cases
+
+
+ORDINARY_CASES = [
+    Case("Europe/Berlin", BERLIN_SUMMER, 45, "summer"),
+    Case("Europe/Berlin", datetime(2027, 1, 15, 8, 0, tzinfo=UTC), 60, "winter"),
+    Case("Europe/Berlin", datetime(2027, 10, 30, 23, 0, tzinfo=UTC), 240, "across-the-fold"),  # 01:00 CEST – 04:00 CET
+    Case("America/New_York", datetime(2027, 7, 4, 3, 30, tzinfo=UTC), 60, "crosses-local-midnight"),  # 23:30 EDT
+    Case("America/New_York", datetime(2027, 3, 14, 6, 30, tzinfo=UTC), 120, "across-the-gap"),  # 01:30 EST – 04:30 EDT
+    Case("Australia/Lord_Howe", datetime(2027, 1, 10, 23, 0, tzinfo=UTC), 45, "summer-plus-11"),
+    Case("Australia/Lord_Howe", datetime(2027, 6, 10, 23, 0, tzinfo=UTC), 45, "winter-plus-10-30"),
+    Case("Asia/Kathmandu", datetime(2027, 6, 1, 4, 15, tzinfo=UTC), 30, "plus-05-45"),  # 10:00 NPT
+    Case("Asia/Kathmandu", datetime(2027, 12, 31, 18, 0, tzinfo=UTC), 60, "new-year-plus-05-45"),  # 23:45 NPT
+]
+DST_CASES = _edge_cases() + ORDINARY_CASES
+
+
+def _iv(case: Case, method: str):
+    iv = interview(start=case.start, timezone=case.zone, duration_minutes=case.minutes, ical_uid=f"{case.id}@convene")
+    return replace(iv, status=InterviewStatus.CANCELLED, ical_sequence=1) if method == "CANCEL" else iv
+
+
+@pytest.fixture(scope="module")
+def libical_reports() -> dict[tuple[str, str], object]:
+    """libical's report on every case's REQUEST and CANCEL, from one child process."""
+    ical_check = pytest.importorskip("devstack.ical_check")
+    keys = [(case.id, method) for case in DST_CASES for method in ("REQUEST", "CANCEL")]
+    texts = [build_ics(_iv(case, method), method=method, now=NOW).decode() for case in DST_CASES
+             for method in ("REQUEST", "CANCEL")]
+    return dict(zip(keys, ical_check.check_icals(texts), strict=True))
+
+
+def test_the_cases_cover_both_occurrences_of_each_fold_and_each_gap_edge():
+    """The scan really finds the changes, so the cases below are not vacuous."""
+    changes = {name: [(t.isoformat(), before - after) for t, before, after in _changes_around(name)] for name in EDGE_YEARS}
+    assert changes == {
+        "America/New_York": [("2027-03-14T07:00:00+00:00", timedelta(hours=-1)),
+                             ("2027-11-07T06:00:00+00:00", timedelta(hours=1))],
+        "Europe/Berlin": [("2027-03-28T01:00:00+00:00", timedelta(hours=-1)), ("2027-10-31T01:00:00+00:00", timedelta(hours=1))],
+        "Australia/Lord_Howe": [("2027-04-03T15:00:00+00:00", timedelta(minutes=30)),
+                                ("2027-10-02T15:30:00+00:00", timedelta(minutes=-30))],
+        "Asia/Kathmandu": [("1985-12-31T18:30:00+00:00", timedelta(minutes=-15))],
+    }
+    for case in DST_CASES:
+        tz = ZoneInfo(case.zone)
+        local = case.start.astimezone(tz)
+        other_reading = local.replace(fold=1 - local.fold).astimezone(UTC)
+        # A fold case's wall time names two instants; every other case's names one.
+        assert (other_reading != case.start) == case.label.startswith("fold-"), case.id
+    assert len({case.id for case in DST_CASES}) == len(DST_CASES)
+
+
+@pytest.mark.parametrize("method", ["REQUEST", "CANCEL"])
+@pytest.mark.parametrize("case", DST_CASES, ids=lambda case: case.id)
+def test_libical_and_icalendar_read_the_booked_instants(case: Case, method: str, libical_reports):
+    data = build_ics(_iv(case, method), method=method, now=NOW)
+    calendar, event = parse(data)
+    report = libical_reports[case.id, method]
+
+    (libical,) = report.events
+    assert (libical.start, libical.end) == (case.start, case.end) == instants(event)
+    assert libical.end - libical.start == timedelta(minutes=case.minutes) == event["DTEND"].dt - event["DTSTART"].dt
+    assert report.errors == [] and report.restriction_ok and report.method == method
+    assert b"DTSTART:" + f"{case.start:%Y%m%dT%H%M%SZ}".encode() in data
+    assert b"DTEND:" + f"{case.end:%Y%m%dT%H%M%SZ}".encode() in data
+    assert b"TZID" not in data and not calendar.walk("VTIMEZONE")
+    # The booking zone's wall time, with the offset that picks the instant, is in the description.
+    local = case.start.astimezone(ZoneInfo(case.zone))
+    assert f"{local:%H:%M}" in event["DESCRIPTION"] and _offset_text(local) in event["DESCRIPTION"]
+
+
+def _offset_text(local: datetime) -> str:
+    """E.g. "UTC+05:45", "UTC-04:00"."""
+    minutes = int(local.utcoffset().total_seconds() // 60)
+    return f"UTC{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+@pytest.mark.parametrize(("zone_name", "start", "utc_text", "when"), [
+    ("Europe/Berlin", datetime(2027, 10, 31, 2, 30, tzinfo=timezone(timedelta(hours=2))), b"20271031T003000Z",
+     "Sunday, 31 October 2027, 02:30 UTC+02:00 – 02:15 UTC+01:00 (Europe/Berlin)"),
+    ("Australia/Lord_Howe", datetime(2027, 4, 4, 1, 45, tzinfo=timezone(timedelta(hours=11))), b"20270403T144500Z",
+     "Sunday, 4 April 2027, 01:45 UTC+11:00 – 02:00 UTC+10:30 (Australia/Lord_Howe)"),
+])
+def test_the_first_occurrence_of_a_repeated_time_is_not_read_late(zone_name, start, utc_text, when):
+    """The issue's two cases: libical read the TZID form 1 hour (Berlin) and 30 minutes (Lord Howe) late."""
+    ical_check = pytest.importorskip("devstack.ical_check")
+    iv = interview(start=start.astimezone(UTC), timezone=zone_name, duration_minutes=45)
+    data = build_ics(iv, method="REQUEST", now=NOW)
+    report = ical_check.check_ical(data.decode())
+    _, event = parse(data)
+    assert b"DTSTART:" + utc_text in data
+    (libical,) = report.events
+    assert libical.start == start == event["DTSTART"].dt
+    assert libical.end == start + timedelta(minutes=45) == event["DTEND"].dt
+    assert f"When: {when}" in event["DESCRIPTION"]
 
 
 # libical (Debian's, in a subprocess) reads the file the way Evolution and other clients do.
