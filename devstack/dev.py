@@ -2,8 +2,16 @@
 
 Starts the Firestore emulator, the Google sandbox and every function on 127.0.0.1,
 seeds a demo workspace, writes ``.convene/dev.json`` (URLs, ID tokens, guest link
-tokens, ready-to-run curl commands) and waits. Ctrl-C stops every process group it
-started.
+tokens, ready-to-run curl commands) and waits.
+
+Every port is checked before anything starts: if one is taken, it says which port, for
+which service and held by which process, and exits with status 1, having started nothing
+(an emulator left running would otherwise be seeded instead of a new one).
+
+Ctrl-C, SIGTERM (``kill``, a process manager; ``make`` passes it on) and SIGHUP all stop
+it the same way, at any moment, even half-way through starting: every process group it
+started is stopped (gcloud, bash and java for the emulator, gunicorn and its workers) and
+the exit status is 0.
 """
 
 from __future__ import annotations
@@ -14,8 +22,8 @@ import os
 import shlex
 import signal
 import sys
-import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -42,8 +50,72 @@ DEFAULT_CORS = "http://localhost:3000,http://localhost:5173,http://127.0.0.1:517
 TOKEN_LIFETIME = timedelta(hours=12)
 
 
-def _port(base: int, offset: int) -> int:
-    return base + offset if base else processes.free_port()
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+FUNCTION_PORT_OFFSET = 10  # emulator = base, sandbox = base + 1, functions = base + 10, + 11, …
+MAX_PORT = 65_535
+
+
+class _StopRequest:
+    """Which stop signal arrived, if any. The handler only assigns an attribute: it runs
+    between two bytecodes of the main thread, which may be holding any lock at that moment."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    def handle(self, signum: int, _frame: Any) -> None:
+        self.signum = self.signum or signum
+
+
+def plan_ports(base: int) -> dict[str, int]:
+    """Service → port: from ``base`` (emulator, sandbox, then the functions), or free ports if 0."""
+    names = ["firestore", "sandbox", *FUNCTIONS]
+    if base:
+        offsets = [0, 1, *(FUNCTION_PORT_OFFSET + index for index in range(len(FUNCTIONS)))]
+        if not 0 < base <= MAX_PORT - offsets[-1]:
+            raise ValueError(f"the base port must be between 1 and {MAX_PORT - offsets[-1]}, or 0 for free ports; got {base}")
+        return {name: base + offset for name, offset in zip(names, offsets, strict=True)}
+    chosen: set[int] = set()
+    while len(chosen) < len(names):
+        chosen.add(processes.free_port())
+    return dict(zip(names, sorted(chosen), strict=True))
+
+
+def _service_label(name: str) -> str:
+    return {"firestore": "the Firestore emulator", "sandbox": "the Google sandbox"}.get(name, f"the {name} function")
+
+
+def port_problems(ports: dict[str, int]) -> list[str]:
+    """One line per port that cannot be used: the port, the service that wants it, the holder."""
+    return [f"port {port} ({_service_label(name)}) {problem}"
+            for name, port in ports.items() if (problem := processes.port_problem(port)) is not None]
+
+
+def _busy_message(problems: list[str], base: int) -> str:
+    lines = ["make dev: nothing was started: a port the local stack needs is not free.", *(f"  {p}" for p in problems)]
+    advice = "Stop that process, or move every port of the stack: "
+    alternative = _free_base(base) if base else None
+    if alternative:
+        advice += f"CONVENE_DEV_BASE_PORT={alternative} make dev (its ports are free now), "
+    else:
+        advice += "CONVENE_DEV_BASE_PORT=<another base> make dev, "
+    advice += "or python -m devstack.dev --base-port 0 (free ports chosen at start; URLs in .convene/dev.json)."
+    return "\n".join([*lines, advice])
+
+
+def _free_base(base: int) -> int | None:
+    """A base port near ``base`` whose every port is free now, to suggest."""
+    for step in range(1, 9):
+        candidate = base + 1000 * step
+        try:
+            ports = plan_ports(candidate)
+        except ValueError:
+            return None
+        if all(processes.port_is_free(port) for port in ports.values()):
+            return candidate
+    return None
 
 
 def _control(sandbox_url: str, path: str, body: dict[str, Any]) -> Any:
@@ -77,51 +149,59 @@ def _mint(sandbox_url: str, user: Any) -> str:
     })["id_token"])
 
 
-def start_stack(project_id: str, base_port: int, log_dir: Path) -> tuple[list[processes.Service], dict[str, Any]]:
-    services: list[processes.Service] = []
-    try:
-        firestore = processes.start_firestore_emulator(port=_port(base_port, 0), log_dir=log_dir)
-        services.append(firestore)
-        secrets_file = STATE_DIR / "sandbox-secrets.json"
-        secrets_file.touch(mode=0o600)
-        secret_values = stack_secrets()
-        secrets_file.write_text(json.dumps(secret_values))
-        sandbox = processes.start_sandbox(project_id, secrets_file=secrets_file, port=_port(base_port, 1), log_dir=log_dir,
-                                          mail_outbox=MAIL_OUTBOX)
-        services.append(sandbox)
-        sandbox_url = sandbox.url
-        ports = {name: _port(base_port, 10 + index) for index, name in enumerate(FUNCTIONS)}
-        urls = {name: f"http://{processes.LOOPBACK}:{port}" for name, port in ports.items()}
-        oauth_url = urls["oauth"]
-        _control(sandbox_url, "/sandbox/sendgrid/keys", {"key": secret_values[SENDGRID_SECRET]})
-        create_email_queue(sandbox_url, project_id)
-        client_id, client_secret = oauth_client(secret_values)
-        _control(sandbox_url, "/sandbox/oauth/clients", {"client_id": client_id, "client_secret": client_secret,
-                                                          "redirect_uris": [oauth_url + "/callback"], "name": "Convene (local)"})
-        _demo_google_accounts(sandbox_url)
-        env = function_env(project_id=project_id, firestore_host=firestore.extra["host"], sandbox_url=sandbox_url,
-                           cors_origins=os.environ.get("CONVENE_DEV_CORS_ORIGINS", DEFAULT_CORS), oauth_url=oauth_url,
-                           oauth_result_urls=os.environ.get("CONVENE_DEV_OAUTH_RESULT_URLS", ""),
-                           worker_url=urls["email_worker"], portal_url=urls["join"] + "/portal")
-        with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
-            # An internal function checks that OIDC tokens were minted for its own URL.
-            futures = [pool.submit(processes.start_function, name,
-                                   env=env | (internal_env(name, urls[name], project_id) if name in INTERNAL_FUNCTIONS else {}),
-                                   port=ports[name], log_dir=log_dir)
-                       for name in FUNCTIONS]
-        failures = []
-        for future in futures:  # keep every function that did start, so that a failure stops them too
-            try:
-                services.append(future.result())
-            except Exception as exc:  # noqa: BLE001
-                failures.append(exc)
-        if failures:
-            raise failures[0]
-        return services, {"env": env, "sandbox_url": sandbox_url, "firestore_host": firestore.extra["host"]}
-    except BaseException:
-        for service in reversed(services):
-            service.stop()
-        raise
+def start_stack(project_id: str, ports: dict[str, int], log_dir: Path, services: list[processes.Service],
+                stop_requested: Callable[[], bool]) -> dict[str, Any]:
+    """Start everything on ``ports``, appending each started service to ``services`` at once
+    (the caller stops them all, whatever happens here). ``StartCancelled`` when a stop is
+    asked for meanwhile; ``StartFailed`` when a process does not come up."""
+
+    def check_stop() -> None:
+        if stop_requested():
+            raise processes.StartCancelled("stopped while starting")
+
+    check_stop()
+    firestore = processes.start_firestore_emulator(port=ports["firestore"], log_dir=log_dir, stop_requested=stop_requested)
+    services.append(firestore)
+    check_stop()
+    secrets_file = STATE_DIR / "sandbox-secrets.json"
+    secrets_file.touch(mode=0o600)
+    secret_values = stack_secrets()
+    secrets_file.write_text(json.dumps(secret_values))
+    sandbox = processes.start_sandbox(project_id, secrets_file=secrets_file, port=ports["sandbox"], log_dir=log_dir,
+                                      mail_outbox=MAIL_OUTBOX, stop_requested=stop_requested)
+    services.append(sandbox)
+    check_stop()
+    sandbox_url = sandbox.url
+    urls = {name: f"http://{processes.LOOPBACK}:{ports[name]}" for name in FUNCTIONS}
+    oauth_url = urls["oauth"]
+    _control(sandbox_url, "/sandbox/sendgrid/keys", {"key": secret_values[SENDGRID_SECRET]})
+    create_email_queue(sandbox_url, project_id)
+    client_id, client_secret = oauth_client(secret_values)
+    _control(sandbox_url, "/sandbox/oauth/clients", {"client_id": client_id, "client_secret": client_secret,
+                                                      "redirect_uris": [oauth_url + "/callback"], "name": "Convene (local)"})
+    _demo_google_accounts(sandbox_url)
+    check_stop()
+    env = function_env(project_id=project_id, firestore_host=firestore.extra["host"], sandbox_url=sandbox_url,
+                       cors_origins=os.environ.get("CONVENE_DEV_CORS_ORIGINS", DEFAULT_CORS), oauth_url=oauth_url,
+                       oauth_result_urls=os.environ.get("CONVENE_DEV_OAUTH_RESULT_URLS", ""),
+                       worker_url=urls["email_worker"], portal_url=urls["join"] + "/portal")
+    with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
+        # An internal function checks that OIDC tokens were minted for its own URL.
+        futures = [pool.submit(processes.start_function, name,
+                               env=env | (internal_env(name, urls[name], project_id) if name in INTERNAL_FUNCTIONS else {}),
+                               port=ports[name], log_dir=log_dir, stop_requested=stop_requested)
+                   for name in FUNCTIONS]
+    failures = []
+    for future in futures:  # keep every function that did start, so that a failure stops them too
+        try:
+            services.append(future.result())
+        except Exception as exc:  # noqa: BLE001
+            failures.append(exc)
+    cancelled = [f for f in failures if isinstance(f, processes.StartCancelled)]
+    if cancelled or failures:
+        raise (cancelled or failures)[0]
+    check_stop()
+    return {"env": env, "sandbox_url": sandbox_url, "firestore_host": firestore.extra["host"]}
 
 
 def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: dict[str, str]) -> dict[str, Any]:
@@ -167,9 +247,13 @@ def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: di
                     "\"time\": \"10:00\", \"timezone\": \"Europe/Berlin\", \"interview_type\": \"google_meet\"}'",
         },
         "google_connect": {
-            "how": "POST /connect as the host, then open google_auth_url in a browser and click Allow on the sandbox's consent page",
+            "how": "POST /connect as the host; the front-end (on one of CONVENE_DEV_CORS_ORIGINS) then POSTs a form with the "
+                   "host's id_token to google_auth_url, and the browser lands on the sandbox's consent page: click Allow",
             "curl": f"curl -s -X POST {function_urls['oauth']}/connect -H 'Authorization: Bearer '$(jq -r .users.host.id_token .convene/dev.json)",
             "status_curl": f"curl -s {function_urls['oauth']}/status -H 'Authorization: Bearer '$(jq -r .users.host.id_token .convene/dev.json)",
+            # A stand-in for the front-end's button, to click through without a front-end of your own.
+            "serve_front_end": "python3 -m http.server 5173 --bind 127.0.0.1 --directory devstack/frontend",
+            "open": f"http://127.0.0.1:5173/connect-google.html#oauth={function_urls['oauth']}&id_token={users['host']['id_token']}",
         },
         "mint_token": f"curl -s -X POST {wiring['sandbox_url']}/sandbox/identity/id-token -H 'Content-Type: application/json' "
                       "-d '{\"uid\": \"uid-demo-host\", \"email\": \"hugo.host@demo.example\", \"claims\": {\"workspace_id\": \"ws-demo\"}}'",
@@ -177,34 +261,53 @@ def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: di
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make dev", description=__doc__)
+    parser = argparse.ArgumentParser(prog="make dev", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project", default=os.environ.get("CONVENE_DEV_PROJECT", "convene-dev"))
-    parser.add_argument("--base-port", type=int, default=int(os.environ.get("CONVENE_DEV_BASE_PORT", "8180")),
+    parser.add_argument("--base-port", type=int, default=os.environ.get("CONVENE_DEV_BASE_PORT", "8180"),
                         help="emulator = base, sandbox = base+1, functions = base+10…; 0 picks free ports")
     parser.add_argument("--exit-after-start", action="store_true", help="stop again once up (smoke test)")
     args = parser.parse_args(argv)
 
+    stop = _StopRequest()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop.handle)
     began = time.monotonic()
+    try:
+        ports = plan_ports(args.base_port)
+    except ValueError as exc:
+        print(f"make dev: {exc}", file=sys.stderr)
+        return 2
+    problems = port_problems(ports)
+    if problems:
+        print(_busy_message(problems, args.base_port), file=sys.stderr)
+        return 1
+
     STATE_DIR.mkdir(exist_ok=True)
     DEV_JSON.unlink(missing_ok=True)
     log_dir = STATE_DIR / "logs"
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-
-    services, wiring = start_stack(args.project, args.base_port, log_dir)
+    services: list[processes.Service] = []
     try:
-        function_urls = {s.name: s.url for s in services if s.name in FUNCTIONS}
-        info = seed_and_describe(args.project, wiring, function_urls)
+        try:
+            wiring = start_stack(args.project, ports, log_dir, services, stop)
+            function_urls = {s.name: s.url for s in services if s.name in FUNCTIONS}
+            info = seed_and_describe(args.project, wiring, function_urls)
+        except processes.StartCancelled:
+            return 0
+        except processes.StartFailed as exc:
+            print(f"make dev: could not start the local stack: {exc}\n(logs: {log_dir})", file=sys.stderr)
+            return 1
+        if stop():
+            return 0
         DEV_JSON.write_text(json.dumps(info, indent=2))
         DEV_JSON.chmod(0o600)
         print(_summary(info, time.monotonic() - began, log_dir), flush=True)
-        while not stop.is_set() and not args.exit_after_start:
+        while not stop() and not args.exit_after_start:
             dead = [s.name for s in services if s.process.poll() is not None]
             if dead:
                 print(f"stopping: {', '.join(dead)} exited (see {log_dir})", file=sys.stderr)
                 return 1
-            stop.wait(1.0)
+            time.sleep(0.2)
         return 0
     finally:
         for service in reversed(services):
@@ -221,7 +324,8 @@ def _summary(info: dict[str, Any], seconds: float, log_dir: Path) -> str:
     lines += ["", "Demo interviews (join check as the guest):"]
     lines += [f"  {iv['label']:<16} {iv['expected_meeting_status']:<12} {iv['join_check_url']}" for iv in info["interviews"]]
     lines += ["", "Connect Google as the demo host (a browser completes it on the sandbox's consent page):",
-              f"  {info['google_connect']['curl']}", "  then open the returned google_auth_url and click Allow.",
+              f"  {info['google_connect']['curl']}",
+              "  then the front-end POSTs a form (id_token=<the host's>) to the returned google_auth_url; click Allow.",
               "", "Then create an interview (jq -r .create_interview.curl .convene/dev.json); the emails arrive as .eml in",
               f"  {info['mail_outbox']}",
               "", "Run a scheduled function as Cloud Scheduler would: make trigger JOB=reminders (or maintenance)"]

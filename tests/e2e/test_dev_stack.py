@@ -1,18 +1,32 @@
 """`make dev`'s program, as a front-end developer uses it: start, read .convene/dev.json,
-curl the join function for every demo interview, Ctrl-C, and nothing is left running."""
+curl the join function for every demo interview, stop it, and nothing is left running.
+
+Stopping is checked by process group: every process the program starts is the leader of its
+own group (and session), found here as a child of the program while it runs; afterwards no
+live process may remain in any of those groups. A port already taken stops it before it
+starts anything.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 import requests
 
-from devstack.processes import ROOT
+from devstack.dev import plan_ports
+from devstack.processes import LOOPBACK, ROOT, port_is_free
 
 
 def _listening(url_or_host: str) -> bool:
@@ -23,48 +37,120 @@ def _listening(url_or_host: str) -> bool:
         return False
 
 
-def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_path):
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, session, …]."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _all_pids() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def _live_members(groups: set[int]) -> list[str]:
+    """Processes (not zombies) still in any of ``groups``, by process group or session."""
+    found = []
+    for pid in _all_pids():
+        stat = _stat(pid)
+        if stat and stat[0] != "Z" and (int(stat[2]) in groups or int(stat[3]) in groups):
+            with contextlib.suppress(OSError):
+                found.append(f"{pid} {Path(f'/proc/{pid}/cmdline').read_bytes().replace(bytes(1), b' ').decode()[:120]}")
+    return found
+
+
+def _assert_groups_gone(groups: set[int], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout  # SIGKILLed members may take a moment to die
+    while (left := _live_members(groups)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"processes outlived the stack: {left}"
+
+
+@contextlib.contextmanager
+def _dev(tmp_path: Path, *args: str) -> Iterator[tuple[subprocess.Popen[bytes], set[int]]]:
+    """`python -m devstack.dev` with its state in ``tmp_path``, and the set of its children's pids
+    (each the leader of a process group), kept up to date by a watcher thread. However the test
+    ends, nothing it started is left: the program is stopped, then any group still alive killed."""
     env = {**os.environ, "CONVENE_DEV_STATE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     env.pop("FIRESTORE_EMULATOR_HOST", None)
-    started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "devstack.dev", "--base-port", "0", "--project", "convene-devtest"],
+    env.pop("CONVENE_DEV_BASE_PORT", None)
+    process = subprocess.Popen([sys.executable, "-m", "devstack.dev", "--project", "convene-devtest", *args],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    dev_json = tmp_path / "dev.json"
+    leaders: set[int] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set() and process.poll() is None:
+            leaders.update(pid for pid in _all_pids() if (stat := _stat(pid)) and int(stat[1]) == process.pid)
+            done.wait(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
-        while not dev_json.exists():
-            assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
-            assert time.monotonic() - started < 60, "the local stack must be up within 60 s"
-            time.sleep(0.2)
-        time.sleep(0.1)  # the file is written in one call; let it land
-        info = json.loads(dev_json.read_text())
-
-        for interview in info["interviews"]:
-            token = interview["guest_link_token"]
-            reply = requests.get(interview["join_check_url"], headers={"Authorization": f"Bearer {token}"}, timeout=10)
-            assert reply.status_code == 200, (interview["label"], reply.text)
-            assert reply.json()["meeting_status"] == interview["expected_meeting_status"], interview["label"]
-
-        host = info["users"]["host"]["id_token"]
-        other = next(i for i in info["interviews"] if i["label"] == "other_workspace")
-        mine = next(i for i in info["interviews"] if i["label"] == "ready")
-        auth = {"Authorization": f"Bearer {host}"}
-        assert requests.get(mine["join_check_url"], headers=auth, timeout=10).json()["participant"] == "host"
-        assert requests.get(other["join_check_url"], headers=auth, timeout=10).status_code == 404
-        _connect_google_as_the_demo_host(info, auth)
-        _create_an_interview_and_read_the_emails(info, auth, tmp_path)
-        triggered = subprocess.run([sys.executable, "-m", "devstack.trigger", "reminders"], cwd=ROOT, env=env,
-                                   capture_output=True, text=True, timeout=60)
-        assert triggered.returncode == 0, triggered.stderr
-        assert json.loads(triggered.stdout)["reminders_queued"] == 0  # nothing due yet, but the scheduler's path works
-        guest = {"Authorization": f"Bearer {info['users']['guest']['id_token']}"}
-        assert requests.get(mine["join_check_url"], headers=guest, timeout=10).json()["participant"] == "guest"
-        assert requests.get(other["join_check_url"], headers=guest, timeout=10).status_code == 404
+        yield process, leaders
     finally:
-        os.killpg(process.pid, signal.SIGINT) if process.poll() is None else None
-        output = process.communicate(timeout=60)[0].decode()
+        done.set()
+        watcher.join()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=30)
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        for group in leaders:  # only a group with a live member: a dead group's id may be reused already
+            if _live_members({group}):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(group, signal.SIGKILL)
+        if process.stdout is not None:
+            process.stdout.close()
 
-    assert process.returncode == 0, output
-    assert "stopped every process" in output
+
+def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_path):
+    started = time.monotonic()
+    dev_json = tmp_path / "dev.json"
+    with _dev(tmp_path, "--base-port", "0") as (process, leaders):
+        try:
+            while not dev_json.exists():
+                assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
+                assert time.monotonic() - started < 60, "the local stack must be up within 60 s"
+                time.sleep(0.2)
+            time.sleep(0.1)  # the file is written in one call; let it land
+            info = json.loads(dev_json.read_text())
+
+            for interview in info["interviews"]:
+                token = interview["guest_link_token"]
+                reply = requests.get(interview["join_check_url"], headers={"Authorization": f"Bearer {token}"}, timeout=10)
+                assert reply.status_code == 200, (interview["label"], reply.text)
+                assert reply.json()["meeting_status"] == interview["expected_meeting_status"], interview["label"]
+
+            host = info["users"]["host"]["id_token"]
+            other = next(i for i in info["interviews"] if i["label"] == "other_workspace")
+            mine = next(i for i in info["interviews"] if i["label"] == "ready")
+            auth = {"Authorization": f"Bearer {host}"}
+            assert requests.get(mine["join_check_url"], headers=auth, timeout=10).json()["participant"] == "host"
+            assert requests.get(other["join_check_url"], headers=auth, timeout=10).status_code == 404
+            _connect_google_as_the_demo_host(info, auth)
+            _create_an_interview_and_read_the_emails(info, auth, tmp_path)
+            env = {**os.environ, "CONVENE_DEV_STATE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+            triggered = subprocess.run([sys.executable, "-m", "devstack.trigger", "reminders"], cwd=ROOT, env=env,
+                                       capture_output=True, text=True, timeout=60)
+            assert triggered.returncode == 0, triggered.stderr
+            assert json.loads(triggered.stdout)["reminders_queued"] == 0  # nothing due yet, but the scheduler's path works
+            guest = {"Authorization": f"Bearer {info['users']['guest']['id_token']}"}
+            assert requests.get(mine["join_check_url"], headers=guest, timeout=10).json()["participant"] == "guest"
+            assert requests.get(other["join_check_url"], headers=guest, timeout=10).status_code == 404
+        finally:
+            # SIGTERM, as `kill`, a process manager, or make passing it on sends; Ctrl-C's SIGINT takes the
+            # same path (test_a_stop_signal_while_starting_stops_every_process_group).
+            os.kill(process.pid, signal.SIGTERM) if process.poll() is None else None
+            output = process.communicate(timeout=60)[0].decode()
+
+        assert process.returncode == 0, output
+        assert "stopped every process" in output
+        assert len(leaders) == 2 + len(info["functions"]), leaders  # the emulator, the sandbox, every function
+        _assert_groups_gone(leaders)
     assert not _listening(info["functions"]["join"])
     assert not _listening(info["sandbox"])
     assert not _listening(info["firestore_emulator"])
@@ -74,13 +160,72 @@ def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_pa
         assert leftover.stdout.strip() == "", f"a process matching {pattern} outlived the stack"
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_while_starting_stops_every_process_group(tmp_path, signum):
+    """Half-way through starting (the emulator and the sandbox up, the functions coming up), a
+    stop is obeyed at once: no waiting for the rest, and no group left behind."""
+    with _dev(tmp_path, "--base-port", "0") as (process, leaders):
+        deadline = time.monotonic() + 60
+        while len(leaders) < 3:  # the emulator, the sandbox, then the first function
+            assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the functions did not start within 60 s"
+            time.sleep(0.02)
+        signalled = time.monotonic()
+        process.send_signal(signum)
+        output = process.communicate(timeout=60)[0].decode()
+        stopped_after = time.monotonic() - signalled
+
+        assert process.returncode == 0, output
+        assert "stopped every process of the local stack" in output and "Traceback" not in output
+        assert "Convene is up" not in output and not (tmp_path / "dev.json").exists()
+        assert stopped_after < 30, f"stopping took {stopped_after:.1f} s"
+        _assert_groups_gone(leaders)
+
+
+def _quiet_base() -> int:
+    """A base port whose every port of the stack is free, below the ephemeral range: there no
+    client connection of another program can be holding one (or leave it in TIME_WAIT)."""
+    first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    candidates = list(range(10_000, first_ephemeral - 100, 100))
+    random.shuffle(candidates)
+    for base in candidates:
+        if all(port_is_free(port) for port in plan_ports(base).values()):
+            return base
+    pytest.fail("no free range of ports for the stack")
+
+
+@pytest.mark.parametrize(("offset", "service"), [(0, "the Firestore emulator"), (1, "the Google sandbox"),
+                                                 (15, "the maintenance function")])
+def test_a_taken_port_is_named_with_its_holder_and_nothing_is_started(tmp_path, offset, service):
+    """Each port is checked first: the one taken (here by a plain listening socket of this test
+    process) is named with the service that wanted it and the process holding it."""
+    base = _quiet_base()
+    port = base + offset
+    with socket.socket() as holder:
+        holder.bind((LOOPBACK, port))
+        holder.listen()
+        with _dev(tmp_path, "--base-port", str(base)) as (process, leaders):
+            output = process.communicate(timeout=15)[0].decode()
+
+            assert process.returncode not in (0, None), output
+            assert f"port {port} ({service}) is already in use by " in output, output
+            assert f"(pid {os.getpid()}: " in output  # the holder: this test's process
+            assert "--base-port 0" in output and "CONVENE_DEV_BASE_PORT=" in output
+            assert "Traceback" not in output
+            assert leaders == set(), f"nothing may be started: {output}"
+            assert not (tmp_path / "logs").exists() and not (tmp_path / "dev.json").exists()
+
+
 def _connect_google_as_the_demo_host(info, auth):
     """What a front-end developer clicks through, with requests as the browser."""
     oauth = info["functions"]["oauth"]
     assert requests.get(f"{oauth}/status", headers=auth, timeout=10).json()["status"] == "not_connected"
     link = requests.post(f"{oauth}/connect", headers=auth, timeout=10).json()["google_auth_url"]
     browser = requests.Session()
-    consent_page = browser.get(link, timeout=10)  # our /start, then the sandbox's consent page
+    # The front-end's top-level form POST to our /start (from its own origin, with the host's ID
+    # token), then the browser follows the redirect to the sandbox's consent page.
+    consent_page = browser.post(link, data={"id_token": auth["Authorization"].split()[1]}, timeout=10,
+                                headers={"Origin": "http://localhost:5173"})
     assert consent_page.status_code == 200 and 'id="allow"' in consent_page.text
     assert info["users"]["host"]["email"] in consent_page.text  # login_hint pre-fills the host's account
     decision = requests.post(f"{info['sandbox']}/sandbox/oauth/consent", timeout=10,
@@ -112,3 +257,36 @@ def _create_an_interview_and_read_the_emails(info, auth, state_dir):
         calendar = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
         assert calendar.get_param("method") == "REQUEST"
         assert body["meeting_link"] in message.get_body(("html",)).get_content()
+
+
+def test_a_stranger_answering_on_the_port_does_not_make_a_process_ready(tmp_path):
+    """Had the port been taken after the check (or by anything the check cannot see), the stranger
+    answering there (an old emulator, say) must not pass for the new process: it is stopped."""
+    import http.server
+
+    from devstack.processes import StartFailed, http_ok, start
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_args) -> None:
+            pass
+
+    stranger = http.server.ThreadingHTTPServer((LOOPBACK, 0), Ok)
+    port = stranger.server_address[1]
+    serving = threading.Thread(target=stranger.serve_forever, daemon=True)
+    serving.start()
+    url = f"http://{LOOPBACK}:{port}"
+    marker = tmp_path / "alive"
+    child = f"import pathlib, time; pathlib.Path({str(marker)!r}).write_text('x'); time.sleep(60)"
+    try:
+        with pytest.raises(StartFailed, match=rf"could not have port {port}: python.* \(pid {os.getpid()}"):
+            start("probe", [sys.executable, "-c", child], url=url, port=port, log_dir=tmp_path,
+                  ready=lambda: marker.exists() and http_ok(url + "/"))
+    finally:
+        stranger.shutdown()
+        stranger.server_close()
+    leftover = subprocess.run(["pgrep", "-f", str(marker)], capture_output=True, text=True).stdout.strip()
+    assert leftover == "", "the process that was not ready is stopped"
