@@ -45,6 +45,7 @@ bench: $(STAMP) tools ## join cold start vs its floor and hello; Firestore ops p
 	$(BIN)/python -m bench.join_ops --json .convene/bench/join_ops.json
 	$(BIN)/python -m bench.create_ops --json .convene/bench/create_ops.json
 	$(BIN)/python -m bench.reminder_reads --json .convene/bench/reminder_reads.json
+	$(BIN)/python -m bench.booking_contention --json .convene/bench/booking_contention.json
 
 trigger: $(STAMP) ## run a scheduled function of the running `make dev` as Cloud Scheduler would: make trigger JOB=reminders
 	$(BIN)/python -m devstack.trigger $(JOB)

@@ -422,3 +422,18 @@ resource "google_firestore_field" "idempotency_expires_at" {
     }
   }
 }
+
+# host_blocks (shared/adapters/bookings.py): one document per host and 15-minute block of a
+# confirmed interview, read by id only while the block can still be booked. expires_at is
+# the block's end + 2 days. No query uses the field, so it has no index at all (a steadily
+# increasing timestamp's index is the write hotspot Firestore's TTL guidance warns of).
+resource "google_firestore_field" "host_blocks_expires_at" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "host_blocks"
+  field      = "expires_at"
+
+  ttl_config {}
+
+  index_config {}
+}
