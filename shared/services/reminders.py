@@ -7,18 +7,16 @@ then the reminder state is advanced with a precondition on the document's update
 two overlapping runs only one advances it, and a run that dies in between is repeated
 harmlessly by the next.
 
-Due interviews are independent of each other, so a batch is worked on by a few threads
-(each interview's steps stay in order: queue, then advance): a run's time is then close to
-its query's, not to the sum of every interview's round trips.
+A batch of due interviews costs a few round trips, not a few per interview: every outbox
+document in one batch write, the tasks created a few at a time in parallel, then every new
+state in one batch write under the preconditions (written one by one only when one of them
+lost a race). The order per email stays: outbox, task, then state.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,14 +24,15 @@ from google.api_core import exceptions as gexc
 
 from shared import logs
 from shared.adapters.firestore import INTERVIEWS, interview_from_document
-from shared.domain.models import InterviewStatus
+from shared.domain.models import Interview, InterviewStatus
 from shared.domain.reminders import kind_of, plan
+from shared.services.emails import Email
 
 logger = logging.getLogger(__name__)
 
 BATCH = 200
 MAX_BATCHES = 10
-WORKERS = 8  # concurrent interviews in a batch (I/O-bound round trips); within the Tasks client's HTTP pool of 10
+WORKERS = 8  # tasks created at once: I/O-bound round trips, within the Tasks client's HTTP pool of 10
 
 
 @dataclass
@@ -43,12 +42,6 @@ class RunSummary:
     skipped: int = 0
     raced: int = 0
     more_left: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, **counts: int) -> None:
-        with self._lock:
-            for name, n in counts.items():
-                setattr(self, name, getattr(self, name) + n)
 
     def as_dict(self) -> dict[str, Any]:
         return {"due": self.due, "reminders_queued": self.sent, "skipped": self.skipped, "raced": self.raced,
@@ -58,6 +51,16 @@ class RunSummary:
 def email_kind(offset_minutes: int) -> str:
     """The template: the day-before reminder or the short-notice one (the text says the real lead time)."""
     return "reminder_24h" if offset_minutes >= 6 * 60 else "reminder_1h"
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What the run does with one due interview: the reminder to send (if any) and the new state."""
+
+    snapshot: Any
+    interview: Interview
+    send: int | None
+    fields: dict[str, Any]
 
 
 class ReminderRun:
@@ -71,40 +74,58 @@ class ReminderRun:
         summary = RunSummary()
         query = (self._db.collection(INTERVIEWS).where(filter=FieldFilter("next_reminder_at", "<=", now))
                  .order_by("next_reminder_at").limit(BATCH))
-        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="reminders") as pool:
-            for _ in range(MAX_BATCHES):
-                snapshots = list(query.stream())
-                # Each task runs in a copy of this context, so its log lines keep the request's trace.
-                futures = [pool.submit(contextvars.copy_context().run, self._one, s, now, summary) for s in snapshots]
-                for future in futures:
-                    future.result()  # an unexpected error fails the run (the scheduler retries it)
-                if len(snapshots) < BATCH:
-                    break
-            else:
-                summary.more_left = True
+        for _ in range(MAX_BATCHES):
+            snapshots = list(query.stream())
+            self._batch(snapshots, now, summary)
+            if len(snapshots) < BATCH:
+                break
+        else:
+            summary.more_left = True
         logs.log(logger, logging.INFO, "reminder run", event="reminder_run", count=summary.due)
         return summary.as_dict()
 
-    def _one(self, snapshot: Any, now: datetime, summary: RunSummary) -> None:
-        summary.add(due=1)
+    def _batch(self, snapshots: list[Any], now: datetime, summary: RunSummary) -> None:
+        """Queue every due email of the batch, then advance every interview's state."""
+        steps = [self._step(snapshot, now, summary) for snapshot in snapshots]
+        sending = [step for step in steps if step.send is not None]
+        if sending:
+            emails = [Email(step.interview, email_kind(step.send), kind_of(step.send)) for step in sending if step.send]
+            self._emails().enqueue_many(emails, now, workers=WORKERS)
+        for step in self._advance(steps):
+            summary.raced += 1  # another run (or a reschedule) changed it first: its state wins
+            if step.send is not None:
+                sending.remove(step)
+        summary.sent += len(sending)
+
+    def _step(self, snapshot: Any, now: datetime, summary: RunSummary) -> _Step:
+        summary.due += 1
         interview = interview_from_document(snapshot.id, snapshot.to_dict() or {})
-        fields: dict[str, Any]
         if interview.status is not InterviewStatus.CONFIRMED:
-            fields = {"next_reminder_at": None}
-            send = None
-        else:
-            step = plan(interview.start, interview.reminder_offsets, interview.reminders_done, now)
-            send = step.send
-            done = sorted({*interview.reminders_done, *step.skip, *((send,) if send is not None else ())}, reverse=True)
-            fields = {"reminders.done_minutes": done, "next_reminder_at": step.next_at}
-            summary.add(skipped=len(step.skip))
-        if send is not None:
-            with logs.bound(interview_id=interview.id, workspace_id=interview.workspace_id):
-                self._emails().enqueue(interview, email_kind(send), now, label=kind_of(send))
+            return _Step(snapshot, interview, None, {"next_reminder_at": None})
+        step = plan(interview.start, interview.reminder_offsets, interview.reminders_done, now)
+        done = sorted({*interview.reminders_done, *step.skip, *((step.send,) if step.send is not None else ())}, reverse=True)
+        summary.skipped += len(step.skip)
+        return _Step(snapshot, interview, step.send, {"reminders.done_minutes": done, "next_reminder_at": step.next_at})
+
+    def _advance(self, steps: list[_Step]) -> list[_Step]:
+        """Write every new state in one batch, each under a precondition on the update time it
+        was read at; when one precondition fails (a concurrent run or a reschedule), the batch
+        writes nothing and each is written on its own. Returns the steps that lost such a race."""
+        def option(step: _Step) -> Any:
+            return self._db.write_option(last_update_time=step.snapshot.update_time)
+
+        batch = self._db.batch()
+        for step in steps:
+            batch.update(step.snapshot.reference, step.fields, option=option(step))
         try:
-            snapshot.reference.update(fields, option=self._db.write_option(last_update_time=snapshot.update_time))
+            batch.commit()
+            return []
         except (gexc.FailedPrecondition, gexc.NotFound):
-            summary.add(raced=1)  # another run (or a reschedule) changed it first: its state wins
-            return
-        if send is not None:
-            summary.add(sent=1)
+            pass
+        lost = []
+        for step in steps:
+            try:
+                step.snapshot.reference.update(step.fields, option=option(step))
+            except (gexc.FailedPrecondition, gexc.NotFound):
+                lost.append(step)
+        return lost
