@@ -65,8 +65,9 @@ class BenchStack:
 
     def function_env(self) -> dict[str, str]:
         """Exactly what the dev stack gives a function process (see `processes.start_function`)."""
-        env = function_env(project_id=self.project_id, firestore_host=self.firestore_host, sandbox_url=self.sandbox_url,
-                           oauth_url=self.oauth_url)
+        env = function_env(
+            project_id=self.project_id, firestore_host=self.firestore_host, sandbox_url=self.sandbox_url, oauth_url=self.oauth_url
+        )
         return {**os.environ, **env, "PYTHONPATH": str(processes.ROOT)}
 
     def firestore_client(self) -> Any:
@@ -77,18 +78,26 @@ class BenchStack:
     def mint_id_token(self, person: Person, workspace_id: str) -> str:
         """A Firebase ID token from the sandbox process, as the front end would hold it."""
         request = urllib.request.Request(
-            f"{self.sandbox_url}/sandbox/identity/id-token", method="POST",
+            f"{self.sandbox_url}/sandbox/identity/id-token",
+            method="POST",
             headers={"Content-Type": "application/json"},
-            data=json.dumps({"uid": person.uid, "email": person.email, "name": person.name,
-                             "claims": {"workspace_id": workspace_id, "role": "host"}}).encode(),
+            data=json.dumps(
+                {
+                    "uid": person.uid,
+                    "email": person.email,
+                    "name": person.name,
+                    "claims": {"workspace_id": workspace_id, "role": "host"},
+                }
+            ).encode(),
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(request, timeout=10) as response:
             return str(json.loads(response.read())["id_token"])
 
     def mint_tasks_token(self, audience: str) -> str:
         """The OIDC token Cloud Tasks attaches to a call of ``audience`` (the email worker's URL), from the sandbox."""
-        minted = _control(self.sandbox_url, "/sandbox/identity/oidc-token",
-                          {"email": tasks_invoker(self.project_id), "audience": audience})
+        minted = _control(
+            self.sandbox_url, "/sandbox/identity/oidc-token", {"email": tasks_invoker(self.project_id), "audience": audience}
+        )
         return str(minted["id_token"])
 
     def secrets(self) -> Any:
@@ -102,15 +111,15 @@ class BenchStack:
         from shared.auth.guest_links import GuestLinks
 
         links = GuestLinks(self.secrets(), GUEST_LINK_SECRET)
-        return links.sign(interview_id=interview.id, workspace_id=interview.workspace_id,
-                          expires_at=interview.end + timedelta(days=1))
+        return links.sign(
+            interview_id=interview.id, workspace_id=interview.workspace_id, expires_at=interview.end + timedelta(days=1)
+        )
 
     def seed_host(self, person: Person = HOST, workspace_id: str = WORKSPACE) -> User:
         """The host's ``users/{uid}`` document (role host), through the project's repository."""
         from shared.adapters.firestore import UserRepository
 
-        user = User(uid=str(person.uid), workspace_id=workspace_id, role=Role.HOST, email=person.email,
-                    display_name=person.name)
+        user = User(uid=str(person.uid), workspace_id=workspace_id, role=Role.HOST, email=person.email, display_name=person.name)
         UserRepository(self.firestore_client()).put(user)
         return user
 
@@ -122,14 +131,22 @@ class BenchStack:
 
         cipher = TokenCipher(self.secrets(), TOKEN_KEY_SECRET)
         connection = Connection(
-            uid=user.uid, workspace_id=user.workspace_id, provider=GOOGLE, status=ConnectionStatus.CONNECTED,
-            account_email=user.email, scopes=tuple(sorted(REQUESTED_SCOPES)),
-            calendars=(CalendarEntry(user.email, user.email, True, "owner", "Europe/Berlin", "#9fe1e7"),
-                       CalendarEntry("interviews.bench@group.calendar.google.com", "Interviews", False, "owner",
-                                     "Europe/Berlin", "#16a765")),
-            refresh_token=cipher.seal("1//bench-refresh-" + uuid.uuid4().hex,
-                                      context=refresh_token_context(user.uid, GOOGLE)),
-            connected_at=now - timedelta(days=3), last_sync_at=now - timedelta(hours=2), updated_at=now - timedelta(hours=2),
+            uid=user.uid,
+            workspace_id=user.workspace_id,
+            provider=GOOGLE,
+            status=ConnectionStatus.CONNECTED,
+            account_email=user.email,
+            scopes=tuple(sorted(REQUESTED_SCOPES)),
+            calendars=(
+                CalendarEntry(user.email, user.email, True, "owner", "Europe/Berlin", "#9fe1e7"),
+                CalendarEntry(
+                    "interviews.bench@group.calendar.google.com", "Interviews", False, "owner", "Europe/Berlin", "#16a765"
+                ),
+            ),
+            refresh_token=cipher.seal("1//bench-refresh-" + uuid.uuid4().hex, context=refresh_token_context(user.uid, GOOGLE)),
+            connected_at=now - timedelta(days=3),
+            last_sync_at=now - timedelta(hours=2),
+            updated_at=now - timedelta(hours=2),
         )
         ConnectionRepository(self.firestore_client()).save(connection)
         return connection
@@ -155,9 +172,16 @@ def bench_stack(log_dir: Path = LOG_DIR) -> Iterator[BenchStack]:
             services.append(processes.start_sandbox(project_id, secrets_file=secrets_file, log_dir=log_dir))
         sandbox = services[1]
         client_id, client_secret = oauth_client(secret_values)
-        _control(sandbox.url, "/sandbox/oauth/clients", {"client_id": client_id, "client_secret": client_secret,
-                                                         "redirect_uris": [oauth_url + "/callback"],
-                                                         "name": "Convene (bench)"})
+        _control(
+            sandbox.url,
+            "/sandbox/oauth/clients",
+            {
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "redirect_uris": [oauth_url + "/callback"],
+                "name": "Convene (bench)",
+            },
+        )
         _control(sandbox.url, "/sandbox/sendgrid/keys", {"key": secret_values[SENDGRID_SECRET]})
         # This process's own Firestore client (seeding, in-process calls) talks to the emulator too.
         os.environ["FIRESTORE_EMULATOR_HOST"] = firestore.extra["host"]
@@ -173,9 +197,10 @@ def bench_stack(log_dir: Path = LOG_DIR) -> Iterator[BenchStack]:
 
 def _control(sandbox_url: str, path: str, body: dict[str, Any]) -> Any:
     """Configure the sandbox through its control API, as `make dev` does."""
-    request = urllib.request.Request(sandbox_url + path, method="POST", headers={"Content-Type": "application/json"},
-                                     data=json.dumps(body).encode())
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
+    request = urllib.request.Request(
+        sandbox_url + path, method="POST", headers={"Content-Type": "application/json"}, data=json.dumps(body).encode()
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
 

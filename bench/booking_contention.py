@@ -34,14 +34,22 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench import LOG_DIR
 from devstack import processes
 from devstack.sandbox.server import SandboxServer
-from devstack.stack import EMAIL_QUEUE, OAUTH_CLIENT_ID, TASKS_LOCATION, create_email_queue, function_env, oauth_client, stack_secrets
+from devstack.stack import (
+    EMAIL_QUEUE,
+    OAUTH_CLIENT_ID,
+    TASKS_LOCATION,
+    create_email_queue,
+    function_env,
+    oauth_client,
+    stack_secrets,
+)
 
 GOAL_SECONDS = 2.0
 LOCK_TIMEOUT = "Operation failed: Transaction lock timeout"
@@ -49,8 +57,9 @@ EMULATOR_LOGS = LOG_DIR / "booking_contention"  # its own: another benchmark's e
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.booking_contention", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.booking_contention", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--distinct", type=int, default=20, help="concurrent creates of distinct slots (at most 20)")
     parser.add_argument("--overlapping", type=int, default=8, help="concurrent creates of one slot")
@@ -67,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def measure(project: str, firestore_host: str, sandbox: SandboxServer, rounds: int, distinct: int,
-            overlapping: int) -> dict[str, Any]:
+def measure(
+    project: str, firestore_host: str, sandbox: SandboxServer, rounds: int, distinct: int, overlapping: int
+) -> dict[str, Any]:
     from functions_framework import create_app
     from google.cloud import firestore
 
@@ -77,7 +87,16 @@ def measure(project: str, firestore_host: str, sandbox: SandboxServer, rounds: i
     from shared.adapters.firestore import UserRepository
     from shared.bootstrap import Container
     from shared.config import Settings
-    from shared.domain.connections import CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST, EMAIL, GOOGLE, OPENID, Connection, ConnectionStatus
+    from shared.domain.connections import (
+        CALENDAR_EVENTS,
+        CALENDAR_FREEBUSY,
+        CALENDAR_LIST,
+        EMAIL,
+        GOOGLE,
+        OPENID,
+        Connection,
+        ConnectionStatus,
+    )
     from shared.domain.models import Role, User
     from shared.google.credentials import refresh_token_context
 
@@ -89,8 +108,13 @@ def measure(project: str, firestore_host: str, sandbox: SandboxServer, rounds: i
     create_email_queue(sandbox.url, project)
     _pause_email_queue(sandbox.url, project)  # tasks are created (as in production), not dispatched here
     sandbox.sandbox.calendar.set_conferences(settle_on_insert=True)
-    env = function_env(project_id=project, firestore_host=firestore_host, sandbox_url=sandbox.url,
-                       oauth_url="http://127.0.0.1:9", worker_url="http://127.0.0.1:9/worker")
+    env = function_env(
+        project_id=project,
+        firestore_host=firestore_host,
+        sandbox_url=sandbox.url,
+        oauth_url="http://127.0.0.1:9",
+        worker_url="http://127.0.0.1:9/worker",
+    )
     os.environ.update(env)
     db = firestore.Client(project=project)
     container = Container(Settings.from_env(env), firestore_client=db)
@@ -100,9 +124,17 @@ def measure(project: str, firestore_host: str, sandbox: SandboxServer, rounds: i
     sandbox.add_google_account(email, "Bench Host")
     scopes = [OPENID, EMAIL, CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST]
     refresh = sandbox.sandbox.oauth.issue_tokens(OAUTH_CLIENT_ID, email, scopes)["refresh_token"]
-    container.connections.save(Connection(uid=uid, workspace_id="ws-bench", provider=GOOGLE, status=ConnectionStatus.CONNECTED,
-                                          account_email=email, scopes=tuple(scopes),
-                                          refresh_token=container.token_cipher.seal(refresh, context=refresh_token_context(uid, GOOGLE))))
+    container.connections.save(
+        Connection(
+            uid=uid,
+            workspace_id="ws-bench",
+            provider=GOOGLE,
+            status=ConnectionStatus.CONNECTED,
+            account_email=email,
+            scopes=tuple(scopes),
+            refresh_token=container.token_cipher.seal(refresh, context=refresh_token_context(uid, GOOGLE)),
+        )
+    )
     token = sandbox.mint_id_token(uid, email, claims={"workspace_id": "ws-bench"})
     app = create_app("interviews", str(processes.ROOT / "functions" / "interviews" / "main.py"))
 
@@ -118,7 +150,7 @@ def measure(project: str, firestore_host: str, sandbox: SandboxServer, rounds: i
             booking_seconds[threading.get_ident()] = time.perf_counter() - started
 
     bookings_module.BookingStore.create = timed_create  # type: ignore[method-assign]
-    first_day = datetime.now(timezone.utc).date() + timedelta(days=2)
+    first_day = datetime.now(UTC).date() + timedelta(days=2)
     try:
         # Warm-up on a day of its own: token refresh, caches, the emulator's JIT and lock manager.
         warm_day = first_day + timedelta(days=rounds + 5)
@@ -138,8 +170,14 @@ def measure(project: str, firestore_host: str, sandbox: SandboxServer, rounds: i
                 replies = _burst(app, token, bodies, booking_seconds)
                 wall = time.perf_counter() - started
                 time.sleep(0.3)  # the emulator's log catches up
-                cases[case].append({"round": r + 1, "wall_s": round(wall, 3), "lock_timeouts": _lock_timeouts() - timeouts_before,
-                                    "replies": replies})
+                cases[case].append(
+                    {
+                        "round": r + 1,
+                        "wall_s": round(wall, 3),
+                        "lock_timeouts": _lock_timeouts() - timeouts_before,
+                        "replies": replies,
+                    }
+                )
     finally:
         bookings_module.BookingStore.create = original_create  # type: ignore[method-assign]
         bootstrap.use_container(None)
@@ -164,8 +202,9 @@ def _pause_email_queue(sandbox_url: str, project_id: str) -> None:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import tasks_v2
 
-    client = tasks_v2.CloudTasksClient(transport="rest", credentials=AnonymousCredentials(),
-                                       client_options={"api_endpoint": sandbox_url})
+    client = tasks_v2.CloudTasksClient(
+        transport="rest", credentials=AnonymousCredentials(), client_options={"api_endpoint": sandbox_url}
+    )
     client.pause_queue(name=f"projects/{project_id}/locations/{TASKS_LOCATION}/queues/{EMAIL_QUEUE}")
 
 
@@ -181,9 +220,12 @@ def _burst(app: Any, token: str, bodies: list[dict[str, Any]], booking_seconds: 
         response = client.post("/interviews", headers={"Authorization": f"Bearer {token}"}, json=bodies[i])
         elapsed = time.perf_counter() - started
         body = response.get_json(silent=True) or {}
-        replies[i] = {"status": response.status_code, "code": (body.get("error") or {}).get("code"),
-                      "seconds": round(elapsed, 4),
-                      "booking_seconds": round(booking_seconds.pop(threading.get_ident(), float("nan")), 4)}
+        replies[i] = {
+            "status": response.status_code,
+            "code": (body.get("error") or {}).get("code"),
+            "seconds": round(elapsed, 4),
+            "booking_seconds": round(booking_seconds.pop(threading.get_ident(), float("nan")), 4),
+        }
 
     threads = [threading.Thread(target=create, args=(i,)) for i in range(len(bodies))]
     for thread in threads:
@@ -194,10 +236,16 @@ def _burst(app: Any, token: str, bodies: list[dict[str, Any]], booking_seconds: 
 
 
 def _body(day: date, minute_of_day: int, duration: int) -> dict[str, Any]:
-    start = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(minutes=minute_of_day)
-    return {"candidate": {"email": f"c-{uuid.uuid4().hex[:8]}@candidates.example", "name": "Candidate"},
-            "job_title": "Engineer", "date": start.date().isoformat(), "time": start.strftime("%H:%M"),
-            "timezone": "UTC", "interview_type": "google_meet", "duration_minutes": duration}
+    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(minutes=minute_of_day)
+    return {
+        "candidate": {"email": f"c-{uuid.uuid4().hex[:8]}@candidates.example", "name": "Candidate"},
+        "job_title": "Engineer",
+        "date": start.date().isoformat(),
+        "time": start.strftime("%H:%M"),
+        "timezone": "UTC",
+        "interview_type": "google_meet",
+        "duration_minutes": duration,
+    }
 
 
 def _lock_timeouts() -> int:
@@ -215,7 +263,12 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50": percentile(values, 50), "p95": percentile(values, 95), "max": max(values, default=float("nan"))}
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "max": max(values, default=float("nan")),
+    }
 
 
 def report(results: dict[str, Any], rounds: int) -> bool:
@@ -227,18 +280,28 @@ def report(results: dict[str, Any], rounds: int) -> bool:
     rows.append(("overlapping: the 201", [r for r in overlapping if r["status"] == 201]))
     rows.append(("overlapping: the others", [r for r in overlapping if r["status"] != 201]))
     print(f"Booking contention: concurrent POST /interviews for one host on one UTC day, {rounds} round(s)\n")
-    print(f"{'case':<28}{'n':>4}{'201':>5}{'409':>5}{'other':>6}{'p50 s':>8}{'p95 s':>8}{'max s':>8}   {'booking p95 / max s':>20}")
+    print(
+        f"{'case':<28}{'n':>4}{'201':>5}{'409':>5}{'other':>6}{'p50 s':>8}{'p95 s':>8}{'max s':>8}   {'booking p95 / max s':>20}"
+    )
     for label, replies in rows:
         latency = summary([r["seconds"] for r in replies])
         booking = summary([r["booking_seconds"] for r in replies if r["booking_seconds"] == r["booking_seconds"]])
         statuses = [r["status"] for r in replies]
-        print(f"{label:<28}{len(replies):>4}{statuses.count(201):>5}{statuses.count(409):>5}"
-              f"{len(statuses) - statuses.count(201) - statuses.count(409):>6}"
-              f"{latency['p50']:>8.2f}{latency['p95']:>8.2f}{latency['max']:>8.2f}   {booking['p95']:>9.2f} / {booking['max']:.2f}")
+        print(
+            f"{label:<28}{len(replies):>4}{statuses.count(201):>5}{statuses.count(409):>5}"
+            f"{len(statuses) - statuses.count(201) - statuses.count(409):>6}"
+            f"{latency['p50']:>8.2f}{latency['p95']:>8.2f}{latency['max']:>8.2f}   {booking['p95']:>9.2f} / {booking['max']:.2f}"
+        )
     print("\nper round (wall time of the burst, max latency, emulator lock timeouts):")
     for case in cases:
-        print(f"  {case:<13}" + "  ".join(f"r{run['round']}: {run['wall_s']:.2f} s, max {max(r['seconds'] for r in run['replies']):.2f} s, "
-                                          f"{run['lock_timeouts']} lock timeouts" for run in cases[case]))
+        print(
+            f"  {case:<13}"
+            + "  ".join(
+                f"r{run['round']}: {run['wall_s']:.2f} s, max {max(r['seconds'] for r in run['replies']):.2f} s, "
+                f"{run['lock_timeouts']} lock timeouts"
+                for run in cases[case]
+            )
+        )
     others = {r["code"] or r["status"] for r in overlapping if r["status"] != 201}
     if others:
         print(f"  overlapping losers answered: {sorted(map(str, others))}")
@@ -246,14 +309,20 @@ def report(results: dict[str, Any], rounds: int) -> bool:
     distinct_ok = all(r["status"] == 201 for r in distinct) and percentile([r["seconds"] for r in distinct], 95) <= GOAL_SECONDS
     overlap_ok = all(
         [r["status"] for r in run["replies"]].count(201) == 1
-        and all(r["status"] == 409 and r["code"] == "slot_taken" and r["seconds"] <= GOAL_SECONDS
-                for r in run["replies"] if r["status"] != 201)
-        for run in cases["overlapping"])
+        and all(
+            r["status"] == 409 and r["code"] == "slot_taken" and r["seconds"] <= GOAL_SECONDS
+            for r in run["replies"]
+            if r["status"] != 201
+        )
+        for run in cases["overlapping"]
+    )
     back_to_back_ok = all(r["status"] == 201 for r in rows[1][1])
     results["summary"] = {label: summary([r["seconds"] for r in replies]) for label, replies in rows}
-    print(f"\ngoals: distinct all 201, p95 ≤ {GOAL_SECONDS:.0f} s: {'met' if distinct_ok else 'MISSED'}; "
-          f"back to back all 201: {'met' if back_to_back_ok else 'MISSED'}; "
-          f"overlapping one 201 per round, the others 409 slot_taken within {GOAL_SECONDS:.0f} s: {'met' if overlap_ok else 'MISSED'}")
+    print(
+        f"\ngoals: distinct all 201, p95 ≤ {GOAL_SECONDS:.0f} s: {'met' if distinct_ok else 'MISSED'}; "
+        f"back to back all 201: {'met' if back_to_back_ok else 'MISSED'}; "
+        f"overlapping one 201 per round, the others 409 slot_taken within {GOAL_SECONDS:.0f} s: {'met' if overlap_ok else 'MISSED'}"
+    )
     return distinct_ok and overlap_ok and back_to_back_ok
 
 

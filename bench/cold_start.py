@@ -42,10 +42,10 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,7 @@ def _json_with(**expected: Any) -> Callable[[bytes], bool]:
 
 def join_candidates(stack: BenchStack) -> list[Candidate]:
     """join's floor and join itself with both kinds of credential, on one interview ready to join."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ready = interview(now + timedelta(minutes=10), now=now)
     client = stack.firestore_client()
     repo = InterviewRepository(client)
@@ -126,14 +126,32 @@ def join_candidates(stack: BenchStack) -> list[Candidate]:
     path = f"/interviews/{ready.id}"
     join_source = processes.ROOT / "functions" / "join" / "main.py"
     return [
-        Candidate("join_floor", "join_floor", FIXTURES / "join_floor" / "main.py", path,
-                  headers={"Authorization": f"Bearer {host_token}"}, accepts=_json_with(workspace_id=WORKSPACE)),
-        Candidate("join (ID token)", "join", join_source, path, headers={"Authorization": f"Bearer {host_token}"},
-                  accepts=_json_with(interview_id=ready.id, meeting_status="ready", participant="host"),
-                  floor="join_floor"),
-        Candidate("join (guest link)", "join", join_source, path, headers={"Authorization": f"Bearer {guest_token}"},
-                  accepts=_json_with(interview_id=ready.id, meeting_status="ready", participant="guest"),
-                  floor="join_floor"),
+        Candidate(
+            "join_floor",
+            "join_floor",
+            FIXTURES / "join_floor" / "main.py",
+            path,
+            headers={"Authorization": f"Bearer {host_token}"},
+            accepts=_json_with(workspace_id=WORKSPACE),
+        ),
+        Candidate(
+            "join (ID token)",
+            "join",
+            join_source,
+            path,
+            headers={"Authorization": f"Bearer {host_token}"},
+            accepts=_json_with(interview_id=ready.id, meeting_status="ready", participant="host"),
+            floor="join_floor",
+        ),
+        Candidate(
+            "join (guest link)",
+            "join",
+            join_source,
+            path,
+            headers={"Authorization": f"Bearer {guest_token}"},
+            accepts=_json_with(interview_id=ready.id, meeting_status="ready", participant="guest"),
+            floor="join_floor",
+        ),
     ]
 
 
@@ -147,8 +165,12 @@ def _connect_link(oauth_url: str) -> Callable[[bytes], bool]:
         except ValueError:
             return False
         url = data.get("google_auth_url") if isinstance(data, dict) else None
-        return isinstance(url, str) and url.startswith(prefix) and len(url) > len(prefix) + 40 \
+        return (
+            isinstance(url, str)
+            and url.startswith(prefix)
+            and len(url) > len(prefix) + 40
             and isinstance(data.get("expires_at"), str)
+        )
 
     return accepts
 
@@ -160,7 +182,7 @@ def oauth_candidates(stack: BenchStack) -> list[Candidate]:
     ``POST /connect`` (a consent URL, PKCE verifier sealed, one ``oauth_states`` document),
     both with the host's Firebase ID token and the host's ``users/{uid}`` document seeded.
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     user = stack.seed_host()
     connection = stack.seed_connection(user, now)
     client = stack.firestore_client()
@@ -175,32 +197,93 @@ def oauth_candidates(stack: BenchStack) -> list[Candidate]:
     connected = {"connected": True, "status": "connected", "account_email": connection.account_email}
     # GET /status reads one document: none of the connect/callback/calendar libraries, nor the
     # Jinja2 pages (Jinja2 itself is loaded by Flask, in every function, hello included).
-    status_must_not = ("google_auth_oauthlib", "oauthlib", "requests_oauthlib", "googleapiclient", "httplib2",
-                       "google.cloud.secretmanager", "google.cloud.secretmanager_v1",
-                       "cryptography.hazmat.primitives.ciphers.aead", "shared.pages", "shared.google.calendar")
+    status_must_not = (
+        "google_auth_oauthlib",
+        "oauthlib",
+        "requests_oauthlib",
+        "googleapiclient",
+        "httplib2",
+        "google.cloud.secretmanager",
+        "google.cloud.secretmanager_v1",
+        "cryptography.hazmat.primitives.ciphers.aead",
+        "shared.pages",
+        "shared.google.calendar",
+    )
     return [
-        Candidate("oauth_status_floor", "oauth_status_floor", FIXTURES / "oauth_status_floor" / "main.py", "/status",
-                  headers=auth, accepts=_json_with(**connected)),
-        Candidate("oauth (GET /status)", "oauth", source, "/status", headers=auth, accepts=_json_with(**connected),
-                  floor="oauth_status_floor", must_not_import=status_must_not),
-        Candidate("oauth_connect_floor", "oauth_connect_floor", FIXTURES / "oauth_connect_floor" / "main.py", "/connect",
-                  headers=post, method="POST", body=b"{}", accepts=_connect_link(stack.oauth_url)),
-        Candidate("oauth (POST /connect)", "oauth", source, "/connect", headers=post, method="POST", body=b"{}",
-                  accepts=_connect_link(stack.oauth_url), floor="oauth_connect_floor"),
+        Candidate(
+            "oauth_status_floor",
+            "oauth_status_floor",
+            FIXTURES / "oauth_status_floor" / "main.py",
+            "/status",
+            headers=auth,
+            accepts=_json_with(**connected),
+        ),
+        Candidate(
+            "oauth (GET /status)",
+            "oauth",
+            source,
+            "/status",
+            headers=auth,
+            accepts=_json_with(**connected),
+            floor="oauth_status_floor",
+            must_not_import=status_must_not,
+        ),
+        Candidate(
+            "oauth_connect_floor",
+            "oauth_connect_floor",
+            FIXTURES / "oauth_connect_floor" / "main.py",
+            "/connect",
+            headers=post,
+            method="POST",
+            body=b"{}",
+            accepts=_connect_link(stack.oauth_url),
+        ),
+        Candidate(
+            "oauth (POST /connect)",
+            "oauth",
+            source,
+            "/connect",
+            headers=post,
+            method="POST",
+            body=b"{}",
+            accepts=_connect_link(stack.oauth_url),
+            floor="oauth_connect_floor",
+        ),
     ]
 
 
 # What neither a host's list nor a get of one interview has any use for: the Calendar and Meet
 # clients, Cloud Tasks, SendGrid, the OAuth flow, Secret Manager (a list or get reads no secret).
-INTERVIEWS_READ_MUST_NOT = ("googleapiclient", "google.cloud.tasks", "google.cloud.tasks_v2", "sendgrid",
-                            "python_http_client", "google_auth_oauthlib", "oauthlib", "requests_oauthlib", "httplib2",
-                            "google_auth_httplib2", "google.cloud.secretmanager", "google.cloud.secretmanager_v1",
-                            "icalendar")
+INTERVIEWS_READ_MUST_NOT = (
+    "googleapiclient",
+    "google.cloud.tasks",
+    "google.cloud.tasks_v2",
+    "sendgrid",
+    "python_http_client",
+    "google_auth_oauthlib",
+    "oauthlib",
+    "requests_oauthlib",
+    "httplib2",
+    "google_auth_httplib2",
+    "google.cloud.secretmanager",
+    "google.cloud.secretmanager_v1",
+    "icalendar",
+)
 LISTED_INTERVIEWS = 5
 # A delivery about an interview that has its link (phone, or a Meet link already stored) calls neither
 # Calendar/Meet (only a pending Meet link is resolved there), nor Cloud Tasks, nor the OAuth flow.
-WORKER_MUST_NOT = ("googleapiclient", "httplib2", "google_auth_httplib2", "google.cloud.tasks", "google.cloud.tasks_v2",
-                   "google_auth_oauthlib", "oauthlib", "requests_oauthlib", "shared.google.calendar", "shared.google.meet")
+WORKER_MUST_NOT = (
+    "googleapiclient",
+    "httplib2",
+    "google_auth_httplib2",
+    "google.cloud.tasks",
+    "google.cloud.tasks_v2",
+    "google_auth_oauthlib",
+    "oauthlib",
+    "requests_oauthlib",
+    "shared.google.calendar",
+    "shared.google.meet",
+)
 
 
 def interviews_candidates(stack: BenchStack) -> list[Candidate]:
@@ -209,21 +292,31 @@ def interviews_candidates(stack: BenchStack) -> list[Candidate]:
     Seeded: the host's ``users/{uid}`` (role host) and five upcoming interviews of the host, plus two of
     another workspace's host that the list must not return; the host's Firebase ID token.
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     stack.seed_host()
     client = stack.firestore_client()
     repo, users = InterviewRepository(client), UserRepository(client)
     own = [interview(now + timedelta(days=1 + i, hours=i), now=now, label=f"list{i}") for i in range(LISTED_INTERVIEWS)]
-    foreign = [replace(interview(now + timedelta(days=2 + i), now=now, label=f"foreign{i}"), workspace_id=OTHER_WORKSPACE,
-                       host=OTHER_HOST) for i in range(2)]
+    foreign = [
+        replace(
+            interview(now + timedelta(days=2 + i), now=now, label=f"foreign{i}"), workspace_id=OTHER_WORKSPACE, host=OTHER_HOST
+        )
+        for i in range(2)
+    ]
     for item in own + foreign:
         repo.add(item)
     for _ in range(5):  # warm the emulator on exactly the reads the requests make
         users.get(HOST.uid)
         repo.get(own[0].id)
-        list(client.collection("interviews").where(filter=FieldFilter("workspace_id", "==", WORKSPACE))
-             .where(filter=FieldFilter("host.uid", "==", HOST.uid)).order_by("start").order_by("__name__")
-             .limit(26).stream())
+        list(
+            client.collection("interviews")
+            .where(filter=FieldFilter("workspace_id", "==", WORKSPACE))
+            .where(filter=FieldFilter("host.uid", "==", HOST.uid))
+            .order_by("start")
+            .order_by("__name__")
+            .limit(26)
+            .stream()
+        )
     token = stack.mint_id_token(HOST, WORKSPACE)
     auth = {"Authorization": f"Bearer {token}"}
     own_ids = {i.id for i in own}
@@ -239,13 +332,35 @@ def interviews_candidates(stack: BenchStack) -> list[Candidate]:
 
     source = processes.ROOT / "functions" / "interviews" / "main.py"
     return [
-        Candidate("interviews_list_floor", "interviews_list_floor", FIXTURES / "interviews_list_floor" / "main.py",
-                  "/interviews", headers=auth, accepts=host_list),
-        Candidate("interviews (GET /interviews)", "interviews", source, "/interviews", headers=auth, accepts=host_list,
-                  floor="interviews_list_floor", must_not_import=INTERVIEWS_READ_MUST_NOT),
-        Candidate("interviews (GET /interviews/{id})", "interviews", source, f"/interviews/{own[0].id}", headers=auth,
-                  accepts=_json_with(id=own[0].id, status="confirmed"), floor="interviews_list_floor",
-                  must_not_import=INTERVIEWS_READ_MUST_NOT, timed=False),
+        Candidate(
+            "interviews_list_floor",
+            "interviews_list_floor",
+            FIXTURES / "interviews_list_floor" / "main.py",
+            "/interviews",
+            headers=auth,
+            accepts=host_list,
+        ),
+        Candidate(
+            "interviews (GET /interviews)",
+            "interviews",
+            source,
+            "/interviews",
+            headers=auth,
+            accepts=host_list,
+            floor="interviews_list_floor",
+            must_not_import=INTERVIEWS_READ_MUST_NOT,
+        ),
+        Candidate(
+            "interviews (GET /interviews/{id})",
+            "interviews",
+            source,
+            f"/interviews/{own[0].id}",
+            headers=auth,
+            accepts=_json_with(id=own[0].id, status="confirmed"),
+            floor="interviews_list_floor",
+            must_not_import=INTERVIEWS_READ_MUST_NOT,
+            timed=False,
+        ),
     ]
 
 
@@ -261,11 +376,16 @@ def email_worker_candidates(stack: BenchStack) -> list[Candidate]:
     real ``sendgrid`` client to the sandbox and records ``sent``: the answer and then the
     outbox document are checked.
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     client = stack.firestore_client()
     repo = InterviewRepository(client)
-    phone = replace(interview(now + timedelta(days=2), now=now, label="phone"), type=InterviewType.PHONE,
-                    phone="+49 30 901820", meet_link=None, calendar_event_id=None)
+    phone = replace(
+        interview(now + timedelta(days=2), now=now, label="phone"),
+        type=InterviewType.PHONE,
+        phone="+49 30 901820",
+        meet_link=None,
+        calendar_event_id=None,
+    )
     repo.add(phone)
     outbox = client.collection("outbox")
 
@@ -283,12 +403,21 @@ def email_worker_candidates(stack: BenchStack) -> list[Candidate]:
 
     def per_start(candidate: Candidate, url: str) -> Candidate:
         email_id = f"bench-email-{uuid.uuid4().hex}"
-        queued_at = datetime.now(timezone.utc)
-        outbox.document(email_id).create({
-            "interview_id": phone.id, "workspace_id": phone.workspace_id, "kind": "invitation", "audience": "candidate",
-            "sequence": phone.ical_sequence, "to_email": phone.guest.email, "status": "queued", "attempts": 0,
-            "created_at": queued_at, "updated_at": queued_at,
-        })
+        queued_at = datetime.now(UTC)
+        outbox.document(email_id).create(
+            {
+                "interview_id": phone.id,
+                "workspace_id": phone.workspace_id,
+                "kind": "invitation",
+                "audience": "candidate",
+                "sequence": phone.ical_sequence,
+                "to_email": phone.guest.email,
+                "status": "queued",
+                "attempts": 0,
+                "created_at": queued_at,
+                "updated_at": queued_at,
+            }
+        )
         token = stack.mint_tasks_token(url)
 
         def sent(body: bytes) -> bool:
@@ -297,21 +426,44 @@ def email_worker_candidates(stack: BenchStack) -> list[Candidate]:
             record = outbox.document(email_id).get().to_dict() or {}
             return record.get("status") == "sent" and bool(record.get("sendgrid_message_id")) and record.get("attempts") == 1
 
-        return replace(candidate, env={**candidate.env, **internal_env("email_worker", url, stack.project_id)},
-                       headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                                "X-CloudTasks-TaskExecutionCount": "0"},
-                       body=json.dumps({"email_id": email_id}).encode(), accepts=sent)
+        return replace(
+            candidate,
+            env={**candidate.env, **internal_env("email_worker", url, stack.project_id)},
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "X-CloudTasks-TaskExecutionCount": "0",
+            },
+            body=json.dumps({"email_id": email_id}).encode(),
+            accepts=sent,
+        )
 
     return [
-        Candidate("email_worker_floor", "email_worker_floor", FIXTURES / "email_worker_floor" / "main.py", "/",
-                  method="POST", per_start=per_start),
-        Candidate("email_worker (POST /)", "email_worker", processes.ROOT / "functions" / "email_worker" / "main.py", "/",
-                  method="POST", per_start=per_start, floor="email_worker_floor", must_not_import=WORKER_MUST_NOT),
+        Candidate(
+            "email_worker_floor",
+            "email_worker_floor",
+            FIXTURES / "email_worker_floor" / "main.py",
+            "/",
+            method="POST",
+            per_start=per_start,
+        ),
+        Candidate(
+            "email_worker (POST /)",
+            "email_worker",
+            processes.ROOT / "functions" / "email_worker" / "main.py",
+            "/",
+            method="POST",
+            per_start=per_start,
+            floor="email_worker_floor",
+            must_not_import=WORKER_MUST_NOT,
+        ),
     ]
 
 
 BENCHES: dict[str, Callable[[BenchStack], list[Candidate]]] = {
-    "join": join_candidates, "oauth": oauth_candidates, "interviews": interviews_candidates,
+    "join": join_candidates,
+    "oauth": oauth_candidates,
+    "interviews": interviews_candidates,
     "email_worker": email_worker_candidates,
 }
 HELLO = Candidate("hello", "hello", FIXTURES / "hello" / "main.py", "/", accepts=lambda body: body == b"ok")
@@ -342,21 +494,41 @@ def byte_compile() -> None:
             raise BenchError(f"byte-compiling {source} failed")
 
 
-def _start_and_answer(candidate: Candidate, env: Mapping[str, str], log_dir: Path,
-                      python_flags: Sequence[str] = ()) -> tuple[float, Path]:
+def _start_and_answer(
+    candidate: Candidate, env: Mapping[str, str], log_dir: Path, python_flags: Sequence[str] = ()
+) -> tuple[float, Path]:
     """Milliseconds from process start to the first 200, and the process's log (kept: the caller deletes it)."""
     port = processes.free_port()
     url = f"http://{processes.LOOPBACK}:{port}"
     if candidate.per_start is not None:
         candidate = candidate.per_start(candidate, url)
-    argv = [sys.executable, *python_flags, "-m", "functions_framework", "--target", candidate.target,
-            "--source", str(candidate.source), "--host", processes.LOOPBACK, "--port", str(port)]
+    argv = [
+        sys.executable,
+        *python_flags,
+        "-m",
+        "functions_framework",
+        "--target",
+        candidate.target,
+        "--source",
+        str(candidate.source),
+        "--host",
+        processes.LOOPBACK,
+        "--port",
+        str(port),
+    ]
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{candidate.target}-{port}.log"
     with open(log_path, "wb") as log:
         started = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=processes.ROOT, env={**env, **candidate.env}, stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            cwd=processes.ROOT,
+            env={**env, **candidate.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         service = processes.Service(candidate.name, process, url, log_path)
         try:
             status, body = _first_response(port, candidate, process)
@@ -408,12 +580,16 @@ def import_report(candidates: Sequence[Candidate], env: Mapping[str, str], log_d
             if module != "shared" and not module.startswith("shared."):
                 packages[_package(module)] = packages.get(_package(module), 0) + 1
         report[c.name] = {
-            "floor": c.floor, "modules": len(loaded[c.name]), "floor_modules": len(loaded[c.floor]),
-            "beyond_floor": extra, "convene_beyond_floor": [m for m in extra if m == "shared" or m.startswith("shared.")],
+            "floor": c.floor,
+            "modules": len(loaded[c.name]),
+            "floor_modules": len(loaded[c.floor]),
+            "beyond_floor": extra,
+            "convene_beyond_floor": [m for m in extra if m == "shared" or m.startswith("shared.")],
             "other_beyond_floor_packages": packages,
             "missing_from_floor": sorted(loaded[c.floor] - loaded[c.name]),
-            "forbidden_loaded": sorted(m for m in loaded[c.name]
-                                       if any(m == f or m.startswith(f + ".") for f in c.must_not_import)),
+            "forbidden_loaded": sorted(
+                m for m in loaded[c.name] if any(m == f or m.startswith(f + ".") for f in c.must_not_import)
+            ),
             "must_not_import": list(c.must_not_import),
         }
     return report
@@ -422,18 +598,29 @@ def import_report(candidates: Sequence[Candidate], env: Mapping[str, str], log_d
 def render_imports(report: Mapping[str, Any]) -> str:
     rows = []
     for name, r in report.items():
-        rows.append(f"{name}: {r['modules']} modules, its floor ({r['floor']}) {r['floor_modules']}; "
-                    f"{len(r['beyond_floor'])} beyond the floor, {len(r['missing_from_floor'])} of the floor's not loaded")
-        rows.append(f"  beyond the floor: {len(r['convene_beyond_floor'])} of Convene's (shared.*); other packages: "
-                    + (", ".join(f"{p} ({n})" for p, n in r["other_beyond_floor_packages"].items()) or "none"))
+        rows.append(
+            f"{name}: {r['modules']} modules, its floor ({r['floor']}) {r['floor_modules']}; "
+            f"{len(r['beyond_floor'])} beyond the floor, {len(r['missing_from_floor'])} of the floor's not loaded"
+        )
+        rows.append(
+            f"  beyond the floor: {len(r['convene_beyond_floor'])} of Convene's (shared.*); other packages: "
+            + (", ".join(f"{p} ({n})" for p, n in r["other_beyond_floor_packages"].items()) or "none")
+        )
         if r["must_not_import"]:
             verdict = "none loaded" if not r["forbidden_loaded"] else "LOADED: " + ", ".join(r["forbidden_loaded"])
             rows.append(f"  must not load {', '.join(r['must_not_import'])}: {verdict}")
     return "\n".join(rows)
 
 
-def run(candidates: Sequence[Candidate], env: Mapping[str, str], *, runs: int, warmup: int,
-        log_dir: Path, progress: Callable[[str], None]) -> dict[str, list[float]]:
+def run(
+    candidates: Sequence[Candidate],
+    env: Mapping[str, str],
+    *,
+    runs: int,
+    warmup: int,
+    log_dir: Path,
+    progress: Callable[[str], None],
+) -> dict[str, list[float]]:
     """Interleaved rounds (hello, join_floor, join, …, oauth_status_floor, oauth, …); warm-up rounds
     fill the page cache and are dropped."""
     samples: dict[str, list[float]] = {c.name: [] for c in candidates if c.timed}
@@ -449,9 +636,15 @@ def run(candidates: Sequence[Candidate], env: Mapping[str, str], *, runs: int, w
 
 
 def summarize(candidates: Sequence[Candidate], samples: Mapping[str, list[float]]) -> dict[str, Any]:
-    figures = {name: {"median_ms": round(median(values), 1), "min_ms": round(min(values), 1),
-                      "max_ms": round(max(values), 1), "samples_ms": [round(v, 1) for v in values]}
-               for name, values in samples.items()}
+    figures = {
+        name: {
+            "median_ms": round(median(values), 1),
+            "min_ms": round(min(values), 1),
+            "max_ms": round(max(values), 1),
+            "samples_ms": [round(v, 1) for v in values],
+        }
+        for name, values in samples.items()
+    }
     ratios = {}
     for c in candidates:
         if c.floor is None or not c.timed:
@@ -460,9 +653,14 @@ def summarize(candidates: Sequence[Candidate], samples: Mapping[str, list[float]
         # Same-round pairs share the machine's state at that moment: a cross-check on the noise.
         paired = median([own / floor for own, floor in zip(samples[c.name], samples[c.floor], strict=True)])
         to_hello = median(samples[c.name]) / median(samples[HELLO.name])
-        ratios[c.name] = {"to_floor": round(to_floor, 3), "to_hello": round(to_hello, 3),
-                          "paired_to_floor": round(paired, 3), "floor": c.floor, "goal": FLOOR_GOAL,
-                          "meets_goal": to_floor <= FLOOR_GOAL}
+        ratios[c.name] = {
+            "to_floor": round(to_floor, 3),
+            "to_hello": round(to_hello, 3),
+            "paired_to_floor": round(paired, 3),
+            "floor": c.floor,
+            "goal": FLOOR_GOAL,
+            "meets_goal": to_floor <= FLOOR_GOAL,
+        }
     return {"candidates": figures, "ratios": ratios}
 
 
@@ -471,31 +669,43 @@ def render(summary: Mapping[str, Any]) -> str:
     for name, f in summary["candidates"].items():
         rows.append(f"{name:<{NAME_WIDTH}} {f['median_ms']:>8.1f} {f['min_ms']:>8.1f} {f['max_ms']:>8.1f}")
     rows.append("")
-    rows.append(f"{'ratio of medians':<{NAME_WIDTH}} {'/floor':>8} {'/hello':>8} {'paired':>8}   "
-                f"goal: median ≤ {FLOOR_GOAL} × floor")
+    rows.append(
+        f"{'ratio of medians':<{NAME_WIDTH}} {'/floor':>8} {'/hello':>8} {'paired':>8}   goal: median ≤ {FLOOR_GOAL} × floor"
+    )
     for name, r in summary["ratios"].items():
         verdict = "meets goal" if r["meets_goal"] else "ABOVE GOAL"
-        rows.append(f"{name:<{NAME_WIDTH}} {r['to_floor']:>8.2f} {r['to_hello']:>8.2f} {r['paired_to_floor']:>8.2f}   "
-                    f"{verdict} (floor: {r['floor']})")
+        rows.append(
+            f"{name:<{NAME_WIDTH}} {r['to_floor']:>8.2f} {r['to_hello']:>8.2f} {r['paired_to_floor']:>8.2f}   "
+            f"{verdict} (floor: {r['floor']})"
+        )
     rows.append("(paired: median over runs of candidate / floor started in the same round)")
     return "\n".join(rows)
 
 
 def machine() -> dict[str, Any]:
-    return {"nproc": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "load_average": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.cold_start", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.cold_start", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=7, help="measured rounds (default 7)")
     parser.add_argument("--warmup", type=int, default=1, help="rounds run first and dropped (default 1)")
-    parser.add_argument("--functions", nargs="+", choices=sorted(BENCHES), default=sorted(BENCHES),
-                        help="functions to measure (default: all)")
+    parser.add_argument(
+        "--functions", nargs="+", choices=sorted(BENCHES), default=sorted(BENCHES), help="functions to measure (default: all)"
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
-    parser.add_argument("--imports", action="store_true",
-                        help="instead of timing: the modules each candidate loads beyond its floor (-X importtime)")
+    parser.add_argument(
+        "--imports",
+        action="store_true",
+        help="instead of timing: the modules each candidate loads beyond its floor (-X importtime)",
+    )
     parser.add_argument("--log-dir", type=Path, default=LOG_DIR, help="emulator, sandbox and failed-start logs")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
@@ -506,10 +716,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.imports:
             result: dict[str, Any] = import_report(candidates, stack.function_env(), args.log_dir)
         else:
-            print(f"cold start, {args.runs} runs (+{args.warmup} warm-up) of "
-                  f"{', '.join(c.name for c in candidates if c.timed)}", flush=True)
-            samples = run(candidates, stack.function_env(), runs=args.runs, warmup=args.warmup, log_dir=args.log_dir,
-                          progress=lambda line: print("  " + line, flush=True))
+            print(
+                f"cold start, {args.runs} runs (+{args.warmup} warm-up) of {', '.join(c.name for c in candidates if c.timed)}",
+                flush=True,
+            )
+            samples = run(
+                candidates,
+                stack.function_env(),
+                runs=args.runs,
+                warmup=args.warmup,
+                log_dir=args.log_dir,
+                progress=lambda line: print("  " + line, flush=True),
+            )
             result = {"machine": machine(), "runs": args.runs, "warmup": args.warmup, **summarize(candidates, samples)}
     print()
     print(render_imports(result) if args.imports else render(result))

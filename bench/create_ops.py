@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     with in_process_stack() as (project, firestore_host, sandbox):
-        rows = {mode: measure(project, firestore_host, sandbox, args.creates, settle) for mode, settle in
-                (("Meet link in the insert answer", True), ("Meet link pending, one re-read", False))}
+        rows = {
+            mode: measure(project, firestore_host, sandbox, args.creates, settle)
+            for mode, settle in (("Meet link in the insert answer", True), ("Meet link pending, one re-read", False))
+        }
     print(f"Per interview create ({args.creates} creates each, google_meet, direct booking):\n")
     print(f"{'case':<34}{'Calendar calls':>16}{'transactions':>14}{'tasks':>8}")
     ok = True
@@ -47,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{mode:<34}{figures['calendar_calls']:>16.1f}{figures['transactions']:>14.1f}{figures['tasks']:>8.1f}")
         for name, (low, high) in GOALS.items():
             ok &= low <= figures[name] <= high
-    print("\ngoals: Calendar 1 (2 with a pending conference), 1 transaction, 1 task per email (2):",
-          "met" if ok else "MISSED")
+    print("\ngoals: Calendar 1 (2 with a pending conference), 1 transaction, 1 task per email (2):", "met" if ok else "MISSED")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2))
@@ -63,7 +64,16 @@ def measure(project: str, firestore_host: str, sandbox: SandboxServer, creates: 
     from shared.adapters.firestore import UserRepository
     from shared.bootstrap import Container
     from shared.config import Settings
-    from shared.domain.connections import CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST, EMAIL, GOOGLE, OPENID, Connection, ConnectionStatus
+    from shared.domain.connections import (
+        CALENDAR_EVENTS,
+        CALENDAR_FREEBUSY,
+        CALENDAR_LIST,
+        EMAIL,
+        GOOGLE,
+        OPENID,
+        Connection,
+        ConnectionStatus,
+    )
     from shared.domain.models import Role, User
     from shared.google.credentials import refresh_token_context
 
@@ -74,8 +84,13 @@ def measure(project: str, firestore_host: str, sandbox: SandboxServer, creates: 
     sandbox.register_oauth_client(client_id, client_secret, ["http://127.0.0.1:9/callback"])
     create_email_queue(sandbox.url, project)
     sandbox.sandbox.calendar.set_conferences(settle_on_insert=settle_on_insert)
-    env = function_env(project_id=project, firestore_host=firestore_host, sandbox_url=sandbox.url,
-                       oauth_url="http://127.0.0.1:9", worker_url="http://127.0.0.1:9/worker")
+    env = function_env(
+        project_id=project,
+        firestore_host=firestore_host,
+        sandbox_url=sandbox.url,
+        oauth_url="http://127.0.0.1:9",
+        worker_url="http://127.0.0.1:9/worker",
+    )
     os.environ.update(env)
     db = firestore.Client(project=project)
     counts = count_operations(db)
@@ -86,12 +101,20 @@ def measure(project: str, firestore_host: str, sandbox: SandboxServer, creates: 
     sandbox.add_google_account(email, "Bench Host")
     scopes = [OPENID, EMAIL, CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST]
     refresh = sandbox.sandbox.oauth.issue_tokens(OAUTH_CLIENT_ID, email, scopes)["refresh_token"]
-    container.connections.save(Connection(uid=uid, workspace_id="ws-bench", provider=GOOGLE, status=ConnectionStatus.CONNECTED,
-                                          account_email=email, scopes=tuple(scopes),
-                                          refresh_token=container.token_cipher.seal(refresh, context=refresh_token_context(uid, GOOGLE))))
+    container.connections.save(
+        Connection(
+            uid=uid,
+            workspace_id="ws-bench",
+            provider=GOOGLE,
+            status=ConnectionStatus.CONNECTED,
+            account_email=email,
+            scopes=tuple(scopes),
+            refresh_token=container.token_cipher.seal(refresh, context=refresh_token_context(uid, GOOGLE)),
+        )
+    )
     token = sandbox.mint_id_token(uid, email, claims={"workspace_id": "ws-bench"})
     client = create_app("interviews", str(processes.ROOT / "functions" / "interviews" / "main.py")).test_client()
-    day = datetime.now(timezone.utc) + timedelta(days=2)
+    day = datetime.now(UTC) + timedelta(days=2)
     client.post("/interviews", headers={"Authorization": f"Bearer {token}"}, json=_body(day, 6))  # warm: token refresh, caches
     totals = {"calendar_calls": 0, "transactions": 0, "tasks": 0}
     for i in range(creates):
@@ -103,14 +126,22 @@ def measure(project: str, firestore_host: str, sandbox: SandboxServer, creates: 
             raise SystemExit(f"create answered {reply.status_code}: {reply.get_json()}")
         totals["calendar_calls"] += len(sandbox.calls("/calendar/v3")) - calendar_before
         totals["transactions"] += counts.transactions
-        totals["tasks"] += len([c for c in sandbox.calls("/v2/") if c["method"] == "POST" and c["path"].endswith("/tasks")]) - tasks_before
+        totals["tasks"] += (
+            len([c for c in sandbox.calls("/v2/") if c["method"] == "POST" and c["path"].endswith("/tasks")]) - tasks_before
+        )
     bootstrap.use_container(None)
     return {name: value / creates for name, value in totals.items()}
 
 
 def _body(day: datetime, hour: int) -> dict[str, Any]:
-    return {"candidate": {"email": f"c{hour}@candidates.example", "name": "Candidate"}, "job_title": "Engineer",
-            "date": day.date().isoformat(), "time": f"{hour:02d}:00", "timezone": "UTC", "duration_minutes": 30}
+    return {
+        "candidate": {"email": f"c{hour}@candidates.example", "name": "Candidate"},
+        "job_title": "Engineer",
+        "date": day.date().isoformat(),
+        "time": f"{hour:02d}:00",
+        "timezone": "UTC",
+        "duration_minutes": 30,
+    }
 
 
 if __name__ == "__main__":

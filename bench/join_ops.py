@@ -17,7 +17,7 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ def measure(repeat: int, log_dir: Path) -> list[Result]:
     """Seed two interviews, then send each request kind ``repeat`` times, counting per request."""
     with bench_stack(log_dir) as stack:
         client = stack.firestore_client()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         ready = interview(now + timedelta(minutes=10), now=now, label="ready")  # join window open
         later = interview(now + timedelta(hours=3), now=now, label="later")  # window not open yet
         repo = InterviewRepository(client)
@@ -109,27 +109,42 @@ def measure(repeat: int, log_dir: Path) -> list[Result]:
 
 
 def render(results: Sequence[Result]) -> str:
-    rows = [f"{'request':<28} {'status':>6} {'reads':>6} {'writes':>6}   rpcs (last request)          goal: {MAX_READS} read, ≤ {MAX_WRITES} write"]
+    rows = [
+        f"{'request':<28} {'status':>6} {'reads':>6} {'writes':>6}   rpcs (last request)          goal: {MAX_READS} read, ≤ {MAX_WRITES} write"
+    ]
     for r in results:
         status = _span(r.statuses) + ("" if r.status_ok else f" (expected {r.kind.expected_status})")
         verdict = "meets goal" if r.meets_goal else "ABOVE GOAL"
-        rows.append(f"{r.kind.name:<28} {status:>6} {_span(r.reads):>6} {_span(r.writes):>6}   "
-                    f"{', '.join(r.rpcs) or '-':<29} {verdict}")
+        rows.append(
+            f"{r.kind.name:<28} {status:>6} {_span(r.reads):>6} {_span(r.writes):>6}   {', '.join(r.rpcs) or '-':<29} {verdict}"
+        )
     return "\n".join(rows)
 
 
 def to_json(results: Sequence[Result], repeat: int) -> Mapping[str, Any]:
     return {
-        "repeat": repeat, "goal": {"reads": MAX_READS, "max_writes": MAX_WRITES},
-        "requests": [{"name": r.kind.name, "method": r.kind.method, "expected_status": r.kind.expected_status,
-                      "statuses": r.statuses, "reads": r.reads, "writes": r.writes, "rpcs": r.rpcs,
-                      "meets_goal": r.meets_goal} for r in results],
+        "repeat": repeat,
+        "goal": {"reads": MAX_READS, "max_writes": MAX_WRITES},
+        "requests": [
+            {
+                "name": r.kind.name,
+                "method": r.kind.method,
+                "expected_status": r.kind.expected_status,
+                "statuses": r.statuses,
+                "reads": r.reads,
+                "writes": r.writes,
+                "rpcs": r.rpcs,
+                "meets_goal": r.meets_goal,
+            }
+            for r in results
+        ],
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.join_ops", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.join_ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=3, help="requests per kind (default 3)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the counts as JSON")
     parser.add_argument("--log-dir", type=Path, default=LOG_DIR, help="emulator and sandbox logs")

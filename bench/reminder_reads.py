@@ -16,7 +16,7 @@ import json
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import bench_stack
@@ -58,20 +58,31 @@ def run(project: str, firestore_host: str, sandbox_url: str, stored: int, due: i
 
     create_email_queue(sandbox_url, project)
     _pause_email_queue(sandbox_url, project)
-    env = function_env(project_id=project, firestore_host=firestore_host, sandbox_url=sandbox_url,
-                       worker_url="http://127.0.0.1:9/worker")
+    env = function_env(
+        project_id=project, firestore_host=firestore_host, sandbox_url=sandbox_url, worker_url="http://127.0.0.1:9/worker"
+    )
     db = firestore.Client(project=project)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     started = time.perf_counter()
     batch, in_batch = db.batch(), 0
     for i in range(stored):
         is_due = i < due
         start = now + (timedelta(hours=23, minutes=30) if is_due else timedelta(days=3 + i % 300))
         interview = Interview(
-            id=f"bench{i:07d}", workspace_id="ws-bench", host=Person("h@bench.example", "Host", "uid-h"),
-            guest=Person(f"g{i}@bench.example", "Guest"), start=start, timezone="UTC", type=InterviewType.PHONE,
-            status=InterviewStatus.CONFIRMED, phone="+1 555 0100", ical_uid=f"bench{i}@convene",
-            next_reminder_at=start - timedelta(hours=24), created_at=now, updated_at=now)
+            id=f"bench{i:07d}",
+            workspace_id="ws-bench",
+            host=Person("h@bench.example", "Host", "uid-h"),
+            guest=Person(f"g{i}@bench.example", "Guest"),
+            start=start,
+            timezone="UTC",
+            type=InterviewType.PHONE,
+            status=InterviewStatus.CONFIRMED,
+            phone="+1 555 0100",
+            ical_uid=f"bench{i}@convene",
+            next_reminder_at=start - timedelta(hours=24),
+            created_at=now,
+            updated_at=now,
+        )
         batch.set(db.collection(INTERVIEWS).document(interview.id), interview_to_document(interview))
         in_batch += 1
         if in_batch == 500:
@@ -94,8 +105,15 @@ def run(project: str, firestore_host: str, sandbox_url: str, stored: int, due: i
     began = time.perf_counter()
     summary = container.reminder_run.run(now)
     run_ms = (time.perf_counter() - began) * 1000
-    return {"stored": stored, "due": due, "reads": counts.reads, "writes": counts.writes,
-            "queued": summary["reminders_queued"], "run_ms": run_ms, "query_ms": statistics.median(query_ms)}
+    return {
+        "stored": stored,
+        "due": due,
+        "reads": counts.reads,
+        "writes": counts.writes,
+        "queued": summary["reminders_queued"],
+        "run_ms": run_ms,
+        "query_ms": statistics.median(query_ms),
+    }
 
 
 def _pause_email_queue(sandbox_url: str, project: str) -> None:
@@ -106,8 +124,9 @@ def _pause_email_queue(sandbox_url: str, project: str) -> None:
 
     from devstack.stack import EMAIL_QUEUE, TASKS_LOCATION
 
-    client = tasks_v2.CloudTasksClient(transport="rest", credentials=AnonymousCredentials(),
-                                       client_options={"api_endpoint": sandbox_url})
+    client = tasks_v2.CloudTasksClient(
+        transport="rest", credentials=AnonymousCredentials(), client_options={"api_endpoint": sandbox_url}
+    )
     client.pause_queue(name=f"projects/{project}/locations/{TASKS_LOCATION}/queues/{EMAIL_QUEUE}")
 
 

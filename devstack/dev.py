@@ -25,19 +25,19 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from devstack import processes
 from devstack.stack import (
     FUNCTIONS,
-    INTERNAL_FUNCTIONS,
-    internal_env,
     GUEST_LINK_SECRET,
+    INTERNAL_FUNCTIONS,
     SENDGRID_SECRET,
     create_email_queue,
     function_env,
+    internal_env,
     oauth_client,
     stack_secrets,
 )
@@ -89,8 +89,11 @@ def _service_label(name: str) -> str:
 
 def port_problems(ports: dict[str, int]) -> list[str]:
     """One line per port that cannot be used: the port, the service that wants it, the holder."""
-    return [f"port {port} ({_service_label(name)}) {problem}"
-            for name, port in ports.items() if (problem := processes.port_problem(port)) is not None]
+    return [
+        f"port {port} ({_service_label(name)}) {problem}"
+        for name, port in ports.items()
+        if (problem := processes.port_problem(port)) is not None
+    ]
 
 
 def _busy_message(problems: list[str], base: int) -> str:
@@ -133,24 +136,51 @@ def _demo_google_accounts(sandbox_url: str) -> None:
 
     for user in (seed.HOST, seed.ADMIN):
         _control(sandbox_url, "/sandbox/oauth/accounts", {"email": user.email, "name": user.display_name})
-    _control(sandbox_url, "/sandbox/calendar/calendars", {
-        "account": seed.HOST.email, "id": "interviews.demo@group.calendar.google.com", "summary": "Interviews",
-        "access_role": "owner", "time_zone": "Europe/Berlin", "background_color": "#16a765"})
-    _control(sandbox_url, "/sandbox/calendar/calendars", {
-        "account": seed.HOST.email, "id": "en.german#holiday@group.v.calendar.google.com", "summary": "Holidays in Germany",
-        "access_role": "reader", "time_zone": "Europe/Berlin", "background_color": "#9fc6e7"})
+    _control(
+        sandbox_url,
+        "/sandbox/calendar/calendars",
+        {
+            "account": seed.HOST.email,
+            "id": "interviews.demo@group.calendar.google.com",
+            "summary": "Interviews",
+            "access_role": "owner",
+            "time_zone": "Europe/Berlin",
+            "background_color": "#16a765",
+        },
+    )
+    _control(
+        sandbox_url,
+        "/sandbox/calendar/calendars",
+        {
+            "account": seed.HOST.email,
+            "id": "en.german#holiday@group.v.calendar.google.com",
+            "summary": "Holidays in Germany",
+            "access_role": "reader",
+            "time_zone": "Europe/Berlin",
+            "background_color": "#9fc6e7",
+        },
+    )
 
 
 def _mint(sandbox_url: str, user: Any) -> str:
-    return str(_control(sandbox_url, "/sandbox/identity/id-token", {
-        "uid": user.uid, "email": user.email, "name": user.display_name,
-        "claims": {"workspace_id": user.workspace_id, "role": user.role.value},
-        "expires_in": int(TOKEN_LIFETIME.total_seconds()),
-    })["id_token"])
+    return str(
+        _control(
+            sandbox_url,
+            "/sandbox/identity/id-token",
+            {
+                "uid": user.uid,
+                "email": user.email,
+                "name": user.display_name,
+                "claims": {"workspace_id": user.workspace_id, "role": user.role.value},
+                "expires_in": int(TOKEN_LIFETIME.total_seconds()),
+            },
+        )["id_token"]
+    )
 
 
-def start_stack(project_id: str, ports: dict[str, int], log_dir: Path, services: list[processes.Service],
-                stop_requested: Callable[[], bool]) -> dict[str, Any]:
+def start_stack(
+    project_id: str, ports: dict[str, int], log_dir: Path, services: list[processes.Service], stop_requested: Callable[[], bool]
+) -> dict[str, Any]:
     """Start everything on ``ports``, appending each started service to ``services`` at once
     (the caller stops them all, whatever happens here). ``StartCancelled`` when a stop is
     asked for meanwhile; ``StartFailed`` when a process does not come up."""
@@ -167,8 +197,14 @@ def start_stack(project_id: str, ports: dict[str, int], log_dir: Path, services:
     secrets_file.touch(mode=0o600)
     secret_values = stack_secrets()
     secrets_file.write_text(json.dumps(secret_values))
-    sandbox = processes.start_sandbox(project_id, secrets_file=secrets_file, port=ports["sandbox"], log_dir=log_dir,
-                                      mail_outbox=MAIL_OUTBOX, stop_requested=stop_requested)
+    sandbox = processes.start_sandbox(
+        project_id,
+        secrets_file=secrets_file,
+        port=ports["sandbox"],
+        log_dir=log_dir,
+        mail_outbox=MAIL_OUTBOX,
+        stop_requested=stop_requested,
+    )
     services.append(sandbox)
     check_stop()
     sandbox_url = sandbox.url
@@ -177,20 +213,41 @@ def start_stack(project_id: str, ports: dict[str, int], log_dir: Path, services:
     _control(sandbox_url, "/sandbox/sendgrid/keys", {"key": secret_values[SENDGRID_SECRET]})
     create_email_queue(sandbox_url, project_id)
     client_id, client_secret = oauth_client(secret_values)
-    _control(sandbox_url, "/sandbox/oauth/clients", {"client_id": client_id, "client_secret": client_secret,
-                                                      "redirect_uris": [oauth_url + "/callback"], "name": "Convene (local)"})
+    _control(
+        sandbox_url,
+        "/sandbox/oauth/clients",
+        {
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "redirect_uris": [oauth_url + "/callback"],
+            "name": "Convene (local)",
+        },
+    )
     _demo_google_accounts(sandbox_url)
     check_stop()
-    env = function_env(project_id=project_id, firestore_host=firestore.extra["host"], sandbox_url=sandbox_url,
-                       cors_origins=os.environ.get("CONVENE_DEV_CORS_ORIGINS", DEFAULT_CORS), oauth_url=oauth_url,
-                       oauth_result_urls=os.environ.get("CONVENE_DEV_OAUTH_RESULT_URLS", ""),
-                       worker_url=urls["email_worker"], portal_url=urls["join"] + "/portal")
+    env = function_env(
+        project_id=project_id,
+        firestore_host=firestore.extra["host"],
+        sandbox_url=sandbox_url,
+        cors_origins=os.environ.get("CONVENE_DEV_CORS_ORIGINS", DEFAULT_CORS),
+        oauth_url=oauth_url,
+        oauth_result_urls=os.environ.get("CONVENE_DEV_OAUTH_RESULT_URLS", ""),
+        worker_url=urls["email_worker"],
+        portal_url=urls["join"] + "/portal",
+    )
     with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
         # An internal function checks that OIDC tokens were minted for its own URL.
-        futures = [pool.submit(processes.start_function, name,
-                               env=env | (internal_env(name, urls[name], project_id) if name in INTERNAL_FUNCTIONS else {}),
-                               port=ports[name], log_dir=log_dir, stop_requested=stop_requested)
-                   for name in FUNCTIONS]
+        futures = [
+            pool.submit(
+                processes.start_function,
+                name,
+                env=env | (internal_env(name, urls[name], project_id) if name in INTERNAL_FUNCTIONS else {}),
+                port=ports[name],
+                log_dir=log_dir,
+                stop_requested=stop_requested,
+            )
+            for name in FUNCTIONS
+        ]
     failures = []
     for future in futures:  # keep every function that did start, so that a failure stops them too
         try:
@@ -212,43 +269,61 @@ def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: di
     from shared.auth.guest_links import GuestLinks
     from shared.secrets import SecretManagerSecrets
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # Guest links are signed through the real Secret Manager client, against the sandbox.
     links = GuestLinks(SecretManagerSecrets(project_id, wiring["sandbox_url"]), GUEST_LINK_SECRET)
     demos, link_tokens = seed.seed_demo(firestore.Client(project=project_id), now, links)
-    users = {role: {"uid": u.uid, "email": u.email, "name": u.display_name, "role": u.role.value,
-                    "workspace_id": u.workspace_id, "id_token": _mint(wiring["sandbox_url"], u)}
-             for role, u in seed.USERS.items()}
+    users = {
+        role: {
+            "uid": u.uid,
+            "email": u.email,
+            "name": u.display_name,
+            "role": u.role.value,
+            "workspace_id": u.workspace_id,
+            "id_token": _mint(wiring["sandbox_url"], u),
+        }
+        for role, u in seed.USERS.items()
+    }
     join_url = function_urls["join"]
     interviews = []
     for demo in demos:
         interview, token = demo.interview, link_tokens[demo.interview.id]
         check_url = f"{join_url}/interviews/{interview.id}"
-        interviews.append({
-            "id": interview.id, "label": demo.label, "workspace_id": interview.workspace_id,
-            "expected_meeting_status": demo.expected_meeting_status, "status": interview.status.value,
-            "start": interview.start.isoformat(), "join_check_url": check_url,
-            "guest_link_token": token,
-            "curl_as_guest": f"curl -s {shlex.quote(check_url)} -H {shlex.quote('Authorization: Bearer ' + token)}",
-        })
+        interviews.append(
+            {
+                "id": interview.id,
+                "label": demo.label,
+                "workspace_id": interview.workspace_id,
+                "expected_meeting_status": demo.expected_meeting_status,
+                "status": interview.status.value,
+                "start": interview.start.isoformat(),
+                "join_check_url": check_url,
+                "guest_link_token": token,
+                "curl_as_guest": f"curl -s {shlex.quote(check_url)} -H {shlex.quote('Authorization: Bearer ' + token)}",
+            }
+        )
     return {
-        "project_id": project_id, "started_at": now.isoformat(),
+        "project_id": project_id,
+        "started_at": now.isoformat(),
         "tokens_expire_at": (now + TOKEN_LIFETIME).isoformat(),
-        "functions": function_urls, "sandbox": wiring["sandbox_url"],
-        "firestore_emulator": wiring["firestore_host"], "users": users, "interviews": interviews,
+        "functions": function_urls,
+        "sandbox": wiring["sandbox_url"],
+        "firestore_emulator": wiring["firestore_host"],
+        "users": users,
+        "interviews": interviews,
         "mail_outbox": str(MAIL_OUTBOX),
         "scheduled": {name: f"python -m devstack.trigger {name}" for name in SCHEDULED},
         "create_interview": {
             "how": "POST /interviews as the demo host (after connecting Google); the invitations land in mail_outbox",
             "curl": f"curl -s -X POST {function_urls['interviews']}/interviews -H 'Authorization: Bearer '$(jq -r .users.host.id_token .convene/dev.json) "
-                    "-H 'Content-Type: application/json' -H 'Idempotency-Key: '$(uuidgen || date +%s%N) "
-                    f"-d '{{\"candidate\": {{\"email\": \"gina.guest@candidates.example\", \"name\": \"Gina Guest\"}}, "
-                    f"\"job_title\": \"Backend Engineer\", \"date\": \"{(now + timedelta(days=3)).date().isoformat()}\", "
-                    "\"time\": \"10:00\", \"timezone\": \"Europe/Berlin\", \"interview_type\": \"google_meet\"}'",
+            "-H 'Content-Type: application/json' -H 'Idempotency-Key: '$(uuidgen || date +%s%N) "
+            f'-d \'{{"candidate": {{"email": "gina.guest@candidates.example", "name": "Gina Guest"}}, '
+            f'"job_title": "Backend Engineer", "date": "{(now + timedelta(days=3)).date().isoformat()}", '
+            '"time": "10:00", "timezone": "Europe/Berlin", "interview_type": "google_meet"}\'',
         },
         "google_connect": {
             "how": "POST /connect as the host; the front-end (on one of CONVENE_DEV_CORS_ORIGINS) then POSTs a form with the "
-                   "host's id_token to google_auth_url, and the browser lands on the sandbox's consent page: click Allow",
+            "host's id_token to google_auth_url, and the browser lands on the sandbox's consent page: click Allow",
             "curl": f"curl -s -X POST {function_urls['oauth']}/connect -H 'Authorization: Bearer '$(jq -r .users.host.id_token .convene/dev.json)",
             "status_curl": f"curl -s {function_urls['oauth']}/status -H 'Authorization: Bearer '$(jq -r .users.host.id_token .convene/dev.json)",
             # A stand-in for the front-end's button, to click through without a front-end of your own.
@@ -256,16 +331,19 @@ def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: di
             "open": f"http://127.0.0.1:5173/connect-google.html#oauth={function_urls['oauth']}&id_token={users['host']['id_token']}",
         },
         "mint_token": f"curl -s -X POST {wiring['sandbox_url']}/sandbox/identity/id-token -H 'Content-Type: application/json' "
-                      "-d '{\"uid\": \"uid-demo-host\", \"email\": \"hugo.host@demo.example\", \"claims\": {\"workspace_id\": \"ws-demo\"}}'",
+        '-d \'{"uid": "uid-demo-host", "email": "hugo.host@demo.example", "claims": {"workspace_id": "ws-demo"}}\'',
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make dev", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="make dev", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project", default=os.environ.get("CONVENE_DEV_PROJECT", "convene-dev"))
-    parser.add_argument("--base-port", type=int, default=os.environ.get("CONVENE_DEV_BASE_PORT", "8180"),
-                        help="emulator = base, sandbox = base+1, functions = base+10…; 0 picks free ports")
+    parser.add_argument(
+        "--base-port",
+        type=int,
+        default=os.environ.get("CONVENE_DEV_BASE_PORT", "8180"),
+        help="emulator = base, sandbox = base+1, functions = base+10…; 0 picks free ports",
+    )
     parser.add_argument("--exit-after-start", action="store_true", help="stop again once up (smoke test)")
     args = parser.parse_args(argv)
 
@@ -323,15 +401,25 @@ def _summary(info: dict[str, Any], seconds: float, log_dir: Path) -> str:
     lines += [f"  {role:<11} {u['email']:<34} {u['workspace_id']}" for role, u in info["users"].items()]
     lines += ["", "Demo interviews (join check as the guest):"]
     lines += [f"  {iv['label']:<16} {iv['expected_meeting_status']:<12} {iv['join_check_url']}" for iv in info["interviews"]]
-    lines += ["", "Connect Google as the demo host (a browser completes it on the sandbox's consent page):",
-              f"  {info['google_connect']['curl']}",
-              "  then the front-end POSTs a form (id_token=<the host's>) to the returned google_auth_url; click Allow.",
-              "", "Then create an interview (jq -r .create_interview.curl .convene/dev.json); the emails arrive as .eml in",
-              f"  {info['mail_outbox']}",
-              "", "Run a scheduled function as Cloud Scheduler would: make trigger JOB=reminders (or maintenance)"]
+    lines += [
+        "",
+        "Connect Google as the demo host (a browser completes it on the sandbox's consent page):",
+        f"  {info['google_connect']['curl']}",
+        "  then the front-end POSTs a form (id_token=<the host's>) to the returned google_auth_url; click Allow.",
+        "",
+        "Then create an interview (jq -r .create_interview.curl .convene/dev.json); the emails arrive as .eml in",
+        f"  {info['mail_outbox']}",
+        "",
+        "Run a scheduled function as Cloud Scheduler would: make trigger JOB=reminders (or maintenance)",
+    ]
     first = info["interviews"][1]
-    lines += ["", "Try:", f"  {first['curl_as_guest'][:110]}…", "  (full commands: jq -r '.interviews[].curl_as_guest' .convene/dev.json)",
-              f"Logs: {log_dir}   Stop: Ctrl-C"]
+    lines += [
+        "",
+        "Try:",
+        f"  {first['curl_as_guest'][:110]}…",
+        "  (full commands: jq -r '.interviews[].curl_as_guest' .convene/dev.json)",
+        f"Logs: {log_dir}   Stop: Ctrl-C",
+    ]
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ class OperationCounts:
     @property
     def transactions(self) -> int:
         return self.rpcs.count("begin_transaction")
+
     rpcs: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

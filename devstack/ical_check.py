@@ -24,7 +24,7 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ def _run_child(args: list[str], stdin: bytes, timeout: float) -> bytes:
 
 def _from_json(report: dict[str, Any]) -> IcalReport:
     def instant(seconds: int | None) -> datetime | None:
-        return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+        return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
     events = tuple(IcalEvent(e["uid"], instant(e["start"]), instant(e["end"])) for e in report.pop("events", []))
     return IcalReport(**report, events=events)

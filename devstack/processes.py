@@ -123,7 +123,7 @@ def _tcp_sockets(port: int) -> list[tuple[int, int, bool]] | None:
 def _proc_address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """An address as /proc/net/tcp{,6} writes it: 32-bit words in host byte order."""
     raw = bytes.fromhex(hex_address)
-    words = [raw[i:i + 4] for i in range(0, len(raw), 4)]
+    words = [raw[i : i + 4] for i in range(0, len(raw), 4)]
     if sys.byteorder == "little":
         words = [word[::-1] for word in words]
     return ipaddress.ip_address(b"".join(words))
@@ -181,7 +181,9 @@ def _ss_holder(port: int) -> str | None:
     if not ss:
         return None
     try:
-        listing = subprocess.run([ss, "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, timeout=5).stdout
+        listing = subprocess.run(
+            [ss, "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     users = re.findall(r'\("([^"]*)",pid=(\d+)', listing)
@@ -216,7 +218,7 @@ def _listener_outside(port: int, session: int) -> str | None:
 
 def http_ok(url: str, *, expect: Callable[[int, bytes], bool] | None = None, timeout: float = 1.0) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             body = response.read()
             return expect(response.status, body) if expect else 200 <= response.status < 500
     except urllib.error.HTTPError as error:
@@ -251,9 +253,18 @@ class Service:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def start(name: str, argv: list[str], *, url: str, ready: Callable[[], bool], env: Mapping[str, str] | None = None,
-          log_dir: Path | None = None, timeout: float = 60.0, port: int | None = None,
-          stop_requested: Callable[[], bool] | None = None) -> Service:
+def start(
+    name: str,
+    argv: list[str],
+    *,
+    url: str,
+    ready: Callable[[], bool],
+    env: Mapping[str, str] | None = None,
+    log_dir: Path | None = None,
+    timeout: float = 60.0,
+    port: int | None = None,
+    stop_requested: Callable[[], bool] | None = None,
+) -> Service:
     """Start ``argv`` in a new session and wait until ``ready()`` says it serves.
 
     With ``port``, ready also means that the listener on it is this process (or one of its
@@ -267,8 +278,15 @@ def start(name: str, argv: list[str], *, url: str, ready: Callable[[], bool], en
         log_path = log_dir / f"{name}.log"
         out = open(log_path, "wb")  # noqa: SIM115 (owned by the child for its lifetime)
     try:
-        process = subprocess.Popen(argv, cwd=ROOT, env=dict(env or os.environ), stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=dict(env or os.environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     finally:
         if not isinstance(out, int):
             out.close()  # the child holds its own copy
@@ -292,14 +310,23 @@ def start(name: str, argv: list[str], *, url: str, ready: Callable[[], bool], en
     raise StartFailed(f"{name} was not ready after {timeout:.0f} s")
 
 
-def start_firestore_emulator(*, port: int | None = None, log_dir: Path | None = None,
-                             stop_requested: Callable[[], bool] | None = None) -> Service:
+def start_firestore_emulator(
+    *, port: int | None = None, log_dir: Path | None = None, stop_requested: Callable[[], bool] | None = None
+) -> Service:
     port = port or free_port()
     url = f"http://{LOOPBACK}:{port}"
     argv = ["gcloud", "emulators", "firestore", "start", f"--host-port={LOOPBACK}:{port}", "--quiet"]
     env = {**os.environ, "CLOUDSDK_CORE_DISABLE_PROMPTS": "1"}
-    service = start("firestore", argv, url=url, env=env, log_dir=log_dir, port=port, stop_requested=stop_requested,
-                    ready=lambda: http_ok(url + "/", expect=lambda status, body: body.strip() == b"Ok"))
+    service = start(
+        "firestore",
+        argv,
+        url=url,
+        env=env,
+        log_dir=log_dir,
+        port=port,
+        stop_requested=stop_requested,
+        ready=lambda: http_ok(url + "/", expect=lambda status, body: body.strip() == b"Ok"),
+    )
     service.extra["host"] = f"{LOOPBACK}:{port}"
     return service
 
@@ -308,30 +335,80 @@ def wipe_firestore(emulator_host: str, project_id: str) -> None:
     request = urllib.request.Request(
         f"http://{emulator_host}/emulator/v1/projects/{project_id}/databases/(default)/documents", method="DELETE"
     )
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(request, timeout=10):
         pass
 
 
-def start_function(target: str, *, env: Mapping[str, str], port: int | None = None, log_dir: Path | None = None,
-                   health_path: str = "/__health", stop_requested: Callable[[], bool] | None = None) -> Service:
+def start_function(
+    target: str,
+    *,
+    env: Mapping[str, str],
+    port: int | None = None,
+    log_dir: Path | None = None,
+    health_path: str = "/__health",
+    stop_requested: Callable[[], bool] | None = None,
+) -> Service:
     """Run ``functions/<target>/main.py`` under functions-framework, as Cloud Run would."""
     port = port or free_port()
     url = f"http://{LOOPBACK}:{port}"
-    argv = [sys.executable, "-m", "functions_framework", "--target", target,
-            "--source", str(ROOT / "functions" / target / "main.py"), "--host", LOOPBACK, "--port", str(port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "functions_framework",
+        "--target",
+        target,
+        "--source",
+        str(ROOT / "functions" / target / "main.py"),
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+    ]
     # The repository root comes last: a caller's PYTHONPATH (the tests' query recorder) still applies.
     full_env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)}
-    return start(target, argv, url=url, env=full_env, log_dir=log_dir, port=port, stop_requested=stop_requested,
-                 ready=lambda: http_ok(url + health_path, expect=lambda status, body: status in (200, 401, 404)))
+    return start(
+        target,
+        argv,
+        url=url,
+        env=full_env,
+        log_dir=log_dir,
+        port=port,
+        stop_requested=stop_requested,
+        ready=lambda: http_ok(url + health_path, expect=lambda status, body: status in (200, 401, 404)),
+    )
 
 
-def start_sandbox(project_id: str, *, secrets_file: Path, port: int | None = None, log_dir: Path | None = None,
-                  mail_outbox: Path | None = None, stop_requested: Callable[[], bool] | None = None) -> Service:
+def start_sandbox(
+    project_id: str,
+    *,
+    secrets_file: Path,
+    port: int | None = None,
+    log_dir: Path | None = None,
+    mail_outbox: Path | None = None,
+    stop_requested: Callable[[], bool] | None = None,
+) -> Service:
     """The Google sandbox as its own process, preloaded with the secrets in ``secrets_file``;
     with ``mail_outbox``, every email SendGrid accepts is also written there as a .eml file."""
     port = port or free_port()
     url = f"http://{LOOPBACK}:{port}"
-    argv = [sys.executable, "-m", "devstack.sandbox", "--port", str(port), "--project", project_id,
-            "--secrets-file", str(secrets_file)] + (["--mail-outbox", str(mail_outbox)] if mail_outbox else [])
-    return start("sandbox", argv, url=url, log_dir=log_dir, env={**os.environ, "PYTHONPATH": str(ROOT)}, port=port,
-                 stop_requested=stop_requested, ready=lambda: http_ok(url + "/sandbox/health"))
+    argv = [
+        sys.executable,
+        "-m",
+        "devstack.sandbox",
+        "--port",
+        str(port),
+        "--project",
+        project_id,
+        "--secrets-file",
+        str(secrets_file),
+    ] + (["--mail-outbox", str(mail_outbox)] if mail_outbox else [])
+    return start(
+        "sandbox",
+        argv,
+        url=url,
+        log_dir=log_dir,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        port=port,
+        stop_requested=stop_requested,
+        ready=lambda: http_ok(url + "/sandbox/health"),
+    )

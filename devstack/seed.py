@@ -38,14 +38,30 @@ def demo_interviews(now: datetime) -> list[DemoInterview]:
     """Start times relative to ``now`` so each one is in the status its label says."""
     minute = now.replace(second=0, microsecond=0)
 
-    def make(label: str, start: datetime, status: InterviewStatus = InterviewStatus.CONFIRMED,
-             host: User = HOST, workspace: str = DEMO_WORKSPACE, guest: Person | None = None, **extra: Any) -> Interview:
+    def make(
+        label: str,
+        start: datetime,
+        status: InterviewStatus = InterviewStatus.CONFIRMED,
+        host: User = HOST,
+        workspace: str = DEMO_WORKSPACE,
+        guest: Person | None = None,
+        **extra: Any,
+    ) -> Interview:
         fields: dict[str, Any] = {
-            "id": f"demo-{label.replace('_', '-')}", "workspace_id": workspace, "host": _person(host),
-            "guest": guest or Person(GUEST.email, GUEST.display_name), "start": start, "timezone": "Europe/Berlin",
-            "type": InterviewType.GOOGLE_MEET, "status": status, "duration_minutes": 45, "job_title": "Backend Engineer",
-            "meet_link": f"https://meet.google.com/{_meet_code(label)}", "ical_uid": f"demo-{label}@convene.local",
-            "created_at": now, "updated_at": now,
+            "id": f"demo-{label.replace('_', '-')}",
+            "workspace_id": workspace,
+            "host": _person(host),
+            "guest": guest or Person(GUEST.email, GUEST.display_name),
+            "start": start,
+            "timezone": "Europe/Berlin",
+            "type": InterviewType.GOOGLE_MEET,
+            "status": status,
+            "duration_minutes": 45,
+            "job_title": "Backend Engineer",
+            "meet_link": f"https://meet.google.com/{_meet_code(label)}",
+            "ical_uid": f"demo-{label}@convene.local",
+            "created_at": now,
+            "updated_at": now,
         }
         return Interview(**(fields | extra))
 
@@ -55,11 +71,21 @@ def demo_interviews(now: datetime) -> list[DemoInterview]:
         DemoInterview("in_progress", make("in_progress", minute - timedelta(minutes=10)), "in_progress"),
         DemoInterview("ended", make("ended", minute - timedelta(hours=3)), "ended"),
         DemoInterview("cancelled", make("cancelled", minute + timedelta(hours=4), InterviewStatus.CANCELLED), "cancelled"),
-        DemoInterview("pending", make("pending", minute + timedelta(days=2), InterviewStatus.PENDING, meet_link=None), "upcoming"),
-        DemoInterview("phone", make("phone", minute + timedelta(minutes=5), type=InterviewType.PHONE, meet_link=None,
-                                    phone="+49 30 5550100"), "ready"),
-        DemoInterview("other_workspace", make("other_workspace", minute + timedelta(minutes=10), host=OTHER_HOST,
-                                              workspace=OTHER_WORKSPACE, guest=OTHER_GUEST), "ready"),
+        DemoInterview(
+            "pending", make("pending", minute + timedelta(days=2), InterviewStatus.PENDING, meet_link=None), "upcoming"
+        ),
+        DemoInterview(
+            "phone",
+            make("phone", minute + timedelta(minutes=5), type=InterviewType.PHONE, meet_link=None, phone="+49 30 5550100"),
+            "ready",
+        ),
+        DemoInterview(
+            "other_workspace",
+            make(
+                "other_workspace", minute + timedelta(minutes=10), host=OTHER_HOST, workspace=OTHER_WORKSPACE, guest=OTHER_GUEST
+            ),
+            "ready",
+        ),
     ]
 
 
@@ -83,7 +109,8 @@ def seed_demo(client: Any, now: datetime, guest_links: GuestLinks) -> tuple[list
     for demo in demos:
         repo.add(demo.interview)
         tokens[demo.interview.id] = guest_links.sign(
-            interview_id=demo.interview.id, workspace_id=demo.interview.workspace_id,
+            interview_id=demo.interview.id,
+            workspace_id=demo.interview.workspace_id,
             expires_at=max(demo.interview.end, now) + timedelta(days=7),
         )
     return demos, tokens

@@ -52,8 +52,17 @@ def oauth_client(stack_secret_values: dict[str, str]) -> tuple[str, str]:
     return data["client_id"], data["client_secret"]
 
 
-def function_env(*, project_id: str, firestore_host: str, sandbox_url: str, cors_origins: str = "",
-                 oauth_url: str = "", oauth_result_urls: str = "", worker_url: str = "", portal_url: str = "") -> dict[str, str]:
+def function_env(
+    *,
+    project_id: str,
+    firestore_host: str,
+    sandbox_url: str,
+    cors_origins: str = "",
+    oauth_url: str = "",
+    oauth_result_urls: str = "",
+    worker_url: str = "",
+    portal_url: str = "",
+) -> dict[str, str]:
     """Environment for a function process talking to the emulator and the sandbox."""
     return {
         "CONVENE_PROJECT_ID": project_id,
@@ -99,11 +108,13 @@ def create_email_queue(sandbox_url: str, project_id: str) -> None:
     from google.cloud import tasks_v2
     from google.protobuf import duration_pb2
 
-    client = tasks_v2.CloudTasksClient(transport="rest", credentials=AnonymousCredentials(),
-                                       client_options={"api_endpoint": sandbox_url})
+    client = tasks_v2.CloudTasksClient(
+        transport="rest", credentials=AnonymousCredentials(), client_options={"api_endpoint": sandbox_url}
+    )
     config = queue_retry_config()
     retry = tasks_v2.RetryConfig(
-        max_attempts=int(config["max_attempts"]), max_doublings=int(config["max_doublings"]),
+        max_attempts=int(config["max_attempts"]),
+        max_doublings=int(config["max_doublings"]),
         min_backoff=duration_pb2.Duration(seconds=int(str(config["min_backoff"]).rstrip("s"))),
         max_backoff=duration_pb2.Duration(seconds=int(str(config["max_backoff"]).rstrip("s"))),
     )

@@ -17,7 +17,7 @@ from devstack.stack import scheduler_invoker
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.trigger", description=__doc__)
     parser.add_argument("job", help="reminders or maintenance")
-    parser.add_argument("--body", default="{}", help="JSON body, e.g. '{\"jobs\": [\"cleanup\"]}'")
+    parser.add_argument("--body", default="{}", help='JSON body, e.g. \'{"jobs": ["cleanup"]}\'')
     args = parser.parse_args(argv)
     if not DEV_JSON.exists():
         parser.error(f"{DEV_JSON} not found: start the local stack first (make dev)")
@@ -25,11 +25,18 @@ def main(argv: list[str] | None = None) -> int:
     url = info["functions"].get(args.job)
     if url is None:
         parser.error(f"no function {args.job!r}; the local stack runs {', '.join(info['functions'])}")
-    minted = requests.post(f"{info['sandbox']}/sandbox/identity/oidc-token", timeout=10,
-                           json={"email": scheduler_invoker(info["project_id"]), "audience": url})
+    minted = requests.post(
+        f"{info['sandbox']}/sandbox/identity/oidc-token",
+        timeout=10,
+        json={"email": scheduler_invoker(info["project_id"]), "audience": url},
+    )
     minted.raise_for_status()
-    reply = requests.post(url + "/", data=args.body, timeout=120, headers={
-        "Authorization": f"Bearer {minted.json()['id_token']}", "Content-Type": "application/json"})
+    reply = requests.post(
+        url + "/",
+        data=args.body,
+        timeout=120,
+        headers={"Authorization": f"Bearer {minted.json()['id_token']}", "Content-Type": "application/json"},
+    )
     print(json.dumps(reply.json(), indent=2))
     return 0 if reply.ok else 1
 

@@ -51,7 +51,7 @@ def function_objects(manifest_path: Path, functions: list[str], prefix: str = OB
     except (OSError, ValueError) as exc:
         raise ManifestError(f"{manifest_path}: not readable JSON ({exc})") from None
     if not isinstance(manifest, dict):
-        raise ManifestError(f"{manifest_path}: expected a JSON object {{function: {{\"zip\": ...}}}}")
+        raise ManifestError(f'{manifest_path}: expected a JSON object {{function: {{"zip": ...}}}}')
 
     problems: list[str] = []
     objects: dict[str, str] = {}
@@ -62,7 +62,7 @@ def function_objects(manifest_path: Path, functions: list[str], prefix: str = OB
             continue
         zip_name = entry.get("zip") if isinstance(entry, dict) else None
         if not isinstance(zip_name, str) or not re.fullmatch(rf"{re.escape(name)}-[0-9a-f]{{8,64}}\.zip", zip_name):
-            problems.append(f"{name}: \"zip\" must be \"{name}-<hash>.zip\", got {zip_name!r}")
+            problems.append(f'{name}: "zip" must be "{name}-<hash>.zip", got {zip_name!r}')
             continue
         objects[name] = prefix + zip_name
     if problems:
@@ -94,8 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", default=str(ROOT / "dist" / "manifest.json"), help="default: dist/manifest.json")
     parser.add_argument("--functions-dir", default=str(ROOT / "functions"), help="default: functions/")
     parser.add_argument("--prefix", default=OBJECT_PREFIX, help=f"object name prefix in the bucket (default: {OBJECT_PREFIX})")
-    parser.add_argument("--out", default=str(ROOT / "infra" / "function_objects.tfvars.json"),
-                        help="output file, or - for stdout (default: infra/function_objects.tfvars.json)")
+    parser.add_argument(
+        "--out",
+        default=str(ROOT / "infra" / "function_objects.tfvars.json"),
+        help="output file, or - for stdout (default: infra/function_objects.tfvars.json)",
+    )
     args = parser.parse_args(argv)
     try:
         objects = function_objects(Path(args.manifest), function_folders(Path(args.functions_dir)), args.prefix)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # built lazily: a function loads only the modules its request
 T = TypeVar("T")
 
 
-class lazy(Generic[T]):  # noqa: N801 — used like functools.cached_property
+class lazy(Generic[T]):
     """Built on first access, exactly once even under concurrent first requests.
 
     ``functools.cached_property`` stopped locking in Python 3.12 (the deploy runtime), which
@@ -57,8 +57,9 @@ class lazy(Generic[T]):  # noqa: N801 — used like functools.cached_property
 
 
 class Container:
-    def __init__(self, settings: Settings, *, clock: Clock | None = None, firestore_client: Any = None,
-                 secrets: Secrets | None = None):
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, firestore_client: Any = None, secrets: Secrets | None = None
+    ):
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self._firestore_client = firestore_client
@@ -173,9 +174,15 @@ class Container:
         from shared.services.connections import GoogleConnections
 
         return GoogleConnections(
-            settings=self.settings, clock=self.clock, states=self.oauth_states, connections=self.connections,
-            users=self.users, cipher=_Deferred(lambda: self.token_cipher), oauth=lambda: self.google_oauth,
-            calendar=lambda: self.calendar_api, credentials=lambda: self.google_credentials,
+            settings=self.settings,
+            clock=self.clock,
+            states=self.oauth_states,
+            connections=self.connections,
+            users=self.users,
+            cipher=_Deferred(lambda: self.token_cipher),
+            oauth=lambda: self.google_oauth,
+            calendar=lambda: self.calendar_api,
+            credentials=lambda: self.google_credentials,
         )
 
     @lazy
@@ -214,32 +221,52 @@ class Container:
         from shared.services.interviews import InterviewService
 
         return InterviewService(
-            settings=self.settings, clock=self.clock, interviews=self.interviews, bookings=self.bookings,
-            idempotency=self.idempotency, users=self.users, firestore_client=self.firestore,
-            connections=lambda: self.google_connections, calendar_events=lambda: self.calendar_events,
-            emails=lambda: self.email_queue, guest_links=self.guest_links, workspaces=self.workspaces,
+            settings=self.settings,
+            clock=self.clock,
+            interviews=self.interviews,
+            bookings=self.bookings,
+            idempotency=self.idempotency,
+            users=self.users,
+            firestore_client=self.firestore,
+            connections=lambda: self.google_connections,
+            calendar_events=lambda: self.calendar_events,
+            emails=lambda: self.email_queue,
+            guest_links=self.guest_links,
+            workspaces=self.workspaces,
         )
 
     @lazy
     def mailer(self) -> Any:
         from shared.adapters.sendgrid_mail import SendGridMailer
 
-        return SendGridMailer(self.settings, lambda: self.secrets.get(self.settings.sendgrid_secret).value.decode("utf-8").strip())
+        return SendGridMailer(
+            self.settings, lambda: self.secrets.get(self.settings.sendgrid_secret).value.decode("utf-8").strip()
+        )
 
     @lazy
     def email_worker(self) -> Any:
         from shared.services.email_worker import EmailWorker
 
-        return EmailWorker(settings=self.settings, clock=self.clock, firestore_client=self.firestore, interviews=self.interviews,
-                           mailer=lambda: self.mailer, guest_links=self.guest_links,
-                           meet_link_resolver=lambda interview: self.meet_links.resolve(interview))
+        return EmailWorker(
+            settings=self.settings,
+            clock=self.clock,
+            firestore_client=self.firestore,
+            interviews=self.interviews,
+            mailer=lambda: self.mailer,
+            guest_links=self.guest_links,
+            meet_link_resolver=lambda interview: self.meet_links.resolve(interview),
+        )
 
     @lazy
     def meet_links(self) -> Any:
         from shared.services.meet_links import MeetLinks
 
-        return MeetLinks(clock=self.clock, interviews=self.interviews, connections=lambda: self.google_connections,
-                         calendar_events=lambda: self.calendar_events)
+        return MeetLinks(
+            clock=self.clock,
+            interviews=self.interviews,
+            connections=lambda: self.google_connections,
+            calendar_events=lambda: self.calendar_events,
+        )
 
     @lazy
     def reminder_run(self) -> Any:
@@ -252,9 +279,14 @@ class Container:
         """Ended Meet interviews → completed / no_show; Google clients only if a Meet read is needed."""
         from shared.services.attendance import AttendanceJob
 
-        return AttendanceJob(firestore_client=self.firestore, bookings=self.bookings, connections=self.connections,
-                             google_connections=lambda: self.google_connections, meet=lambda: self.meet_api,
-                             default_window=self.default_join_window)
+        return AttendanceJob(
+            firestore_client=self.firestore,
+            bookings=self.bookings,
+            connections=self.connections,
+            google_connections=lambda: self.google_connections,
+            meet=lambda: self.meet_api,
+            default_window=self.default_join_window,
+        )
 
     @lazy
     def analytics(self) -> Any:
@@ -270,12 +302,19 @@ class Container:
         from shared.services.maintenance import Maintenance
 
         s = self.settings
-        return Maintenance(firestore_client=self.firestore, connections=self.connections, users=self.users,
-                           credentials=lambda: self.google_credentials, google_connections=lambda: self.google_connections,
-                           tasks=lambda: self.email_tasks, worker_url=s.email_worker_url,
-                           max_connections=s.maintenance_max_connections, max_deletions=s.maintenance_max_deletions,
-                           outbox_retention=timedelta(days=s.outbox_retention_days),
-                           reconnect_page=s.oauth_result_urls[0] if s.oauth_result_urls else None)
+        return Maintenance(
+            firestore_client=self.firestore,
+            connections=self.connections,
+            users=self.users,
+            credentials=lambda: self.google_credentials,
+            google_connections=lambda: self.google_connections,
+            tasks=lambda: self.email_tasks,
+            worker_url=s.email_worker_url,
+            max_connections=s.maintenance_max_connections,
+            max_deletions=s.maintenance_max_deletions,
+            outbox_retention=timedelta(days=s.outbox_retention_days),
+            reconnect_page=s.oauth_result_urls[0] if s.oauth_result_urls else None,
+        )
 
     @lazy
     def default_join_window(self) -> JoinWindow:

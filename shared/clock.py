@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -14,7 +14,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FixedClock:
@@ -40,4 +40,4 @@ class FixedClock:
 def _utc(at: datetime) -> datetime:
     if at.tzinfo is None:
         raise ValueError("FixedClock needs a timezone-aware datetime")
-    return at.astimezone(timezone.utc)
+    return at.astimezone(UTC)

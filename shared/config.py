@@ -10,9 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-FIREBASE_CERTS_URL = (
-    "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
-)
+FIREBASE_CERTS_URL = "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
 GOOGLE_OIDC_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -26,34 +24,67 @@ class ConfigError(ValueError):
 # name -> (default, description). The README's configuration table is generated from this.
 VARIABLES: dict[str, tuple[str, str]] = {
     "CONVENE_PROJECT_ID": ("", "Google Cloud project id (falls back to GOOGLE_CLOUD_PROJECT)."),
-    "CONVENE_FIREBASE_PROJECT_ID": ("", "Project whose Firebase Auth / Identity Platform issues ID tokens (default: CONVENE_PROJECT_ID)."),
-    "CONVENE_FIREBASE_CERTS_URL": (FIREBASE_CERTS_URL, "Where ID-token signing certificates are fetched (the sandbox serves its own)."),
-    "CONVENE_GOOGLE_OIDC_CERTS_URL": (GOOGLE_OIDC_CERTS_URL, "Where Google OIDC certificates (Scheduler/Tasks tokens) are fetched."),
+    "CONVENE_FIREBASE_PROJECT_ID": (
+        "",
+        "Project whose Firebase Auth / Identity Platform issues ID tokens (default: CONVENE_PROJECT_ID).",
+    ),
+    "CONVENE_FIREBASE_CERTS_URL": (
+        FIREBASE_CERTS_URL,
+        "Where ID-token signing certificates are fetched (the sandbox serves its own).",
+    ),
+    "CONVENE_GOOGLE_OIDC_CERTS_URL": (
+        GOOGLE_OIDC_CERTS_URL,
+        "Where Google OIDC certificates (Scheduler/Tasks tokens) are fetched.",
+    ),
     "CONVENE_INTERNAL_INVOKERS": ("", "Comma-separated service-account emails allowed to call internal functions."),
     "CONVENE_INTERNAL_AUDIENCE": ("", "Expected audience of OIDC tokens on internal functions (their URL)."),
     "CONVENE_CORS_ORIGINS": ("", "Comma-separated front-end origins allowed by CORS (exact match)."),
-    "CONVENE_SECRETS_BACKEND": ("secretmanager", "secretmanager (Google Secret Manager) or local (a JSON file, for development and tests)."),
-    "CONVENE_SECRET_MANAGER_ENDPOINT": ("", "Override of the Secret Manager REST endpoint, e.g. the local sandbox (http://127.0.0.1:PORT)."),
+    "CONVENE_SECRETS_BACKEND": (
+        "secretmanager",
+        "secretmanager (Google Secret Manager) or local (a JSON file, for development and tests).",
+    ),
+    "CONVENE_SECRET_MANAGER_ENDPOINT": (
+        "",
+        "Override of the Secret Manager REST endpoint, e.g. the local sandbox (http://127.0.0.1:PORT).",
+    ),
     "CONVENE_LOCAL_SECRETS_FILE": ("", "JSON file {name: value} used when CONVENE_SECRETS_BACKEND=local."),
     "CONVENE_GUEST_LINK_SECRET": ("convene-guest-link-key", "Secret holding the HMAC key of signed guest links."),
     "CONVENE_JOIN_OPENS_MINUTES": ("15", "Join window opens this many minutes before the start."),
     "CONVENE_JOIN_CLOSES_MINUTES": ("60", "Join window closes this many minutes after the scheduled end."),
     "CONVENE_LOG_LEVEL": ("INFO", "Minimum log severity."),
-    "CONVENE_OAUTH_PUBLIC_URL": ("", "Public base URL of the oauth function; its /callback is the redirect URI registered with Google."),
-    "CONVENE_OAUTH_CLIENT_SECRET": ("convene-google-oauth-client", 'Secret holding the Google OAuth client as JSON {"client_id", "client_secret"}.'),
-    "CONVENE_OAUTH_RESULT_URLS": ("", "Comma-separated front-end URLs the callback may redirect to (exact match); none: a small result page is shown."),
+    "CONVENE_OAUTH_PUBLIC_URL": (
+        "",
+        "Public base URL of the oauth function; its /callback is the redirect URI registered with Google.",
+    ),
+    "CONVENE_OAUTH_CLIENT_SECRET": (
+        "convene-google-oauth-client",
+        'Secret holding the Google OAuth client as JSON {"client_id", "client_secret"}.',
+    ),
+    "CONVENE_OAUTH_RESULT_URLS": (
+        "",
+        "Comma-separated front-end URLs the callback may redirect to (exact match); none: a small result page is shown.",
+    ),
     "CONVENE_OAUTH_STATE_TTL_MINUTES": ("10", "How long a connect attempt (its state and PKCE verifier) stays usable."),
-    "CONVENE_TOKEN_KEY_SECRET": ("convene-token-key", "Secret holding the AES-256 key (base64, 32 bytes) that encrypts stored Google tokens; each version is a key."),
+    "CONVENE_TOKEN_KEY_SECRET": (
+        "convene-token-key",
+        "Secret holding the AES-256 key (base64, 32 bytes) that encrypts stored Google tokens; each version is a key.",
+    ),
     "CONVENE_GOOGLE_AUTH_URI": (GOOGLE_AUTH_URI, "Google's authorization endpoint (the sandbox serves its own)."),
     "CONVENE_GOOGLE_TOKEN_URI": (GOOGLE_TOKEN_URI, "Google's token endpoint."),
     "CONVENE_GOOGLE_REVOKE_URI": (GOOGLE_REVOKE_URI, "Google's token revocation endpoint."),
     "CONVENE_CALENDAR_API_ENDPOINT": ("", "Override of the Calendar API endpoint, e.g. http://127.0.0.1:PORT/calendar/v3/."),
     "CONVENE_MEET_API_ENDPOINT": ("", "Override of the Meet API endpoint, e.g. http://127.0.0.1:PORT/."),
-    "CONVENE_GOOGLE_RETRIES": ("4", "Retries of a Google call answered 429, 5xx, 403 rate-limit or timed out (exponential backoff with jitter)."),
+    "CONVENE_GOOGLE_RETRIES": (
+        "4",
+        "Retries of a Google call answered 429, 5xx, 403 rate-limit or timed out (exponential backoff with jitter).",
+    ),
     "CONVENE_GOOGLE_BACKOFF_SCALE": ("1.0", "Multiplier of the backoff delays (tests make it small; production keeps 1.0)."),
     "CONVENE_GOOGLE_TIMEOUT_SECONDS": ("10", "Timeout of one HTTP call to Google."),
     "CONVENE_PORTAL_URL": ("", "Base URL of the join page in emailed links: {base}/{interview_id}#token={guest link}."),
-    "CONVENE_GUEST_LINK_DAYS_AFTER_END": ("7", "How long after an interview's scheduled end its emailed guest link keeps working."),
+    "CONVENE_GUEST_LINK_DAYS_AFTER_END": (
+        "7",
+        "How long after an interview's scheduled end its emailed guest link keeps working.",
+    ),
     "CONVENE_BOOKING_HORIZON_DAYS": ("365", "How far ahead an interview may be booked."),
     "CONVENE_MIN_DURATION_MINUTES": ("15", "Shortest interview."),
     "CONVENE_MAX_DURATION_MINUTES": ("480", "Longest interview."),
@@ -61,52 +92,65 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CONVENE_TASKS_LOCATION": ("europe-west1", "Region of the Cloud Tasks queues."),
     "CONVENE_EMAIL_QUEUE": ("convene-emails", "Cloud Tasks queue of email sends."),
     "CONVENE_TASKS_ENDPOINT": ("", "Override of the Cloud Tasks REST endpoint, e.g. the local sandbox."),
-    "CONVENE_TASKS_SERVICE_ACCOUNT": ("", "Service account whose OIDC token Cloud Tasks attaches to email sends (one of the worker's CONVENE_INTERNAL_INVOKERS)."),
+    "CONVENE_TASKS_SERVICE_ACCOUNT": (
+        "",
+        "Service account whose OIDC token Cloud Tasks attaches to email sends (one of the worker's CONVENE_INTERNAL_INVOKERS).",
+    ),
     "CONVENE_EMAIL_WORKER_URL": ("", "URL of the email_worker function (the tasks' target and their OIDC audience)."),
     "CONVENE_SENDGRID_SECRET": ("convene-sendgrid-api-key", "Secret holding the SendGrid API key."),
     "CONVENE_SENDGRID_HOST": ("https://api.sendgrid.com", "SendGrid API host (the sandbox serves its own)."),
     "CONVENE_MAIL_FROM": ("interviews@convene.example", "Sender address of every email."),
     "CONVENE_MAIL_FROM_NAME": ("Convene", "Sender name of every email."),
-    "CONVENE_GOOGLE_OPTIONAL_SCOPES": ("", "Extra scopes asked for at connect but not required, e.g. https://www.googleapis.com/auth/meetings.space.readonly to read real Meet attendance."),
+    "CONVENE_GOOGLE_OPTIONAL_SCOPES": (
+        "",
+        "Extra scopes asked for at connect but not required, e.g. https://www.googleapis.com/auth/meetings.space.readonly to read real Meet attendance.",
+    ),
     "CONVENE_OUTBOX_RETENTION_DAYS": ("30", "How long sent, failed and skipped outbox documents are kept."),
     "CONVENE_MAINTENANCE_MAX_CONNECTIONS": ("1000", "Connections one maintenance run refreshes or syncs, per job."),
     "CONVENE_MAINTENANCE_MAX_DELETIONS": ("5000", "Documents one maintenance run deletes, per collection."),
-    "CONVENE_REMINDER_OFFSETS_MINUTES": ("1440,60", "Reminders, in minutes before the start (a workspace's reminder_offsets_minutes overrides)."),
+    "CONVENE_REMINDER_OFFSETS_MINUTES": (
+        "1440,60",
+        "Reminders, in minutes before the start (a workspace's reminder_offsets_minutes overrides).",
+    ),
 }
 
 
 # What a deployment must say for every function that reads it: no default fits production
 # (identities, URLs, the sender). infra/ sets these; tests tie the two together.
-DEPLOYMENT_REQUIRED: frozenset[str] = frozenset({
-    "CONVENE_PROJECT_ID",
-    "CONVENE_INTERNAL_INVOKERS",
-    "CONVENE_INTERNAL_AUDIENCE",
-    "CONVENE_OAUTH_PUBLIC_URL",
-    "CONVENE_PORTAL_URL",
-    "CONVENE_TASKS_LOCATION",
-    "CONVENE_EMAIL_QUEUE",
-    "CONVENE_TASKS_SERVICE_ACCOUNT",
-    "CONVENE_EMAIL_WORKER_URL",
-    "CONVENE_MAIL_FROM",
-})
+DEPLOYMENT_REQUIRED: frozenset[str] = frozenset(
+    {
+        "CONVENE_PROJECT_ID",
+        "CONVENE_INTERNAL_INVOKERS",
+        "CONVENE_INTERNAL_AUDIENCE",
+        "CONVENE_OAUTH_PUBLIC_URL",
+        "CONVENE_PORTAL_URL",
+        "CONVENE_TASKS_LOCATION",
+        "CONVENE_EMAIL_QUEUE",
+        "CONVENE_TASKS_SERVICE_ACCOUNT",
+        "CONVENE_EMAIL_WORKER_URL",
+        "CONVENE_MAIL_FROM",
+    }
+)
 
 # Local and test overrides (the sandbox, a secrets file, short backoffs): never set in a
 # deployment, where the defaults name Google's and SendGrid's real endpoints.
-LOCAL_ONLY: frozenset[str] = frozenset({
-    "CONVENE_SECRETS_BACKEND",
-    "CONVENE_SECRET_MANAGER_ENDPOINT",
-    "CONVENE_LOCAL_SECRETS_FILE",
-    "CONVENE_FIREBASE_CERTS_URL",
-    "CONVENE_GOOGLE_OIDC_CERTS_URL",
-    "CONVENE_GOOGLE_AUTH_URI",
-    "CONVENE_GOOGLE_TOKEN_URI",
-    "CONVENE_GOOGLE_REVOKE_URI",
-    "CONVENE_CALENDAR_API_ENDPOINT",
-    "CONVENE_MEET_API_ENDPOINT",
-    "CONVENE_TASKS_ENDPOINT",
-    "CONVENE_SENDGRID_HOST",
-    "CONVENE_GOOGLE_BACKOFF_SCALE",
-})
+LOCAL_ONLY: frozenset[str] = frozenset(
+    {
+        "CONVENE_SECRETS_BACKEND",
+        "CONVENE_SECRET_MANAGER_ENDPOINT",
+        "CONVENE_LOCAL_SECRETS_FILE",
+        "CONVENE_FIREBASE_CERTS_URL",
+        "CONVENE_GOOGLE_OIDC_CERTS_URL",
+        "CONVENE_GOOGLE_AUTH_URI",
+        "CONVENE_GOOGLE_TOKEN_URI",
+        "CONVENE_GOOGLE_REVOKE_URI",
+        "CONVENE_CALENDAR_API_ENDPOINT",
+        "CONVENE_MEET_API_ENDPOINT",
+        "CONVENE_TASKS_ENDPOINT",
+        "CONVENE_SENDGRID_HOST",
+        "CONVENE_GOOGLE_BACKOFF_SCALE",
+    }
+)
 
 
 def _get(env: Mapping[str, str], name: str) -> str:

@@ -7,6 +7,7 @@ contain a secret, a token or an internal exception's text.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 
@@ -15,7 +16,7 @@ class ConveneError(Exception):
 
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal"
-    headers: dict[str, str] = {}  # response headers the error implies (e.g. Retry-After); never mutated
+    headers: ClassVar[Mapping[str, str]] = {}  # response headers the error implies (e.g. Retry-After)
 
     def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
         super().__init__(message)

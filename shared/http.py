@@ -124,8 +124,7 @@ def _is_json(raw: flask.Request) -> bool:
 
 
 def _too_large() -> PayloadTooLarge:
-    return PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.",
-                           details={"max_bytes": MAX_BODY_BYTES})
+    return PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.", details={"max_bytes": MAX_BODY_BYTES})
 
 
 def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
@@ -191,8 +190,11 @@ def parse_json_object(data: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise invalid from None
     if json_too_deep(text):
-        raise BadRequest(f"The request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels.",
-                         code="invalid_json", details={"max_depth": MAX_JSON_DEPTH})
+        raise BadRequest(
+            f"The request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels.",
+            code="invalid_json",
+            details={"max_depth": MAX_JSON_DEPTH},
+        )
     try:
         body = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
         json.dumps(body, ensure_ascii=False).encode("utf-8")  # a lone surrogate (\ud800) fails here
@@ -281,7 +283,7 @@ class Router:
         started = time.perf_counter()
         try:
             settings = self._container().settings
-        except Exception:  # noqa: BLE001 — a broken deployment still answers in the JSON shape
+        except Exception:
             logger.exception("configuration error")
             return error_response(InternalError())
         with logs.bound(function=self.function, **logs.trace_fields(raw.headers, settings.project_id)):
@@ -292,8 +294,12 @@ class Router:
                 response.headers["Access-Control-Expose-Headers"] = "Retry-After"
                 response.headers["Vary"] = "Origin"
             logs.log(
-                logger, logging.INFO, "request",
-                method=raw.method, path=raw.path, status=response.status_code,
+                logger,
+                logging.INFO,
+                "request",
+                method=raw.method,
+                path=raw.path,
+                status=response.status_code,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
             )
             return response
@@ -304,17 +310,25 @@ class Router:
             methods = self._allowed_methods(path)
             if not methods:
                 return error_response(NotFound("No such endpoint.", code="no_such_endpoint"))
-            return flask.Response(status=204, headers={
-                "Access-Control-Allow-Methods": ", ".join([*methods, "OPTIONS"]),
-                "Access-Control-Allow-Headers": CORS_ALLOWED_HEADERS,
-                "Access-Control-Max-Age": CORS_MAX_AGE_SECONDS,
-                "Allow": ", ".join([*methods, "OPTIONS"]),
-            })
+            return flask.Response(
+                status=204,
+                headers={
+                    "Access-Control-Allow-Methods": ", ".join([*methods, "OPTIONS"]),
+                    "Access-Control-Allow-Headers": CORS_ALLOWED_HEADERS,
+                    "Access-Control-Max-Age": CORS_MAX_AGE_SECONDS,
+                    "Allow": ", ".join([*methods, "OPTIONS"]),
+                },
+            )
         try:
             route, params = self._match(raw.method, path)
             request = Request(
-                method=raw.method, path=path, params=params, query=dict(raw.args.items()),
-                headers=dict(raw.headers.items()), raw=raw, body_allowed=not callable(route.auth),
+                method=raw.method,
+                path=path,
+                params=params,
+                query=dict(raw.args.items()),
+                headers=dict(raw.headers.items()),
+                raw=raw,
+                body_allowed=not callable(route.auth),
             )
             if callable(route.auth):
                 request = replace(request, caller=route.auth(request), body_allowed=True)
@@ -327,7 +341,7 @@ class Router:
             if error.status >= 500:
                 logs.log(logger, logging.ERROR, "request failed", error_code=error.code)
             return error_response(error)
-        except Exception as exc:  # noqa: BLE001 — the one place unexpected errors are turned into a 500/503
+        except Exception as exc:
             if _is_unavailable(exc):
                 logger.warning("dependency unavailable", exc_info=True)
                 return error_response(Unavailable("A dependency is temporarily unavailable; retry shortly."))
@@ -339,9 +353,11 @@ def _framework_error(error: HTTPException) -> flask.Response:
     """What functions-framework's Flask app would answer itself, in the one error shape: e.g. a
     404 for a path its catch-all route does not take (one with a line break, ``/favicon.ico``)."""
     status = error.code or 500
-    mapped = {404: NotFound("No such endpoint.", code="no_such_endpoint"),
-              405: MethodNotAllowed("This method is not allowed on this path."),
-              413: _too_large()}.get(status)
+    mapped = {
+        404: NotFound("No such endpoint.", code="no_such_endpoint"),
+        405: MethodNotAllowed("This method is not allowed on this path."),
+        413: _too_large(),
+    }.get(status)
     if mapped is None:
         mapped = BadRequest("The request is malformed.") if 400 <= status < 500 else InternalError()
     return error_response(mapped)

@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -24,15 +24,38 @@ SPAN_KEY = "logging.googleapis.com/spanId"
 # Fields a caller may attach to a line; anything else passed via ``extra`` is dropped so
 # that personal data cannot slip in by accident.
 ALLOWED_FIELDS = frozenset(
-    {"interview_id", "workspace_id", "user_id", "function", "event", "status", "duration_ms",
-     "method", "path", "role", "error_code", "secret", "attempt", "count"}
+    {
+        "interview_id",
+        "workspace_id",
+        "user_id",
+        "function",
+        "event",
+        "status",
+        "duration_ms",
+        "method",
+        "path",
+        "role",
+        "error_code",
+        "secret",
+        "attempt",
+        "count",
+    }
 )
 
 
 # Client libraries that log request bodies, URLs or tokens at DEBUG (requests-oauthlib logs
 # whole token responses): capped at WARNING whatever CONVENE_LOG_LEVEL says.
-TOKEN_LOGGING_LIBRARIES = ("requests_oauthlib", "oauthlib", "google_auth_oauthlib", "urllib3", "google_auth_httplib2",
-                           "googleapiclient", "google.auth", "google.oauth2", "httplib2")
+TOKEN_LOGGING_LIBRARIES = (
+    "requests_oauthlib",
+    "oauthlib",
+    "google_auth_oauthlib",
+    "urllib3",
+    "google_auth_httplib2",
+    "googleapiclient",
+    "google.auth",
+    "google.oauth2",
+    "httplib2",
+)
 for _name in TOKEN_LOGGING_LIBRARIES:
     logging.getLogger(_name).setLevel(logging.WARNING)
 
@@ -42,7 +65,7 @@ class CloudLoggingFormatter(logging.Formatter):
         entry: dict[str, Any] = {
             "severity": record.levelname if record.levelname != "WARN" else "WARNING",
             "message": record.getMessage(),
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "logger": record.name,
         }
         entry.update(_context.get())

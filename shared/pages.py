@@ -20,6 +20,7 @@ def render(template: str, **context: Any) -> str:
         if _environment is None:
             import jinja2
 
-            _environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                                              undefined=jinja2.StrictUndefined)
+            _environment = jinja2.Environment(
+                loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+            )
     return _environment.get_template(template).render(**context)

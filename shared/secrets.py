@@ -102,9 +102,7 @@ class SecretManagerSecrets(_CachingSecrets):
 
                     options = {"client_options": {"api_endpoint": self._endpoint}}
                     credentials = AnonymousCredentials()
-                self._client = secretmanager_v1.SecretManagerServiceClient(
-                    transport="rest", credentials=credentials, **options
-                )
+                self._client = secretmanager_v1.SecretManagerServiceClient(transport="rest", credentials=credentials, **options)
             return self._client
 
     def _fetch(self, name: str, version: str) -> SecretValue:

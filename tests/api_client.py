@@ -28,8 +28,9 @@ class FunctionClient:
         self._spec = spec
         self._server = server
 
-    def call(self, method: str, path: str, *, token: str | None = None, json: Any = None,
-             headers: dict[str, str] | None = None) -> Reply:
+    def call(
+        self, method: str, path: str, *, token: str | None = None, json: Any = None, headers: dict[str, str] | None = None
+    ) -> Reply:
         all_headers = dict(headers or {})
         if token is not None:
             all_headers["Authorization"] = f"Bearer {token}"

@@ -94,9 +94,16 @@ def create_email_queue(sandbox_url: str, project_id: str) -> None:
 
 @pytest.fixture(scope="session")
 def stack_env(firestore_emulator, sandbox) -> dict[str, str]:
-    return function_env(project_id=PROJECT_ID, firestore_host=firestore_emulator.extra["host"], sandbox_url=sandbox.url,
-                        cors_origins=CORS_ORIGIN, oauth_url=OAUTH_URL, oauth_result_urls=OAUTH_RESULT_URL,
-                        worker_url=WORKER_URL, portal_url=PORTAL_URL) | {
+    return function_env(
+        project_id=PROJECT_ID,
+        firestore_host=firestore_emulator.extra["host"],
+        sandbox_url=sandbox.url,
+        cors_origins=CORS_ORIGIN,
+        oauth_url=OAUTH_URL,
+        oauth_result_urls=OAUTH_RESULT_URL,
+        worker_url=WORKER_URL,
+        portal_url=PORTAL_URL,
+    ) | {
         "CONVENE_INTERNAL_AUDIENCE": WORKER_URL,  # only the email worker checks it
         "CONVENE_GOOGLE_BACKOFF_SCALE": "0.01",  # retries keep their shape, tests do not wait for them
     }
@@ -183,7 +190,8 @@ def pytest_sessionfinish(session, exitstatus):
     missing = sorted(m for m in spec.documented() - spec.seen if m[2] != "500")  # 500: the generic fault, tested on join
     if missing:
         session.config.get_terminal_writer().line(
-            "docs/openapi.yaml responses no test exercised: " + ", ".join(" ".join(m) for m in missing), red=True)
+            "docs/openapi.yaml responses no test exercised: " + ", ".join(" ".join(m) for m in missing), red=True
+        )
         session.exitstatus = 1
 
 
@@ -211,9 +219,17 @@ def browser():
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         try:
             yield chromium

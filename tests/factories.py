@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.domain.models import Interview, InterviewStatus, InterviewType, Person
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 WORKSPACE = "ws-acme"
 OTHER_WORKSPACE = "ws-globex"
 HOST = Person(email="hana.host@acme.example", name="Hana Host", uid="uid-hana")

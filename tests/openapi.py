@@ -28,7 +28,8 @@ class OpenApi:
         return {
             (template, method.upper(), status)
             for template, item in self.document["paths"].items()
-            for method, operation in item.items() if isinstance(operation, dict) and "responses" in operation
+            for method, operation in item.items()
+            if isinstance(operation, dict) and "responses" in operation
             for status in operation["responses"]
         }
 
@@ -40,7 +41,7 @@ class OpenApi:
         for template, item in self.document["paths"].items():
             if not template.startswith(f"/{server}/"):
                 continue
-            local = template[len(server) + 1:]
+            local = template[len(server) + 1 :]
             pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(local))
             if re.fullmatch(pattern, path.split("?")[0]) and method.lower() in item:
                 return template, item[method.lower()]
@@ -82,8 +83,10 @@ class OpenApi:
 def _absolute_refs(node: Any) -> Any:
     """Point the document's local references ("#/components/…") at the registered document."""
     if isinstance(node, dict):
-        return {k: ("urn:openapi" + v if k == "$ref" and isinstance(v, str) and v.startswith("#/") else _absolute_refs(v))
-                for k, v in node.items()}
+        return {
+            k: ("urn:openapi" + v if k == "$ref" and isinstance(v, str) and v.startswith("#/") else _absolute_refs(v))
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_absolute_refs(v) for v in node]
     return node

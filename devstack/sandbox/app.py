@@ -16,8 +16,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .core import CallLog, ErrorBody, Faults, GoogleError, google_error_body, json_object
 from .calendar import Calendar
+from .core import CallLog, ErrorBody, Faults, GoogleError, google_error_body, json_object
 from .identity import Identity
 from .meet import Meet
 from .oauth import OAuth

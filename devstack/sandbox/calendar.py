@@ -484,8 +484,9 @@ class Calendar:
             calendar = self._calendars[calendar_id]
             return _render(self._insert(calendar, calendar_id, body, conference_version=0))
 
-    def set_conferences(self, pending_reads: int | None = None, fail_next: int | None = None,
-                        settle_on_insert: bool | None = None) -> JsonObject:
+    def set_conferences(
+        self, pending_reads: int | None = None, fail_next: int | None = None, settle_on_insert: bool | None = None
+    ) -> JsonObject:
         """How Meet creation behaves: reads that still see `pending`, how many next creations fail, and
         whether the insert response already carries the link (`settle_on_insert`, off by default)."""
         for name, value in (("pending_reads", pending_reads), ("fail_next", fail_next)):

@@ -42,9 +42,7 @@ class GoogleError(Exception):
     `details` (e.g. a `google.rpc.ErrorInfo` with its `reason`) is added when given.
     """
 
-    def __init__(
-        self, code: int, message: str, status: str | None = None, details: list[JsonObject] | None = None
-    ) -> None:
+    def __init__(self, code: int, message: str, status: str | None = None, details: list[JsonObject] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message

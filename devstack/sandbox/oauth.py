@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from cryptography import x509
@@ -650,9 +649,7 @@ class OAuth:
                 auth = self._authorization_request(request.form.get("request", ""))
                 if decision not in ("allow", "deny"):
                     raise OAuthError(400, "invalid_request", "decision must be allow or deny")
-                target = self._decide(
-                    auth, request.form.get("account", ""), request.form.getlist("scope"), decision == "allow"
-                )
+                target = self._decide(auth, request.form.get("account", ""), request.form.getlist("scope"), decision == "allow")
             except OAuthError as error:
                 return error_page(error)
             return redirect(target)
@@ -739,9 +736,7 @@ class OAuth:
                 raise GoogleError(400, "scopes must be a list of strings or null")
             if not isinstance(approve, bool):
                 raise GoogleError(400, "approve must be a boolean")
-            target = self.consent(
-                _required_str(body, "authorization_url"), _required_str(body, "email"), scopes, approve
-            )
+            target = self.consent(_required_str(body, "authorization_url"), _required_str(body, "email"), scopes, approve)
             return jsonify({"redirect": target})
 
         @bp.post("/sandbox/oauth/revoke-grants")

@@ -239,9 +239,7 @@ class SecretManager:
                 return jsonify(_version_json(project, secret_id, version))
             if request.method == "GET" and verb == "access":
                 if version.state is not State.ENABLED or version.data is None:
-                    raise GoogleError(
-                        400, f"Secret Version [{name}] is in {version.state.name} state.", "FAILED_PRECONDITION"
-                    )
+                    raise GoogleError(400, f"Secret Version [{name}] is in {version.state.name} state.", "FAILED_PRECONDITION")
                 payload = {
                     "data": base64.b64encode(version.data).decode(),
                     "dataCrc32c": str(crc32c(version.data)),

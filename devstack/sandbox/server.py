@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -76,8 +76,9 @@ class SandboxServer:
             self._thread.join()
         self._server = self._thread = None
 
-    def __enter__(self) -> SandboxServer:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
@@ -132,9 +133,7 @@ class SandboxServer:
         """Create (or rename) a Google account; the consent page also creates unknown ones."""
         return self.sandbox.oauth.add_account(email, name)
 
-    def consent(
-        self, authorization_url: str, email: str, scopes: Iterable[str] | None = None, approve: bool = True
-    ) -> str:
+    def consent(self, authorization_url: str, email: str, scopes: Iterable[str] | None = None, approve: bool = True) -> str:
         """Decide on the consent page of `authorization_url` as `email` would, without a browser;
         returns the URL Google redirects to. `scopes=None` grants every requested scope."""
         return self.sandbox.oauth.consent(authorization_url, email, scopes, approve)

@@ -31,8 +31,9 @@ router = Router("email_worker", container, auth=_cloud_tasks)
 def deliver(request: Request) -> dict:
     email_id = request.json().get("email_id")
     if not is_id(email_id, EMAIL_ID_MAX):
-        raise BadRequest("email_id is required: up to 500 letters, digits, '-' and '_'.", code="invalid_field",
-                         details={"field": "email_id"})
+        raise BadRequest(
+            "email_id is required: up to 500 letters, digits, '-' and '_'.", code="invalid_field", details={"field": "email_id"}
+        )
     delivery = request.headers.get("X-Cloudtasks-Taskexecutioncount", request.headers.get("X-CloudTasks-TaskExecutionCount", "0"))
     # str.isdigit() takes "²" and 5000 digits, which int() refuses: a count is ASCII and small, else unknown (0).
     return container().email_worker.handle(email_id, int(delivery) if re.fullmatch(r"[0-9]{1,9}", delivery) else 0)

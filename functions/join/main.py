@@ -32,8 +32,9 @@ class Participant(NamedTuple):
 def _participant(request: Request) -> Participant:
     c = container()
     now = c.clock.now()
-    return Participant(authenticate_participant(request.bearer_token(), id_tokens=c.id_tokens, guest_links=c.guest_links,
-                                                now=now), now)
+    return Participant(
+        authenticate_participant(request.bearer_token(), id_tokens=c.id_tokens, guest_links=c.guest_links, now=now), now
+    )
 
 
 container()  # read the configuration now: a bad value stops the instance at start-up, not on a request
@@ -43,8 +44,9 @@ INTERVIEW = rf"/interviews/(?P<interview_id>{ID_PATTERN})"
 
 def _run(use_case, request: Request) -> dict:
     c, caller = container(), request.caller
-    view = use_case(c.interviews, caller.principal, request.params["interview_id"], now=caller.now,
-                    default_window=c.default_join_window)
+    view = use_case(
+        c.interviews, caller.principal, request.params["interview_id"], now=caller.now, default_window=c.default_join_window
+    )
     return join_service.to_response(view)
 
 
@@ -67,25 +69,32 @@ def portal_page(request: Request) -> flask.Response:
 
     nonce = secrets.token_urlsafe(18)
     html = render("portal.html", nonce=nonce)
-    return flask.Response(html, status=200, content_type="text/html; charset=utf-8", headers={
-        "Content-Security-Policy": "; ".join([
-            "default-src 'none'",
-            f"script-src 'nonce-{nonce}'",
-            f"style-src 'nonce-{nonce}'",
-            "connect-src 'self'",
-            "img-src 'self' data:",
-            "media-src 'self' blob: mediastream:",
-            "base-uri 'none'",
-            "form-action 'none'",
-            "frame-ancestors 'none'",
-        ]),
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
-        "Cross-Origin-Opener-Policy": "same-origin-allow-popups",
-    })
+    return flask.Response(
+        html,
+        status=200,
+        content_type="text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": "; ".join(
+                [
+                    "default-src 'none'",
+                    f"script-src 'nonce-{nonce}'",
+                    f"style-src 'nonce-{nonce}'",
+                    "connect-src 'self'",
+                    "img-src 'self' data:",
+                    "media-src 'self' blob: mediastream:",
+                    "base-uri 'none'",
+                    "form-action 'none'",
+                    "frame-ancestors 'none'",
+                ]
+            ),
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
+            "Cross-Origin-Opener-Policy": "same-origin-allow-popups",
+        },
+    )
 
 
 @functions_framework.http

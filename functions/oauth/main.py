@@ -14,8 +14,8 @@ import logging
 from typing import NamedTuple
 from urllib.parse import parse_qsl
 
-import functions_framework
 import flask
+import functions_framework
 
 # Most requests read Firestore: load its client library before gunicorn forks.
 import shared.adapters.connections  # noqa: F401
@@ -100,8 +100,15 @@ def start(request: Request) -> flask.Response:
         return _refusal(failure)
     response = flask.redirect(begun.google_url, code=303)  # See Other: the browser GETs Google's consent page
     secure = c.settings.oauth_public_url.startswith("https://")
-    response.set_cookie(begun.cookie_name, begun.cookie_value, max_age=begun.max_age_seconds, httponly=True,
-                        secure=secure, samesite="Lax", path="/")
+    response.set_cookie(
+        begun.cookie_name,
+        begun.cookie_value,
+        max_age=begun.max_age_seconds,
+        httponly=True,
+        secure=secure,
+        samesite="Lax",
+        path="/",
+    )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
@@ -111,21 +118,36 @@ def start(request: Request) -> flask.Response:
 def start_link_opened(request: Request) -> flask.Response:
     """A connect link followed as a plain link (e-mailed, pasted, forwarded): it binds nothing,
     reads nothing and says how to connect, so a link planted on someone else is inert."""
-    return _page(False, "This link only works when the Convene app opens it for you, signed in as the user who "
-                        "asked for it. Go back to the app and choose Connect Google Calendar again.",
-                 "open_from_app", status=400)
+    return _page(
+        False,
+        "This link only works when the Convene app opens it for you, signed in as the user who "
+        "asked for it. Go back to the app and choose Connect Google Calendar again.",
+        "open_from_app",
+        status=400,
+    )
 
 
 @router.route("GET", "/callback", auth=PUBLIC)
 def callback(request: Request) -> flask.Response:
     outcome = container().google_connections.complete(
-        state=request.query.get("state"), code=request.query.get("code"), error=request.query.get("error"),
+        state=request.query.get("state"),
+        code=request.query.get("code"),
+        error=request.query.get("error"),
         cookies=dict(request.raw.cookies),
     )
     location = outcome.redirect_location()
-    response = (flask.redirect(location, code=302) if location
-                else _page(outcome.connected, outcome.message, outcome.code, status=200 if outcome.connected else 400,
-                           google_account=outcome.account_email, convene_user=outcome.convene_user))
+    response = (
+        flask.redirect(location, code=302)
+        if location
+        else _page(
+            outcome.connected,
+            outcome.message,
+            outcome.code,
+            status=200 if outcome.connected else 400,
+            google_account=outcome.account_email,
+            convene_user=outcome.convene_user,
+        )
+    )
     state = request.query.get("state")
     if state:
         from shared.services.connections import cookie_name, state_hash
@@ -151,15 +173,30 @@ def _refusal(failure: ConveneError) -> flask.Response:
     return response
 
 
-def _page(connected: bool, message: str, code: str, *, status: int, google_account: str | None = None,
-          convene_user: str | None = None) -> flask.Response:
+def _page(
+    connected: bool, message: str, code: str, *, status: int, google_account: str | None = None, convene_user: str | None = None
+) -> flask.Response:
     from shared.pages import render
 
-    html = render("oauth_result.html", connected=connected, message=message, code=code,
-                  google_account=google_account, convene_user=convene_user)
-    return flask.Response(html, status=status, content_type="text/html; charset=utf-8",
-                          headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-                                   "Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff"})
+    html = render(
+        "oauth_result.html",
+        connected=connected,
+        message=message,
+        code=code,
+        google_account=google_account,
+        convene_user=convene_user,
+    )
+    return flask.Response(
+        html,
+        status=status,
+        content_type="text/html; charset=utf-8",
+        headers={
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            "Content-Security-Policy": PAGE_CSP,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @functions_framework.http

@@ -29,7 +29,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -44,7 +44,7 @@ HOST_BLOCKS = "host_blocks"
 BLOCK = timedelta(minutes=15)
 BLOCK_RETENTION = timedelta(days=2)  # a block document expires this long after its end (TTL on expires_at)
 OUTER_ATTEMPTS = 8  # each failed commit means another booking of a shared block committed: progress
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class SlotTaken(Conflict):
@@ -53,7 +53,7 @@ class SlotTaken(Conflict):
 
 def block_starts(start: datetime, end: datetime) -> list[datetime]:
     """The UTC starts of the blocks that [start, end) intersects, in order."""
-    first = _EPOCH + (start.astimezone(timezone.utc) - _EPOCH) // BLOCK * BLOCK
+    first = _EPOCH + (start.astimezone(UTC) - _EPOCH) // BLOCK * BLOCK
     starts = []
     block = first
     while block < end:
@@ -63,7 +63,7 @@ def block_starts(start: datetime, end: datetime) -> list[datetime]:
 
 
 def block_id(uid: str, start: datetime) -> str:
-    return f"{uid}_{start.astimezone(timezone.utc):%Y-%m-%dT%H:%MZ}"
+    return f"{uid}_{start.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
 
 
 @dataclass
@@ -115,11 +115,14 @@ class BookingStore:
         for key in sorted(blocks):
             for held in blocks[key].intervals:
                 if held["interview_id"] != interview.id and overlaps(held["start"], held["end"], interview.start, interview.end):
-                    raise SlotTaken("The host already has a confirmed interview at that time.",
-                                    details={"conflicting_start": held["start"].isoformat(), "conflicting_end": held["end"].isoformat()})
+                    raise SlotTaken(
+                        "The host already has a confirmed interview at that time.",
+                        details={"conflicting_start": held["start"].isoformat(), "conflicting_end": held["end"].isoformat()},
+                    )
 
-    def _write_blocks(self, transaction: Any, blocks: dict[str, _Block], *, remove: str | None, add: Interview | None,
-                      now: datetime) -> None:
+    def _write_blocks(
+        self, transaction: Any, blocks: dict[str, _Block], *, remove: str | None, add: Interview | None, now: datetime
+    ) -> None:
         """Take ``remove`` out of every block read and put ``add`` in its own; each write conditional on the read."""
         adding = {block_id(add.host.uid or "", start) for start in block_starts(add.start, add.end)} if add is not None else set()
         for key in sorted(blocks):
@@ -141,8 +144,14 @@ class BookingStore:
     @staticmethod
     def _block_document(block: _Block, intervals: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
         end = block.start + BLOCK
-        return {"uid": block.uid, "block_start": block.start, "block_end": end, "intervals": intervals,
-                "expires_at": end + BLOCK_RETENTION, "updated_at": now}
+        return {
+            "uid": block.uid,
+            "block_start": block.start,
+            "block_end": end,
+            "intervals": intervals,
+            "expires_at": end + BLOCK_RETENTION,
+            "updated_at": now,
+        }
 
     def create(self, interview: Interview, now: datetime) -> None:
         """Create the interview; a confirmed one takes its slot atomically (SlotTaken if busy)."""
@@ -177,8 +186,9 @@ class BookingStore:
             held_before = before.status is InterviewStatus.CONFIRMED
             held_after = after.status is InterviewStatus.CONFIRMED
             if held_before or held_after:
-                wanted = ([(before.host.uid or "", start) for start in block_starts(before.start, before.end)] if held_before else []) + (
-                    [(after.host.uid or "", start) for start in block_starts(after.start, after.end)] if held_after else [])
+                wanted = (
+                    [(before.host.uid or "", start) for start in block_starts(before.start, before.end)] if held_before else []
+                ) + ([(after.host.uid or "", start) for start in block_starts(after.start, after.end)] if held_after else [])
                 blocks = self._read_blocks(wanted)
                 if held_after:
                     self._check_free(blocks, after)

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from google.cloud import firestore
@@ -28,7 +28,7 @@ OAUTH_STATES = "oauth_states"
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(timezone.utc) if value is not None else None
+    return value.astimezone(UTC) if value is not None else None
 
 
 def sealed_to_document(sealed: SealedSecret) -> dict[str, str]:
@@ -42,13 +42,25 @@ def sealed_from_document(data: Any) -> SealedSecret | None:
 
 
 def calendar_to_document(entry: CalendarEntry) -> dict[str, Any]:
-    return {"id": entry.id, "summary": entry.summary, "primary": entry.primary, "access_role": entry.access_role,
-            "time_zone": entry.time_zone, "color": entry.color}
+    return {
+        "id": entry.id,
+        "summary": entry.summary,
+        "primary": entry.primary,
+        "access_role": entry.access_role,
+        "time_zone": entry.time_zone,
+        "color": entry.color,
+    }
 
 
 def _calendar(data: Mapping[str, Any]) -> CalendarEntry:
-    return CalendarEntry(id=data["id"], summary=data.get("summary", ""), primary=bool(data.get("primary", False)),
-                         access_role=data.get("access_role", ""), time_zone=data.get("time_zone"), color=data.get("color"))
+    return CalendarEntry(
+        id=data["id"],
+        summary=data.get("summary", ""),
+        primary=bool(data.get("primary", False)),
+        access_role=data.get("access_role", ""),
+        time_zone=data.get("time_zone"),
+        color=data.get("color"),
+    )
 
 
 def connection_id(uid: str, provider: str) -> str:
@@ -70,24 +82,37 @@ class ConnectionRepository:
         data = snapshot.to_dict() or {}
         error = data.get("last_error")
         return Connection(
-            uid=data["uid"], workspace_id=data["workspace_id"], provider=data["provider"],
-            status=ConnectionStatus(data["status"]), account_email=data.get("account_email"),
-            scopes=tuple(data.get("scopes") or ()), calendars=tuple(_calendar(c) for c in data.get("calendars") or ()),
+            uid=data["uid"],
+            workspace_id=data["workspace_id"],
+            provider=data["provider"],
+            status=ConnectionStatus(data["status"]),
+            account_email=data.get("account_email"),
+            scopes=tuple(data.get("scopes") or ()),
+            calendars=tuple(_calendar(c) for c in data.get("calendars") or ()),
             refresh_token=sealed_from_document(data.get("refresh_token")),
-            connected_at=_utc(data.get("connected_at")), last_sync_at=_utc(data.get("last_sync_at")),
+            connected_at=_utc(data.get("connected_at")),
+            last_sync_at=_utc(data.get("last_sync_at")),
             last_error=ProviderError(error["code"], error["message"], _utc(error["at"])) if error else None,  # type: ignore[arg-type]
-            updated_at=_utc(data.get("updated_at")), account_id=data.get("account_id"),
+            updated_at=_utc(data.get("updated_at")),
+            account_id=data.get("account_id"),
         )
 
     def save(self, connection: Connection) -> None:
         """Write the whole connection (a new grant replaces the previous one)."""
         document: dict[str, Any] = {
-            "uid": connection.uid, "workspace_id": connection.workspace_id, "provider": connection.provider,
-            "status": connection.status.value, "account_email": connection.account_email, "account_id": connection.account_id,
-            "scopes": list(connection.scopes), "calendars": [calendar_to_document(c) for c in connection.calendars],
-            "connected_at": connection.connected_at, "last_sync_at": connection.last_sync_at,
-            "last_error": None if connection.last_error is None else {
-                "code": connection.last_error.code, "message": connection.last_error.message, "at": connection.last_error.at},
+            "uid": connection.uid,
+            "workspace_id": connection.workspace_id,
+            "provider": connection.provider,
+            "status": connection.status.value,
+            "account_email": connection.account_email,
+            "account_id": connection.account_id,
+            "scopes": list(connection.scopes),
+            "calendars": [calendar_to_document(c) for c in connection.calendars],
+            "connected_at": connection.connected_at,
+            "last_sync_at": connection.last_sync_at,
+            "last_error": None
+            if connection.last_error is None
+            else {"code": connection.last_error.code, "message": connection.last_error.message, "at": connection.last_error.at},
             "updated_at": connection.updated_at,
         }
         if connection.refresh_token is not None:
@@ -98,12 +123,17 @@ class ConnectionRepository:
         self._ref(uid, provider).update(dict(fields))
 
     def record_sync(self, uid: str, provider: str, calendars: tuple[CalendarEntry, ...], at: datetime) -> None:
-        self.update(uid, provider, {"calendars": [calendar_to_document(c) for c in calendars], "last_sync_at": at,
-                                    "last_error": None, "updated_at": at})
+        self.update(
+            uid,
+            provider,
+            {"calendars": [calendar_to_document(c) for c in calendars], "last_sync_at": at, "last_error": None, "updated_at": at},
+        )
 
     def record_error(self, uid: str, provider: str, error: ProviderError, *, needs_reauth: bool = False) -> None:
-        fields: dict[str, Any] = {"last_error": {"code": error.code, "message": error.message, "at": error.at},
-                                  "updated_at": error.at}
+        fields: dict[str, Any] = {
+            "last_error": {"code": error.code, "message": error.message, "at": error.at},
+            "updated_at": error.at,
+        }
         if needs_reauth:
             fields["status"] = ConnectionStatus.NEEDS_REAUTH.value
             fields["refresh_token"] = firestore.DELETE_FIELD  # revoked or expired: useless, so not kept
@@ -113,10 +143,19 @@ class ConnectionRepository:
         self.update(uid, provider, {"refresh_token": sealed_to_document(sealed), "updated_at": at})
 
     def disconnect(self, uid: str, provider: str, at: datetime) -> None:
-        self.update(uid, provider, {
-            "status": ConnectionStatus.NOT_CONNECTED.value, "refresh_token": firestore.DELETE_FIELD,
-            "scopes": [], "calendars": [], "disconnected_at": at, "updated_at": at, "last_error": None,
-        })
+        self.update(
+            uid,
+            provider,
+            {
+                "status": ConnectionStatus.NOT_CONNECTED.value,
+                "refresh_token": firestore.DELETE_FIELD,
+                "scopes": [],
+                "calendars": [],
+                "disconnected_at": at,
+                "updated_at": at,
+                "last_error": None,
+            },
+        )
 
 
 def _state_from(snapshot: Any) -> OAuthState:
@@ -124,9 +163,15 @@ def _state_from(snapshot: Any) -> OAuthState:
     verifier = sealed_from_document(data.get("code_verifier"))
     assert verifier is not None  # written by add() only
     return OAuthState(
-        state_hash=snapshot.id, uid=data["uid"], workspace_id=data["workspace_id"], provider=data["provider"],
-        result_url=data.get("result_url"), code_verifier=verifier, login_hint=data.get("login_hint"),
-        created_at=_utc(data["created_at"]), expires_at=_utc(data["expires_at"]),  # type: ignore[arg-type]
+        state_hash=snapshot.id,
+        uid=data["uid"],
+        workspace_id=data["workspace_id"],
+        provider=data["provider"],
+        result_url=data.get("result_url"),
+        code_verifier=verifier,
+        login_hint=data.get("login_hint"),
+        created_at=_utc(data["created_at"]),
+        expires_at=_utc(data["expires_at"]),  # type: ignore[arg-type]
         browser_binding=data.get("browser_binding"),
     )
 
@@ -137,11 +182,18 @@ class OAuthStateRepository:
         self._collection = client.collection(OAUTH_STATES)
 
     def add(self, state: OAuthState) -> None:
-        self._collection.document(state.state_hash).create({
-            "uid": state.uid, "workspace_id": state.workspace_id, "provider": state.provider,
-            "result_url": state.result_url, "code_verifier": sealed_to_document(state.code_verifier),
-            "login_hint": state.login_hint, "created_at": state.created_at, "expires_at": state.expires_at,
-        })
+        self._collection.document(state.state_hash).create(
+            {
+                "uid": state.uid,
+                "workspace_id": state.workspace_id,
+                "provider": state.provider,
+                "result_url": state.result_url,
+                "code_verifier": sealed_to_document(state.code_verifier),
+                "login_hint": state.login_hint,
+                "created_at": state.created_at,
+                "expires_at": state.expires_at,
+            }
+        )
 
     def get(self, state_hash: str) -> OAuthState | None:
         snapshot = self._collection.document(state_hash).get()

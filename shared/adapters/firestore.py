@@ -13,7 +13,7 @@ Collections (top level, every document carries ``workspace_id``):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from google.cloud import firestore
@@ -61,7 +61,7 @@ def storable_id(value: str) -> bool:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(timezone.utc) if value is not None else None
+    return value.astimezone(UTC) if value is not None else None
 
 
 def interview_to_document(interview: Interview) -> dict[str, Any]:
@@ -87,7 +87,10 @@ def interview_to_document(interview: Interview) -> dict[str, Any]:
             "ical_sequence": interview.ical_sequence,
             "join_window": None
             if window is None
-            else {"opens_minutes_before": window.opens_minutes_before, "closes_minutes_after_end": window.closes_minutes_after_end},
+            else {
+                "opens_minutes_before": window.opens_minutes_before,
+                "closes_minutes_after_end": window.closes_minutes_after_end,
+            },
             "attendance": {
                 p.value: _drop_none(
                     {"join_count": a.join_count, "first_joined_at": a.first_joined_at, "last_joined_at": a.last_joined_at}
@@ -106,8 +109,16 @@ def interview_to_document(interview: Interview) -> dict[str, Any]:
 
 
 def _outcome_doc(outcome: Outcome) -> dict[str, Any]:
-    return _drop_none({"source": outcome.source, "host_attended": outcome.host_attended, "guest_attended": outcome.guest_attended,
-                       "actual_start": outcome.actual_start, "actual_end": outcome.actual_end, "decided_at": outcome.decided_at})
+    return _drop_none(
+        {
+            "source": outcome.source,
+            "host_attended": outcome.host_attended,
+            "guest_attended": outcome.guest_attended,
+            "actual_start": outcome.actual_start,
+            "actual_end": outcome.actual_end,
+            "decided_at": outcome.decided_at,
+        }
+    )
 
 
 def interview_from_document(doc_id: str, data: Mapping[str, Any]) -> Interview:
@@ -155,9 +166,14 @@ def interview_from_document(doc_id: str, data: Mapping[str, Any]) -> Interview:
 def _outcome(data: Any) -> Outcome | None:
     if not isinstance(data, Mapping):
         return None
-    return Outcome(source=str(data.get("source", "")), host_attended=bool(data.get("host_attended")),
-                   guest_attended=bool(data.get("guest_attended")), actual_start=_utc(data.get("actual_start")),
-                   actual_end=_utc(data.get("actual_end")), decided_at=_utc(data.get("decided_at")))
+    return Outcome(
+        source=str(data.get("source", "")),
+        host_attended=bool(data.get("host_attended")),
+        guest_attended=bool(data.get("guest_attended")),
+        actual_start=_utc(data.get("actual_start")),
+        actual_end=_utc(data.get("actual_end")),
+        decided_at=_utc(data.get("decided_at")),
+    )
 
 
 class InterviewRepository:
@@ -177,9 +193,18 @@ class InterviewRepository:
     def update(self, interview_id: str, fields: Mapping[str, Any]) -> None:
         self._collection.document(interview_id).update(dict(fields))
 
-    def list(self, *, workspace_id: str, host_uid: str | None, statuses: tuple[InterviewStatus, ...],
-             start_from: datetime | None, start_to: datetime | None, descending: bool, limit: int,
-             cursor: tuple[datetime, str] | None) -> tuple[list[Interview], tuple[datetime, str] | None]:
+    def list(
+        self,
+        *,
+        workspace_id: str,
+        host_uid: str | None,
+        statuses: tuple[InterviewStatus, ...],
+        start_from: datetime | None,
+        start_to: datetime | None,
+        descending: bool,
+        limit: int,
+        cursor: tuple[datetime, str] | None,
+    ) -> tuple[list[Interview], tuple[datetime, str] | None]:
         """One page ordered by start (then id); the cursor is the last item's (start, id).
 
         Composite indexes (declared in infra/): workspace_id + [host.uid] + [status] + start + __name__.
@@ -224,7 +249,9 @@ def _offsets(value: Any) -> tuple[int, ...] | None:
     """Offsets an admin typed in the console: whole minutes between 1 and 30 days, else ignored."""
     if not isinstance(value, list):
         return None
-    offsets = tuple(sorted({int(v) for v in value if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 43200}, reverse=True))
+    offsets = tuple(
+        sorted({int(v) for v in value if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 43200}, reverse=True)
+    )
     return offsets or None
 
 
@@ -249,9 +276,16 @@ class WorkspaceRepository:
 
     def put(self, workspace: Workspace) -> None:
         self._collection.document(workspace.id).set(
-            _drop_none({"name": workspace.name, "guest_can_cancel": workspace.guest_can_cancel, "created_at": workspace.created_at,
-                        "reminder_offsets_minutes": None if workspace.reminder_offsets_minutes is None
-                        else list(workspace.reminder_offsets_minutes)})
+            _drop_none(
+                {
+                    "name": workspace.name,
+                    "guest_can_cancel": workspace.guest_can_cancel,
+                    "created_at": workspace.created_at,
+                    "reminder_offsets_minutes": None
+                    if workspace.reminder_offsets_minutes is None
+                    else list(workspace.reminder_offsets_minutes),
+                }
+            )
         )
 
 

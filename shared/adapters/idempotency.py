@@ -53,8 +53,10 @@ class IdempotencyInProgress(Conflict):
     code = "idempotency_in_progress"
 
     def __init__(self, retry_after: int):
-        super().__init__(f"A request with this Idempotency-Key is still being processed; retry in {retry_after} s.",
-                         details={"retry_after_seconds": retry_after})
+        super().__init__(
+            f"A request with this Idempotency-Key is still being processed; retry in {retry_after} s.",
+            details={"retry_after_seconds": retry_after},
+        )
         self.retry_after = retry_after
         self.headers = {"Retry-After": str(retry_after)}
 
@@ -82,7 +84,7 @@ def request_fingerprint(method: str, path: str, body: Any) -> str:
 
 
 def record_id(workspace_id: str, caller: str, operation: str, key: str) -> str:
-    return hashlib.sha256("\x1f".join((workspace_id, caller, operation, key)).encode()).hexdigest()
+    return hashlib.sha256(f"{workspace_id}\x1f{caller}\x1f{operation}\x1f{key}".encode()).hexdigest()
 
 
 def key_seed(record: str) -> bytes:
@@ -99,8 +101,16 @@ class IdempotencyStore:
         self._client = client
         self._collection = client.collection(IDEMPOTENCY)
 
-    def run(self, record: str, fingerprint: str, now: datetime, operation: Operation, *,
-            seal: Callable[[Body], Body] = _same, unseal: Callable[[Body], Body] = _same) -> tuple[Body, int]:
+    def run(
+        self,
+        record: str,
+        fingerprint: str,
+        now: datetime,
+        operation: Operation,
+        *,
+        seal: Callable[[Body], Body] = _same,
+        unseal: Callable[[Body], Body] = _same,
+    ) -> tuple[Body, int]:
         ref = self._collection.document(record)
         claim = self._claim(ref, fingerprint, now)
         if isinstance(claim, _Replay):
@@ -123,8 +133,15 @@ class IdempotencyStore:
         """Create the record, or replay it, or refuse while its lease is live, or take it over once it is not."""
         for _ in range(CLAIM_ATTEMPTS):
             try:
-                written = ref.create({"fingerprint": fingerprint, "state": "in_progress", "created_at": now,
-                                      "lease_expires_at": now + IN_PROGRESS_LEASE, "expires_at": now + RETENTION})
+                written = ref.create(
+                    {
+                        "fingerprint": fingerprint,
+                        "state": "in_progress",
+                        "created_at": now,
+                        "lease_expires_at": now + IN_PROGRESS_LEASE,
+                        "expires_at": now + RETENTION,
+                    }
+                )
                 return _Claim(written.update_time, resumed=False)
             except gexc.Conflict:
                 pass
@@ -133,16 +150,19 @@ class IdempotencyStore:
                 continue  # released between our create and our read: create again
             data = snapshot.to_dict() or {}
             if data.get("fingerprint") != fingerprint:
-                raise Unprocessable("This Idempotency-Key was already used for a different request.", code="idempotency_key_reused")
+                raise Unprocessable(
+                    "This Idempotency-Key was already used for a different request.", code="idempotency_key_reused"
+                )
             if data.get("state") == "completed":
                 return _Replay(data["body"], int(data["status"]))
             lease_ends = data.get("lease_expires_at") or data.get("created_at", now) + IN_PROGRESS_LEASE
             if now < lease_ends:
                 raise IdempotencyInProgress(max(1, math.ceil((lease_ends - now).total_seconds())))
             try:  # the attempt that held the lease died: take over (only one taker wins the precondition)
-                written = ref.update({"lease_expires_at": now + IN_PROGRESS_LEASE, "resumed_at": now,
-                                      "expires_at": now + RETENTION},
-                                     option=self._client.write_option(last_update_time=snapshot.update_time))
+                written = ref.update(
+                    {"lease_expires_at": now + IN_PROGRESS_LEASE, "resumed_at": now, "expires_at": now + RETENTION},
+                    option=self._client.write_option(last_update_time=snapshot.update_time),
+                )
                 return _Claim(written.update_time, resumed=True)
             except (gexc.FailedPrecondition, gexc.NotFound):
                 continue  # another retry took it over, finished or released it: look again

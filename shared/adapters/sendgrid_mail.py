@@ -45,17 +45,35 @@ class SendGridMailer:
     def send(self, email: Any, *, categories: list[str], custom_args: dict[str, str]) -> SendResult:
         from python_http_client import exceptions as http_errors
         from sendgrid.helpers.mail import (
-            Attachment, Category, Content, CustomArg, Disposition, FileContent, FileName, FileType, From, Mail, To,
+            Attachment,
+            Category,
+            Content,
+            CustomArg,
+            Disposition,
+            FileContent,
+            FileName,
+            FileType,
+            From,
+            Mail,
+            To,
         )
 
-        message = Mail(from_email=From(self._settings.mail_from, self._settings.mail_from_name),
-                       to_emails=To(email.to_email, email.to_name or None), subject=email.subject)
+        message = Mail(
+            from_email=From(self._settings.mail_from, self._settings.mail_from_name),
+            to_emails=To(email.to_email, email.to_name or None),
+            subject=email.subject,
+        )
         message.add_content(Content("text/plain", email.text))
         message.add_content(Content("text/html", email.html))
         if email.ics:
-            message.add_attachment(Attachment(
-                FileContent(base64.b64encode(email.ics).decode("ascii")), FileName("invite.ics"),
-                FileType(f"text/calendar; method={email.ics_method}"), Disposition("attachment")))
+            message.add_attachment(
+                Attachment(
+                    FileContent(base64.b64encode(email.ics).decode("ascii")),
+                    FileName("invite.ics"),
+                    FileType(f"text/calendar; method={email.ics_method}"),
+                    Disposition("attachment"),
+                )
+            )
         for category in categories:
             message.add_category(Category(category))
         for key, value in custom_args.items():

@@ -32,8 +32,10 @@ class TaskQueue:
                 if self._settings.tasks_endpoint:  # the local sandbox: plain HTTP, no Google credentials
                     from google.auth.credentials import AnonymousCredentials
 
-                    options = {"credentials": AnonymousCredentials(),
-                               "client_options": {"api_endpoint": self._settings.tasks_endpoint}}
+                    options = {
+                        "credentials": AnonymousCredentials(),
+                        "client_options": {"api_endpoint": self._settings.tasks_endpoint},
+                    }
                 self._client = tasks_v2.CloudTasksClient(transport="rest", **options)
             return self._client
 
@@ -50,7 +52,9 @@ class TaskQueue:
         task: dict[str, Any] = {
             "name": f"{self.path}/tasks/{task_id}",
             "http_request": {
-                "url": url, "http_method": "POST", "headers": {"Content-Type": "application/json"},
+                "url": url,
+                "http_method": "POST",
+                "headers": {"Content-Type": "application/json"},
                 "body": json.dumps(payload, separators=(",", ":")).encode(),
                 "oidc_token": {"service_account_email": self._settings.tasks_service_account, "audience": url},
             },

@@ -15,9 +15,7 @@ def authenticate_participant(
 ) -> Principal:
     """A user (Firebase ID token) or a guest holding a signed link (``cvg1.…`` token)."""
     if not bearer:
-        raise Unauthenticated(
-            "Send 'Authorization: Bearer <ID token or guest link token>'.", code="missing_credentials"
-        )
+        raise Unauthenticated("Send 'Authorization: Bearer <ID token or guest link token>'.", code="missing_credentials")
     if is_guest_token(bearer):
         return guest_links.verify(bearer, now=now)
     return id_tokens.verify(bearer)

@@ -50,7 +50,7 @@ class CertificateCache:
 
     def _refresh(self, now: float) -> None:
         try:
-            with urllib.request.urlopen(self._url, timeout=self._timeout) as response:  # noqa: S310 (configured https URL)
+            with urllib.request.urlopen(self._url, timeout=self._timeout) as response:
                 certs = json.loads(response.read())
                 cache_control = response.headers.get("Cache-Control", "")
         except (OSError, ValueError) as exc:

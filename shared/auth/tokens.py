@@ -21,7 +21,7 @@ import base64
 import json
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -76,7 +76,7 @@ def json_object(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> dict[str, An
         raise ValueError("JSON nested too deeply")
     value = json.loads(text, object_pairs_hook=_unique_names, parse_constant=_no_constant)
     if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
+        raise ValueError("not a JSON object")  # noqa: TRY004 — callers handle every malformed token as ValueError
     return value
 
 
@@ -163,7 +163,7 @@ def decode_google_jwt(token: str, certs: CertificateCache, audience: str, *, now
     issued, expires = claims.get("iat"), claims.get("exp")
     if not _is_number(issued) or not _is_number(expires):
         raise _rejected("missing_times")
-    moment = (now or datetime.now(timezone.utc)).timestamp()
+    moment = (now or datetime.now(UTC)).timestamp()
     if moment < issued - CLOCK_SKEW_SECONDS:
         raise _rejected("issued_in_future")
     if moment > expires + CLOCK_SKEW_SECONDS:

@@ -75,8 +75,12 @@ def _bounds(interview: Interview, default_window: JoinWindow) -> tuple[datetime,
 def ready_for_decision(interview: Interview, default_window: JoinWindow, now: datetime) -> bool:
     """A confirmed Meet interview whose join window has closed, while Meet still has its records."""
     _, closes_at = _bounds(interview, default_window)
-    return (interview.type is InterviewType.GOOGLE_MEET and interview.status is InterviewStatus.CONFIRMED
-            and closes_at <= now and interview.end >= now - MEET_RETENTION)
+    return (
+        interview.type is InterviewType.GOOGLE_MEET
+        and interview.status is InterviewStatus.CONFIRMED
+        and closes_at <= now
+        and interview.end >= now - MEET_RETENTION
+    )
 
 
 def record_span(interview: Interview, default_window: JoinWindow) -> tuple[datetime, datetime]:
@@ -85,12 +89,14 @@ def record_span(interview: Interview, default_window: JoinWindow) -> tuple[datet
     return opens_at - RECORD_LOOKBACK, closes_at
 
 
-def decide_from_meet(interview: Interview, presences: Iterable[Presence], host_user: str, default_window: JoinWindow,
-                     now: datetime) -> Decision | None:
+def decide_from_meet(
+    interview: Interview, presences: Iterable[Presence], host_user: str, default_window: JoinWindow, now: datetime
+) -> Decision | None:
     """The decision from Meet's participants; None while someone is still in the conference."""
     opens_at, closes_at = _bounds(interview, default_window)
-    counted = [p for p in presences
-               if (p.joined_at is None or p.joined_at < closes_at) and (p.left_at is None or p.left_at > opens_at)]
+    counted = [
+        p for p in presences if (p.joined_at is None or p.joined_at < closes_at) and (p.left_at is None or p.left_at > opens_at)
+    ]
     if any(p.left_at is None for p in counted):
         return None
     host_attended = any(p.user == host_user for p in counted)
@@ -114,11 +120,31 @@ def decide_from_portal(interview: Interview, now: datetime) -> Decision:
 
 def apply_decision(interview: Interview, decision: Decision) -> Interview:
     """The interview as decided: through the status machine, with nothing left to remind."""
-    return replace(interview, status=status_machine.transition(interview.status, decision.status),
-                   outcome=decision.outcome, next_reminder_at=None)
+    return replace(
+        interview,
+        status=status_machine.transition(interview.status, decision.status),
+        outcome=decision.outcome,
+        next_reminder_at=None,
+    )
 
 
-def _decision(status: InterviewStatus, source: str, host_attended: bool, guest_attended: bool,
-              actual_start: datetime | None, actual_end: datetime | None, now: datetime) -> Decision:
-    return Decision(status, Outcome(source=source, host_attended=host_attended, guest_attended=guest_attended,
-                                    actual_start=actual_start, actual_end=actual_end, decided_at=now))
+def _decision(
+    status: InterviewStatus,
+    source: str,
+    host_attended: bool,
+    guest_attended: bool,
+    actual_start: datetime | None,
+    actual_end: datetime | None,
+    now: datetime,
+) -> Decision:
+    return Decision(
+        status,
+        Outcome(
+            source=source,
+            host_attended=host_attended,
+            guest_attended=guest_attended,
+            actual_start=actual_start,
+            actual_end=actual_end,
+            decided_at=now,
+        ),
+    )

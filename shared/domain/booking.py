@@ -29,7 +29,9 @@ MAX_LOCATION = 500
 MAX_PHONE = 40
 MAX_EMAIL = 254
 MAX_URL = 2000
-EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
 PHONE = re.compile(r"\+?[0-9][0-9 ()./-]{3,38}")
 BASE32HEX = "0123456789abcdefghijklmnopqrstuv"
 # An opaque id (interview, user, candidate): letters, digits, _ and -, never Firestore's reserved
@@ -73,8 +75,15 @@ class BookingRequest:
     host_uid: str | None  # an admin booking for another host of the workspace
 
 
-def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], max_length: int | None = None,
-           required: bool = False, label: str | None = None, multi_line: bool = False) -> Any:
+def _field(
+    body: dict[str, Any],
+    name: str,
+    kind: type | tuple[type, ...],
+    max_length: int | None = None,
+    required: bool = False,
+    label: str | None = None,
+    multi_line: bool = False,
+) -> Any:
     """``body[name]`` checked for type (400) and, for text, by the text rule (422); ``label`` names it in errors."""
     label = label or name
     value = body.get(name)
@@ -96,17 +105,25 @@ def clean_text(value: str, field: str, max_length: int, *, multi_line: bool = Fa
     value = value.strip()
     for c in value:
         if "\ud800" <= c <= "\udfff":
-            raise Unprocessable(f"{field} is not valid Unicode text.", code="invalid_field",
-                                details={"field": field, "reason": "invalid_unicode"})
+            raise Unprocessable(
+                f"{field} is not valid Unicode text.", code="invalid_field", details={"field": field, "reason": "invalid_unicode"}
+            )
         if c in "\r\n" + _UNICODE_LINE_BREAKS and not (multi_line and c == "\n"):
-            raise Unprocessable(f"{field} must be a single line.", code="invalid_field",
-                                details={"field": field, "reason": "line_break"})
+            raise Unprocessable(
+                f"{field} must be a single line.", code="invalid_field", details={"field": field, "reason": "line_break"}
+            )
         if (ord(c) < 32 or 0x7F <= ord(c) <= 0x9F) and not (multi_line and c in "\n\t"):
-            raise Unprocessable(f"{field} contains control characters.", code="invalid_field",
-                                details={"field": field, "reason": "control_character"})
+            raise Unprocessable(
+                f"{field} contains control characters.",
+                code="invalid_field",
+                details={"field": field, "reason": "control_character"},
+            )
     if len(value) > max_length:
-        raise Unprocessable(f"{field} is longer than {max_length} characters.", code="field_too_long",
-                            details={"field": field, "max_length": max_length})
+        raise Unprocessable(
+            f"{field} is longer than {max_length} characters.",
+            code="field_too_long",
+            details={"field": field, "max_length": max_length},
+        )
     return value
 
 
@@ -118,8 +135,11 @@ def text(body: dict[str, Any], name: str, max_length: int, *, multi_line: bool =
 def valid_id(value: Any, field: str) -> str:
     """An opaque id from a client (body or query): refused before it can name a Firestore path."""
     if not isinstance(value, str) or not _ID.fullmatch(value):
-        raise BadRequest(f"{field} is not a valid id (1 to 128 letters, digits, _ or -; not __…__).",
-                         code="invalid_field", details={"field": field})
+        raise BadRequest(
+            f"{field} is not a valid id (1 to 128 letters, digits, _ or -; not __…__).",
+            code="invalid_field",
+            details={"field": field},
+        )
     return value
 
 
@@ -145,8 +165,9 @@ def parse_start(body: dict[str, Any], default_tz: str | None = None) -> tuple[da
     """
     tz_name = _field(body, "timezone", str, 64) or default_tz
     if tz_name is None:
-        raise Unprocessable("timezone is required (an IANA name such as Europe/Berlin).", code="missing_field",
-                            details={"field": "timezone"})
+        raise Unprocessable(
+            "timezone is required (an IANA name such as Europe/Berlin).", code="missing_field", details={"field": "timezone"}
+        )
     zone(tz_name)
     start_text = _field(body, "start", str, 40)
     day = _date(body, required=start_text is None)
@@ -156,22 +177,30 @@ def parse_start(body: dict[str, Any], default_tz: str | None = None) -> tuple[da
         try:
             return local_to_utc(day, at, tz_name), tz_name
         except OverflowError:
-            raise Unprocessable("date is outside the supported range of dates.", code="invalid_date",
-                                details={"field": "date"}) from None
+            raise Unprocessable(
+                "date is outside the supported range of dates.", code="invalid_date", details={"field": "date"}
+            ) from None
     start = parse_instant(start_text, "start")
     if day is None and at is None:
         return start, tz_name
     try:
         local = datetime.fromisoformat(to_local_iso(start, tz_name))
     except OverflowError:  # within a day of year 1 or 9999: never a bookable start
-        raise Unprocessable("start is outside the supported range of dates.", code="invalid_timestamp",
-                            details={"field": "start"}) from None
-    disagree = [name for name, given, actual in (("date", day, local.date()), ("time", at, local.time().replace(microsecond=0)))
-                if given is not None and given != actual]
+        raise Unprocessable(
+            "start is outside the supported range of dates.", code="invalid_timestamp", details={"field": "start"}
+        ) from None
+    disagree = [
+        name
+        for name, given, actual in (("date", day, local.date()), ("time", at, local.time().replace(microsecond=0)))
+        if given is not None and given != actual
+    ]
     if disagree:
-        raise Unprocessable(f"{' and '.join(disagree)} disagree with start ({local.isoformat()} in {tz_name}); "
-                            "send start alone or matching values.", code="conflicting_fields",
-                            details={"field": "start", "fields": ["start", *disagree]})
+        raise Unprocessable(
+            f"{' and '.join(disagree)} disagree with start ({local.isoformat()} in {tz_name}); "
+            "send start alone or matching values.",
+            code="conflicting_fields",
+            details={"field": "start", "fields": ["start", *disagree]},
+        )
     return start, tz_name
 
 
@@ -204,11 +233,17 @@ def check_window(start: datetime, duration_minutes: int, now: datetime, limits: 
     if start <= now:
         raise Unprocessable("The start is in the past.", code="start_in_past", details={"field": "start"})
     if start > now + timedelta(days=limits.horizon_days):
-        raise Unprocessable(f"The start is more than {limits.horizon_days} days ahead.", code="beyond_booking_horizon",
-                            details={"field": "start", "horizon_days": limits.horizon_days})
+        raise Unprocessable(
+            f"The start is more than {limits.horizon_days} days ahead.",
+            code="beyond_booking_horizon",
+            details={"field": "start", "horizon_days": limits.horizon_days},
+        )
     if not limits.min_duration <= duration_minutes <= limits.max_duration:
-        raise Unprocessable(f"duration_minutes must be between {limits.min_duration} and {limits.max_duration}.",
-                            code="duration_out_of_range", details={"field": "duration_minutes"})
+        raise Unprocessable(
+            f"duration_minutes must be between {limits.min_duration} and {limits.max_duration}.",
+            code="duration_out_of_range",
+            details={"field": "duration_minutes"},
+        )
 
 
 def parse_duration(body: dict[str, Any], default: int) -> int:
@@ -227,19 +262,25 @@ def parse_booking(body: dict[str, Any], *, now: datetime, limits: BookingLimits)
     raw_candidate = body.get("candidate")
     candidate = None
     if isinstance(raw_candidate, dict):
-        candidate = Candidate(email=valid_email(raw_candidate.get("email"), "candidate.email"),
-                              name=_field(raw_candidate, "name", str, MAX_NAME, label="candidate.name") or "")
+        candidate = Candidate(
+            email=valid_email(raw_candidate.get("email"), "candidate.email"),
+            name=_field(raw_candidate, "name", str, MAX_NAME, label="candidate.name") or "",
+        )
     elif raw_candidate is not None:
         raise BadRequest("candidate must be an object with email and name.", code="invalid_field", details={"field": "candidate"})
     elif candidate_id is None:
-        raise Unprocessable("candidate (email, name) or candidate_id is required.", code="missing_field",
-                            details={"field": "candidate"})
+        raise Unprocessable(
+            "candidate (email, name) or candidate_id is required.", code="missing_field", details={"field": "candidate"}
+        )
     type_name = _field(body, "interview_type", str, 20) or InterviewType.GOOGLE_MEET.value
     try:
         kind = InterviewType(type_name)
     except ValueError:
-        raise Unprocessable(f"interview_type must be one of {', '.join(t.value for t in InterviewType)}.",
-                            code="invalid_interview_type", details={"field": "interview_type"}) from None
+        raise Unprocessable(
+            f"interview_type must be one of {', '.join(t.value for t in InterviewType)}.",
+            code="invalid_interview_type",
+            details={"field": "interview_type"},
+        ) from None
     location = _field(body, "location", str, MAX_LOCATION)
     phone = _field(body, "phone", str, MAX_PHONE)
     video_url = _field(body, "video_url", str, MAX_URL)
@@ -248,8 +289,9 @@ def parse_booking(body: dict[str, Any], *, now: datetime, limits: BookingLimits)
     if kind is InterviewType.PHONE and (not phone or not PHONE.fullmatch(phone)):
         raise Unprocessable("A phone interview needs a phone number.", code="invalid_phone", details={"field": "phone"})
     if kind is InterviewType.CUSTOM_VIDEO and (not video_url or not video_url.startswith("https://")):
-        raise Unprocessable("A custom video interview needs an https video_url.", code="invalid_video_url",
-                            details={"field": "video_url"})
+        raise Unprocessable(
+            "A custom video interview needs an https video_url.", code="invalid_video_url", details={"field": "video_url"}
+        )
     start, tz_name = parse_start(body)
     duration = parse_duration(body, limits.default_duration)
     check_window(start, duration, now, limits)
@@ -260,9 +302,18 @@ def parse_booking(body: dict[str, Any], *, now: datetime, limits: BookingLimits)
     if booking not in ("direct", "request"):
         raise Unprocessable("booking must be direct or request.", code="invalid_field", details={"field": "booking"})
     return BookingRequest(
-        candidate=candidate, candidate_id=candidate_id, job_title=_field(body, "job_title", str, MAX_JOB_TITLE), type=kind,
-        start=start, timezone=tz_name, duration_minutes=duration, note=_field(body, "note", str, MAX_NOTE, multi_line=True),
-        location=location, phone=phone, video_url=video_url, confirm=booking == "direct",
+        candidate=candidate,
+        candidate_id=candidate_id,
+        job_title=_field(body, "job_title", str, MAX_JOB_TITLE),
+        type=kind,
+        start=start,
+        timezone=tz_name,
+        duration_minutes=duration,
+        note=_field(body, "note", str, MAX_NOTE, multi_line=True),
+        location=location,
+        phone=phone,
+        video_url=video_url,
+        confirm=booking == "direct",
         host_uid=host_uid,
     )
 

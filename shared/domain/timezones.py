@@ -7,7 +7,7 @@ explicit UTC offset that picks the instant.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.errors import Unprocessable
@@ -33,7 +33,7 @@ def local_to_utc(day: date, at: time, tz_name: str, utc_offset: timedelta | None
     naive = datetime.combine(day, at.replace(tzinfo=None))
     # Both readings of the wall time (a list: aware datetimes sharing a tzinfo compare equal
     # whatever their fold). Keep those that survive a round trip through UTC: in a gap none does.
-    instants = [naive.replace(tzinfo=tz, fold=fold).astimezone(timezone.utc) for fold in (0, 1)]
+    instants = [naive.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1)]
     real = sorted({i for i in instants if i.astimezone(tz).replace(tzinfo=None) == naive})
     shown = f"{naive.isoformat(timespec='minutes')} in {tz_name}"
     if not real:
@@ -64,7 +64,9 @@ def local_to_utc(day: date, at: time, tz_name: str, utc_offset: timedelta | None
 def parse_rfc3339(value: str) -> datetime:
     """An RFC 3339 timestamp with an explicit offset (``Z`` or ``±HH:MM``), as UTC."""
     if not isinstance(value, str) or len(value) > 40 or "T" not in value.upper():
-        raise Unprocessable("Timestamps must be RFC 3339 with an offset, e.g. 2026-05-01T09:30:00+02:00.", code="invalid_timestamp")
+        raise Unprocessable(
+            "Timestamps must be RFC 3339 with an offset, e.g. 2026-05-01T09:30:00+02:00.", code="invalid_timestamp"
+        )
     try:
         parsed = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
@@ -72,7 +74,7 @@ def parse_rfc3339(value: str) -> datetime:
     if parsed.tzinfo is None:
         raise Unprocessable(f"{value!r} has no UTC offset; add Z or ±HH:MM.", code="invalid_timestamp")
     try:
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00:00+14:00, 9999-12-31T23:59:59-12:00: outside datetime's range in UTC
         raise Unprocessable(f"{value!r} is outside the supported range of dates.", code="invalid_timestamp") from None
 

@@ -55,11 +55,16 @@ class CalendarApi(GoogleApi):
         while True:
             page = self.execute(self.service().calendarList().list(maxResults=PAGE_SIZE, pageToken=page_token), credentials)
             for item in page.get("items", []):
-                entries.append(CalendarEntry(
-                    id=item["id"], summary=item.get("summaryOverride") or item.get("summary", ""),
-                    primary=bool(item.get("primary", False)), access_role=item.get("accessRole", ""),
-                    time_zone=item.get("timeZone"), color=item.get("backgroundColor"),
-                ))
+                entries.append(
+                    CalendarEntry(
+                        id=item["id"],
+                        summary=item.get("summaryOverride") or item.get("summary", ""),
+                        primary=bool(item.get("primary", False)),
+                        access_role=item.get("accessRole", ""),
+                        time_zone=item.get("timeZone"),
+                        color=item.get("backgroundColor"),
+                    )
+                )
             page_token = page.get("nextPageToken")
             if not page_token:
                 return tuple(entries)
@@ -90,11 +95,20 @@ class CalendarEvents:
         self._settings = settings
         self._sleep = sleep or time.sleep
 
-    def insert(self, credentials: Any, calendar_id: str, event_id: str, body: dict[str, Any], *, conference: bool) -> dict[str, Any]:
+    def insert(
+        self, credentials: Any, calendar_id: str, event_id: str, body: dict[str, Any], *, conference: bool
+    ) -> dict[str, Any]:
         """Insert with our id; if a previous attempt already created it (409), use that one."""
-        request = self._api.service().events().insert(
-            calendarId=calendar_id, body={**body, "id": event_id}, conferenceDataVersion=1 if conference else 0,
-            sendUpdates="none")
+        request = (
+            self._api.service()
+            .events()
+            .insert(
+                calendarId=calendar_id,
+                body={**body, "id": event_id},
+                conferenceDataVersion=1 if conference else 0,
+                sendUpdates="none",
+            )
+        )
         try:
             return self._api.execute(request, credentials)
         except UpstreamError as error:
@@ -106,8 +120,11 @@ class CalendarEvents:
         return self._api.execute(self._api.service().events().get(calendarId=calendar_id, eventId=event_id), credentials)
 
     def patch(self, credentials: Any, calendar_id: str, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        request = self._api.service().events().patch(calendarId=calendar_id, eventId=event_id, body=body,
-                                                     conferenceDataVersion=1, sendUpdates="none")
+        request = (
+            self._api.service()
+            .events()
+            .patch(calendarId=calendar_id, eventId=event_id, body=body, conferenceDataVersion=1, sendUpdates="none")
+        )
         return self._api.execute(request, credentials)
 
     def cancel(self, credentials: Any, calendar_id: str, event_id: str) -> None:
@@ -133,7 +150,7 @@ class CalendarEvents:
                 raise UpstreamError("Google could not create the Meet conference.", code="meet_creation_failed")
             if attempt == CONFERENCE_POLLS:
                 break
-            self._sleep(0.5 * (2 ** attempt) * self._settings.google_backoff_scale)
+            self._sleep(0.5 * (2**attempt) * self._settings.google_backoff_scale)
             event = self.get(credentials, calendar_id, event["id"])
         return event, None
 
@@ -154,8 +171,15 @@ def build_service(name: str, version: str, settings: Settings, endpoint: str) ->
 
     options = {"api_endpoint": endpoint} if endpoint else None
     # The service is only a request factory: each call is executed with its own authorized http.
-    return build(name, version, http=httplib2.Http(), static_discovery=True, client_options=options,
-                 requestBuilder=ScaledBackoffRequest, cache_discovery=False)
+    return build(
+        name,
+        version,
+        http=httplib2.Http(),
+        static_discovery=True,
+        client_options=options,
+        requestBuilder=ScaledBackoffRequest,
+        cache_discovery=False,
+    )
 
 
 def execute(request: Any, credentials: Any, settings: Settings) -> Any:
@@ -176,4 +200,6 @@ def execute(request: Any, credentials: Any, settings: Settings) -> Any:
 
 
 def _rate_limited(exc: Any) -> bool:
-    return any(reason in (exc.content or b"").decode("utf-8", "replace") for reason in ("rateLimitExceeded", "userRateLimitExceeded"))
+    return any(
+        reason in (exc.content or b"").decode("utf-8", "replace") for reason in ("rateLimitExceeded", "userRateLimitExceeded")
+    )

@@ -16,7 +16,7 @@ from shared import logs
 from shared.clock import Clock
 from shared.config import Settings
 from shared.crypto import TokenCipher
-from shared.domain.connections import (  # noqa: F401  (re-exported: callers import them from here too)
+from shared.domain.connections import (
     Connection,
     ConnectionStatus,
     GoogleAuthRequired,
@@ -53,12 +53,14 @@ class CredentialsManager:
         self.forget(connection.uid)
         if not access_token or not expires_in or connection.refresh_token is None:
             return
-        from datetime import datetime, timedelta
+        from datetime import UTC, datetime, timedelta
 
         credentials = self._build(connection)
         credentials.token = access_token
-        # google-auth compares naive UTC datetimes; keep a margin so a token never expires mid-call.
-        credentials.expiry = datetime.utcnow() + timedelta(seconds=max(expires_in - 60, 0))
+        # google-auth judges validity against the real time (naive UTC), not our clock, so the
+        # expiry is on that time too; a margin keeps a token from expiring mid-call.
+        real_now = datetime.now(UTC).replace(tzinfo=None)
+        credentials.expiry = real_now + timedelta(seconds=max(expires_in - 60, 0))
         with self._lock:
             self._cache[connection.uid] = (connection.refresh_token.ciphertext, credentials)
 
@@ -77,7 +79,9 @@ class CredentialsManager:
                 self._refresh(connection, credentials)
             self._cache[connection.uid] = (sealed.ciphertext, credentials)
             if not self._cipher.is_current(sealed):  # key rotated since: re-encrypt under the newest key
-                resealed = self._cipher.seal(credentials.refresh_token, context=refresh_token_context(connection.uid, connection.provider))
+                resealed = self._cipher.seal(
+                    credentials.refresh_token, context=refresh_token_context(connection.uid, connection.provider)
+                )
                 self._connections.store_refresh_token(connection.uid, connection.provider, resealed, self._clock.now())
                 self._cache[connection.uid] = (resealed.ciphertext, credentials)
             return credentials
@@ -86,10 +90,16 @@ class CredentialsManager:
         from google.oauth2.credentials import Credentials
 
         assert connection.refresh_token is not None
-        refresh_token = self._cipher.open(connection.refresh_token, context=refresh_token_context(connection.uid, connection.provider))
+        refresh_token = self._cipher.open(
+            connection.refresh_token, context=refresh_token_context(connection.uid, connection.provider)
+        )
         return Credentials(
-            token=None, refresh_token=refresh_token, token_uri=self._settings.google_token_uri,
-            client_id=self._client.client_id, client_secret=self._client.client_secret, scopes=list(connection.scopes),
+            token=None,
+            refresh_token=refresh_token,
+            token_uri=self._settings.google_token_uri,
+            client_id=self._client.client_id,
+            client_secret=self._client.client_secret,
+            scopes=list(connection.scopes),
         )
 
     def _refresh(self, connection: Connection, credentials: Any) -> None:
@@ -104,7 +114,8 @@ class CredentialsManager:
                 now = self._clock.now()
                 logs.log(logger, logging.WARNING, "google grant revoked or expired", event="needs_reauth", user_id=connection.uid)
                 self._connections.record_error(
-                    connection.uid, connection.provider,
+                    connection.uid,
+                    connection.provider,
                     ProviderError("invalid_grant", "Google no longer accepts this connection (revoked or expired).", now),
                     needs_reauth=True,
                 )

@@ -6,7 +6,7 @@ Built once per instance like the Calendar service; used by the attendance job.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.google.calendar import GoogleApi, execute
@@ -31,11 +31,11 @@ class ConferenceRecord:
 
 
 def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return datetime.fromisoformat(value) if value else None
 
 
 def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class MeetApi(GoogleApi):
@@ -44,8 +44,9 @@ class MeetApi(GoogleApi):
     def endpoint(self) -> str:
         return self._settings.meet_api_endpoint
 
-    def conference_records(self, credentials: Any, meeting_code: str,
-                           started_between: tuple[datetime, datetime] | None = None) -> tuple[ConferenceRecord, ...]:
+    def conference_records(
+        self, credentials: Any, meeting_code: str, started_between: tuple[datetime, datetime] | None = None
+    ) -> tuple[ConferenceRecord, ...]:
         """The conferences held in the meeting space with this code, with their participants.
 
         A space is reusable (a rescheduled event keeps its link): ``started_between`` keeps
@@ -61,9 +62,12 @@ class MeetApi(GoogleApi):
         for item in self._pages(self.service().conferenceRecords().list, credentials, filter=query):
             participants = tuple(
                 MeetParticipant(
-                    display_name=(p.get("signedinUser") or p.get("anonymousUser") or p.get("phoneUser") or {}).get("displayName", ""),
+                    display_name=(p.get("signedinUser") or p.get("anonymousUser") or p.get("phoneUser") or {}).get(
+                        "displayName", ""
+                    ),
                     user=(p.get("signedinUser") or {}).get("user"),
-                    earliest_start=_time(p.get("earliestStartTime")), latest_end=_time(p.get("latestEndTime")),
+                    earliest_start=_time(p.get("earliestStartTime")),
+                    latest_end=_time(p.get("latestEndTime")),
                 )
                 for p in self._pages(self.service().conferenceRecords().participants().list, credentials, parent=item["name"])
             )

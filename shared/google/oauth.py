@@ -60,11 +60,17 @@ def retry_adapter(settings: Settings) -> Any:
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
-    return HTTPAdapter(max_retries=Retry(
-        total=settings.google_retries, status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"GET", "POST"}),
-        backoff_factor=0.5 * settings.google_backoff_scale, backoff_jitter=0.5 * settings.google_backoff_scale,
-        respect_retry_after_header=True, raise_on_status=False,
-    ))
+    return HTTPAdapter(
+        max_retries=Retry(
+            total=settings.google_retries,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET", "POST"}),
+            backoff_factor=0.5 * settings.google_backoff_scale,
+            backoff_jitter=0.5 * settings.google_backoff_scale,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+    )
 
 
 def mount_retries(session: Any, settings: Settings) -> Any:
@@ -83,13 +89,22 @@ class GoogleOAuth:
     def _flow(self, code_verifier: str | None = None) -> Any:
         from google_auth_oauthlib.flow import Flow
 
-        config = {"web": {
-            "client_id": self._client.client_id, "client_secret": self._client.client_secret,
-            "auth_uri": self._settings.google_auth_uri, "token_uri": self._settings.google_token_uri,
-        }}
+        config = {
+            "web": {
+                "client_id": self._client.client_id,
+                "client_secret": self._client.client_secret,
+                "auth_uri": self._settings.google_auth_uri,
+                "token_uri": self._settings.google_token_uri,
+            }
+        }
         scopes = [*REQUESTED_SCOPES, *(s for s in self._settings.google_optional_scopes if s not in REQUESTED_SCOPES)]
-        flow = Flow.from_client_config(config, scopes=scopes, redirect_uri=self._settings.oauth_callback_url,
-                                       code_verifier=code_verifier, autogenerate_code_verifier=code_verifier is None)
+        flow = Flow.from_client_config(
+            config,
+            scopes=scopes,
+            redirect_uri=self._settings.oauth_callback_url,
+            code_verifier=code_verifier,
+            autogenerate_code_verifier=code_verifier is None,
+        )
         return flow
 
     def authorization_url(self, state: str, login_hint: str | None = None, code_verifier: str | None = None) -> tuple[str, str]:
@@ -102,8 +117,9 @@ class GoogleOAuth:
         """
         flow = self._flow(code_verifier)
         extra = {"login_hint": login_hint} if login_hint else {}
-        url, _ = flow.authorization_url(access_type="offline", include_granted_scopes="true", prompt="consent", state=state,
-                                        **extra)
+        url, _ = flow.authorization_url(
+            access_type="offline", include_granted_scopes="true", prompt="consent", state=state, **extra
+        )
         return url, flow.code_verifier
 
     def exchange(self, code: str, code_verifier: str) -> TokenGrant:
@@ -125,13 +141,19 @@ class GoogleOAuth:
             raise Unavailable("Google's token endpoint is unavailable; try again shortly.") from None
         except (requests.RequestException, ValueError):
             raise Unavailable("Google's token endpoint is unavailable; try again shortly.") from None
-        scopes = tuple(str(token.get("scope", "")).split()) if isinstance(token.get("scope"), str) else tuple(token.get("scope") or ())
+        scopes = (
+            tuple(str(token.get("scope", "")).split()) if isinstance(token.get("scope"), str) else tuple(token.get("scope") or ())
+        )
         expires_in = token.get("expires_in")
         account_email, account_id = self._account(token.get("id_token"))
-        return TokenGrant(refresh_token=token.get("refresh_token"), scopes=scopes,
-                          account_email=account_email, access_token=token.get("access_token"),
-                          expires_in=int(expires_in) if isinstance(expires_in, int | float | str) and str(expires_in).isdigit() else None,
-                          account_id=account_id)
+        return TokenGrant(
+            refresh_token=token.get("refresh_token"),
+            scopes=scopes,
+            account_email=account_email,
+            access_token=token.get("access_token"),
+            expires_in=int(expires_in) if isinstance(expires_in, int | float | str) and str(expires_in).isdigit() else None,
+            account_id=account_id,
+        )
 
     def _account(self, id_token: Any) -> tuple[str, str | None]:
         """The verified email and the `sub` of the connected account, from the ID token."""
@@ -153,7 +175,9 @@ class GoogleOAuth:
 
         try:
             response = mount_retries(requests.Session(), self._settings).post(
-                self._settings.google_revoke_uri, data={"token": token}, timeout=self._settings.google_timeout_seconds,
+                self._settings.google_revoke_uri,
+                data={"token": token},
+                timeout=self._settings.google_timeout_seconds,
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
             )
         except requests.RequestException:

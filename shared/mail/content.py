@@ -84,12 +84,31 @@ _TYPE_LABEL = {
 }
 # English names, independent of the server's locale.
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
-def render_email(kind: EmailKind, audience: Audience, interview: Interview, *, portal_join_url: str | None,
-                 from_name: str = "Convene", now: datetime) -> RenderedEmail:
+def render_email(
+    kind: EmailKind,
+    audience: Audience,
+    interview: Interview,
+    *,
+    portal_join_url: str | None,
+    from_name: str = "Convene",
+    now: datetime,
+) -> RenderedEmail:
     """The email of ``kind`` for one side of ``interview``.
 
     ``portal_join_url`` is the recipient's own link to the portal join page (for the
@@ -133,17 +152,21 @@ def render_email(kind: EmailKind, audience: Audience, interview: Interview, *, p
     )
 
 
-def render_notice(kind: NoticeKind, *, to_email: str, to_name: str, reconnect_url: str | None,
-                  from_name: str = "Convene") -> RenderedEmail:
+def render_notice(
+    kind: NoticeKind, *, to_email: str, to_name: str, reconnect_url: str | None, from_name: str = "Convene"
+) -> RenderedEmail:
     """The email of a notice kind: what happened to the host's account and the link that fixes it."""
     template, subject = _NOTICES[kind]
     context = {"subject": subject, "from_name": from_name, "recipient_name": to_name, "reconnect_url": reconnect_url}
     environment = _environment()
     return RenderedEmail(
-        to_email=to_email, to_name=to_name, subject=subject,
+        to_email=to_email,
+        to_name=to_name,
+        subject=subject,
         text=environment.get_template(f"email/{template}.txt").render(context),
         html=environment.get_template(f"email/{template}.html").render(context),
-        ics=None, ics_method=None,
+        ics=None,
+        ics_method=None,
     )
 
 

@@ -20,7 +20,7 @@ email does (``describe_time``).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared.domain.models import Interview, InterviewType
@@ -71,7 +71,7 @@ def _event(interview: Interview, *, method: str, now: datetime, organizer_name: 
     event = Event()
     event.add("UID", interview.ical_uid)
     event.add("SEQUENCE", interview.ical_sequence)
-    event.add("DTSTAMP", now.astimezone(timezone.utc))
+    event.add("DTSTAMP", now.astimezone(UTC))
     event.add("DTSTART", _utc(interview.start))  # UTC, never TZID: see the module's docstring
     event.add("DTEND", _utc(interview.end))
     event.add("SUMMARY", summary(interview))
@@ -108,10 +108,10 @@ def _attendees(interview: Interview, method: str) -> list[vCalAddress]:
     guest_reply = {"partstat": "NEEDS-ACTION", "rsvp": True} if method == REQUEST else {}
     host_reply = {"partstat": "ACCEPTED", "rsvp": False} if method == REQUEST else {}
     return [
-        vCalAddress.new(interview.guest.email, cn=interview.guest.name, cutype="INDIVIDUAL", role="REQ-PARTICIPANT",
-                        **guest_reply),
-        vCalAddress.new(interview.host.email, cn=interview.host.name, cutype="INDIVIDUAL", role="REQ-PARTICIPANT",
-                        **host_reply),
+        vCalAddress.new(
+            interview.guest.email, cn=interview.guest.name, cutype="INDIVIDUAL", role="REQ-PARTICIPANT", **guest_reply
+        ),
+        vCalAddress.new(interview.host.email, cn=interview.host.name, cutype="INDIVIDUAL", role="REQ-PARTICIPANT", **host_reply),
     ]
 
 
@@ -119,7 +119,7 @@ def _utc(instant: datetime) -> datetime:
     """``instant`` in UTC, written with a ``Z``; a naive datetime has no instant and is refused."""
     if instant.tzinfo is None:
         raise ValueError("Interview times must be timezone-aware.")
-    return instant.astimezone(timezone.utc)
+    return instant.astimezone(UTC)
 
 
 def video_link(interview: Interview) -> str | None:

@@ -14,7 +14,7 @@ workspace_id, [host.uid], status, start — and the same followed by actual_dura
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.adapters.firestore import INTERVIEWS
@@ -24,12 +24,12 @@ from shared.domain.models import InterviewStatus, Role
 from shared.errors import PermissionDenied, Unprocessable
 
 DEFAULT_RANGE = timedelta(days=30)
-EARLIEST = datetime.min.replace(tzinfo=timezone.utc)  # Firestore's earliest timestamp too
+EARLIEST = datetime.min.replace(tzinfo=UTC)  # Firestore's earliest timestamp too
 DURATION_FIELD = "actual_duration_minutes"
 
 
 def _rfc3339(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Analytics:
@@ -60,8 +60,10 @@ class Analytics:
             base = base.where(filter=FieldFilter("host.uid", "==", host_uid))
         base = base.where(filter=FieldFilter("start", ">=", since)).where(filter=FieldFilter("start", "<", until))
 
-        by_status = {s.value: int(_aggregate(base.where(filter=FieldFilter("status", "==", s.value)).count(alias="n"))["n"])
-                     for s in InterviewStatus}
+        by_status = {
+            s.value: int(_aggregate(base.where(filter=FieldFilter("status", "==", s.value)).count(alias="n"))["n"])
+            for s in InterviewStatus
+        }
         completed_base = base.where(filter=FieldFilter("status", "==", InterviewStatus.COMPLETED.value))
         # An average over no value is null in Firestore but 0 in its emulator, which then counts 0 in
         # the same query (it counts only the documents that hold the averaged field): both mean "none".

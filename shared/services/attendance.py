@@ -47,8 +47,16 @@ class _ChangedMeanwhile(Exception):
 
 
 class AttendanceJob:
-    def __init__(self, *, firestore_client: Any, bookings: Any, connections: Any, google_connections: Any, meet: Any,
-                 default_window: JoinWindow):
+    def __init__(
+        self,
+        *,
+        firestore_client: Any,
+        bookings: Any,
+        connections: Any,
+        google_connections: Any,
+        meet: Any,
+        default_window: JoinWindow,
+    ):
         # google_connections and meet are zero-argument factories: a run that needs no Meet read builds no Google client.
         self._db = firestore_client
         self._bookings = bookings
@@ -62,14 +70,18 @@ class AttendanceJob:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         closed_before = now - timedelta(minutes=self._window.closes_minutes_after_end)
-        query = (self._db.collection(INTERVIEWS)
-                 .where(filter=FieldFilter("status", "==", InterviewStatus.CONFIRMED.value))
-                 .where(filter=FieldFilter("type", "==", InterviewType.GOOGLE_MEET.value))
-                 .where(filter=FieldFilter("end", "<", closed_before))
-                 .where(filter=FieldFilter("end", ">=", now - MEET_RETENTION))
-                 .order_by("end").limit(limit + 1))
-        counts = dict.fromkeys(("decided_meet", "decided_portal", "completed", "no_show", "left_for_later",
-                                "changed_meanwhile"), 0)
+        query = (
+            self._db.collection(INTERVIEWS)
+            .where(filter=FieldFilter("status", "==", InterviewStatus.CONFIRMED.value))
+            .where(filter=FieldFilter("type", "==", InterviewType.GOOGLE_MEET.value))
+            .where(filter=FieldFilter("end", "<", closed_before))
+            .where(filter=FieldFilter("end", ">=", now - MEET_RETENTION))
+            .order_by("end")
+            .limit(limit + 1)
+        )
+        counts = dict.fromkeys(
+            ("decided_meet", "decided_portal", "completed", "no_show", "left_for_later", "changed_meanwhile"), 0
+        )
         snapshots = list(query.stream())
         for snapshot in snapshots[:limit]:
             interview = interview_from_document(snapshot.id, snapshot.to_dict() or {})
@@ -96,8 +108,14 @@ class AttendanceJob:
             return ("changed_meanwhile",)
         except Unavailable:
             return ("left_for_later",)
-        logs.log(logger, logging.INFO, "attendance decided", event="attendance_decided", status=decision.status.value,
-                 source=decision.outcome.source)
+        logs.log(
+            logger,
+            logging.INFO,
+            "attendance decided",
+            event="attendance_decided",
+            status=decision.status.value,
+            source=decision.outcome.source,
+        )
         return ("decided_meet" if decision.outcome.source == SOURCE_MEET else "decided_portal", decision.status.value)
 
     def _decide(self, interview: Interview, now: datetime) -> Decision | None:

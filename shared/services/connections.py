@@ -23,7 +23,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -43,7 +43,7 @@ from shared.domain.connections import (
     refresh_token_context,
     result_url_allowed,
 )
-from shared.errors import BadRequest, ConveneError, NeedsGoogleAuth, PermissionDenied, Unavailable
+from shared.errors import BadRequest, ConveneError, NeedsGoogleAuth, PermissionDenied
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +117,19 @@ def _origin(url: str) -> str:
 
 
 class GoogleConnections:
-    def __init__(self, *, settings: Settings, clock: Clock, states: Any, connections: Any, users: Any, cipher: Any,
-                 oauth: Any, calendar: Any, credentials: Any):
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        clock: Clock,
+        states: Any,
+        connections: Any,
+        users: Any,
+        cipher: Any,
+        oauth: Any,
+        calendar: Any,
+        credentials: Any,
+    ):
         # oauth, calendar and credentials are zero-argument factories: built only when a request needs Google.
         self._settings = settings
         self._clock = clock
@@ -158,9 +169,15 @@ class GoogleConnections:
         now = self._clock.now()
         hashed = state_hash(state)
         attempt = OAuthState(
-            state_hash=hashed, uid=uid, workspace_id=workspace_id, provider=GOOGLE, result_url=result_url,
-            code_verifier=self._cipher.seal(verifier, context=f"oauth_states/{hashed}"), login_hint=user.email,
-            created_at=now, expires_at=now + timedelta(minutes=self._settings.oauth_state_ttl_minutes),
+            state_hash=hashed,
+            uid=uid,
+            workspace_id=workspace_id,
+            provider=GOOGLE,
+            result_url=result_url,
+            code_verifier=self._cipher.seal(verifier, context=f"oauth_states/{hashed}"),
+            login_hint=user.email,
+            created_at=now,
+            expires_at=now + timedelta(minutes=self._settings.oauth_state_ttl_minutes),
         )
         self._states.add(attempt)
         return ConnectLink(f"{self._settings.oauth_public_url}/start?{urlencode({'state': state})}", attempt.expires_at)
@@ -169,8 +186,11 @@ class GoogleConnections:
         """The one error a host action answers when Google needs the host's consent again."""
         user = self._host(principal)
         link = self._new_attempt(user, result_url_allowed(None, self._settings.oauth_result_urls))
-        message = ("Connect your Google account first." if reason == "not_connected"
-                   else "Google no longer accepts your connection; please reconnect your Google account.")
+        message = (
+            "Connect your Google account first."
+            if reason == "not_connected"
+            else "Google no longer accepts your connection; please reconnect your Google account."
+        )
         return NeedsGoogleAuth(message, link.url, reason=reason)
 
     # -- 2. start in the browser ----------------------------------------------------------
@@ -187,8 +207,9 @@ class GoogleConnections:
         """
         if not origin or origin not in self.start_origins():
             logs.log(logger, logging.WARNING, "oauth start from an unknown origin", event="oauth_start_foreign_origin")
-            raise StartRefused("Connecting Google must be started from the Convene app. Start again from the app.",
-                               code="start_not_from_app")
+            raise StartRefused(
+                "Connecting Google must be started from the Convene app. Start again from the app.", code="start_not_from_app"
+            )
 
     def open_in_browser(self, state: str, user: Principal) -> BrowserStart:
         """Bind the attempt to this browser, if ``user`` (the posted ID token) asked for it."""
@@ -198,17 +219,21 @@ class GoogleConnections:
         now = self._clock.now()
         found = self._states.get(hashed)
         if found is None or found.expired(now) or found.browser_binding is not None:
-            raise OAuthRejected("This connect link has expired or was already used. Start again from the app.",
-                                code="invalid_state")
+            raise OAuthRejected(
+                "This connect link has expired or was already used. Start again from the app.", code="invalid_state"
+            )
         if user.kind is not PrincipalKind.USER or user.subject != found.uid:
             logs.log(logger, logging.WARNING, "oauth start by another user", event="state_user_mismatch", user_id=found.uid)
-            raise StartRefused("This connect link was created for another Convene user. Sign in as that user, "
-                               "or start again from the app.", code="not_your_link")
+            raise StartRefused(
+                "This connect link was created for another Convene user. Sign in as that user, or start again from the app.",
+                code="not_your_link",
+            )
         nonce = secrets.token_urlsafe(32)
         attempt = self._states.bind_browser(hashed, binding_hash(nonce), now)  # once: a concurrent start loses here
         if attempt is None:
-            raise OAuthRejected("This connect link has expired or was already used. Start again from the app.",
-                                code="invalid_state")
+            raise OAuthRejected(
+                "This connect link has expired or was already used. Start again from the app.", code="invalid_state"
+            )
         remaining = int((attempt.expires_at - self._clock.now()).total_seconds())
         verifier = self._cipher.open(attempt.code_verifier, context=f"oauth_states/{hashed}")
         google_url, _ = self._oauth().authorization_url(state, login_hint=attempt.login_hint, code_verifier=verifier)
@@ -224,15 +249,27 @@ class GoogleConnections:
         attempt = self._states.consume(hashed)  # single use, whatever happens next
         now = self._clock.now()
         if attempt is None or attempt.expired(now):
-            return Outcome(False, "invalid_state", "This connection attempt has expired or was already used. Start again.", default_url)
+            return Outcome(
+                False, "invalid_state", "This connection attempt has expired or was already used. Start again.", default_url
+            )
         nonce = cookies.get(cookie_name(hashed), "")
         if attempt.browser_binding is None or not hmac.compare_digest(binding_hash(nonce), attempt.browser_binding):
-            logs.log(logger, logging.WARNING, "oauth callback from another browser", event="state_browser_mismatch", user_id=attempt.uid)
-            return Outcome(False, "invalid_state", "This connection attempt was started elsewhere. Start again from the app.", default_url)
+            logs.log(
+                logger,
+                logging.WARNING,
+                "oauth callback from another browser",
+                event="state_browser_mismatch",
+                user_id=attempt.uid,
+            )
+            return Outcome(
+                False, "invalid_state", "This connection attempt was started elsewhere. Start again from the app.", default_url
+            )
         result_url = attempt.result_url
         if error:
             reason = "access_denied" if error == "access_denied" else "google_error"
-            message = "You did not allow access to your Google account." if reason == "access_denied" else "Google reported an error."
+            message = (
+                "You did not allow access to your Google account." if reason == "access_denied" else "Google reported an error."
+            )
             return Outcome(False, reason, message, result_url)
         if not code or len(code) > 2048:
             return Outcome(False, "missing_code", "Google did not send an authorization code. Start again.", result_url)
@@ -245,15 +282,26 @@ class GoogleConnections:
         if missing:
             labels = ", ".join(SCOPE_LABELS.get(s, s) for s in missing)
             self._revoke_quietly(grant.refresh_token)
-            return Outcome(False, "missing_scopes", f"Convene needs these permissions to work: {labels}. Please connect again and allow them.",
-                           result_url, missing_scopes=tuple(missing))
+            return Outcome(
+                False,
+                "missing_scopes",
+                f"Convene needs these permissions to work: {labels}. Please connect again and allow them.",
+                result_url,
+                missing_scopes=tuple(missing),
+            )
         if not grant.refresh_token:
             return Outcome(False, "no_refresh_token", "Google did not grant offline access. Please connect again.", result_url)
         connection = Connection(
-            uid=attempt.uid, workspace_id=attempt.workspace_id, provider=GOOGLE, status=ConnectionStatus.CONNECTED,
-            account_email=grant.account_email, scopes=tuple(sorted(grant.scopes)),
+            uid=attempt.uid,
+            workspace_id=attempt.workspace_id,
+            provider=GOOGLE,
+            status=ConnectionStatus.CONNECTED,
+            account_email=grant.account_email,
+            scopes=tuple(sorted(grant.scopes)),
             refresh_token=self._cipher.seal(grant.refresh_token, context=refresh_token_context(attempt.uid, GOOGLE)),
-            connected_at=now, updated_at=now, account_id=grant.account_id,
+            connected_at=now,
+            updated_at=now,
+            account_id=grant.account_id,
         )
         self._connections.save(connection)
         self._credentials().prime(connection, grant.access_token, grant.expires_in)
@@ -263,9 +311,14 @@ class GoogleConnections:
         except (ConveneError, GoogleAuthRequired):
             pass  # connected all the same; last_error says why the list is empty, a later sync fills it
         convene_user = attempt.login_hint or attempt.uid
-        return Outcome(True, "connected", f"Google Calendar is connected as {grant.account_email} "
-                       f"for the Convene user {convene_user}.", result_url,
-                       account_email=grant.account_email, convene_user=convene_user)
+        return Outcome(
+            True,
+            "connected",
+            f"Google Calendar is connected as {grant.account_email} for the Convene user {convene_user}.",
+            result_url,
+            account_email=grant.account_email,
+            convene_user=convene_user,
+        )
 
     def _revoke_quietly(self, token: str | None) -> None:
         if token:
@@ -287,7 +340,9 @@ class GoogleConnections:
             calendars = self._calendar().list_calendars(credentials)
         except ConveneError as failure:
             if not isinstance(failure, NeedsGoogleAuth):
-                self._connections.record_error(connection.uid, GOOGLE, ProviderError(failure.code, failure.message, self._clock.now()))
+                self._connections.record_error(
+                    connection.uid, GOOGLE, ProviderError(failure.code, failure.message, self._clock.now())
+                )
             raise
         now = self._clock.now()
         self._connections.record_sync(connection.uid, GOOGLE, calendars, now)
@@ -331,10 +386,9 @@ class GoogleConnections:
             return connection_view(None)
         if connection.refresh_token is not None:
             token = self._cipher.open(connection.refresh_token, context=refresh_token_context(connection.uid, GOOGLE))
-            try:
-                self._oauth().revoke(token)
-            except Unavailable:
-                raise  # keep the token so that a retry can revoke it: never drop access we cannot withdraw
+            # Unavailable propagates before anything is deleted: the token is kept so that a retry
+            # can revoke it (never drop access we cannot withdraw).
+            self._oauth().revoke(token)
         now = self._clock.now()
         self._connections.disconnect(connection.uid, GOOGLE, now)
         self._credentials().forget(connection.uid)
@@ -343,24 +397,47 @@ class GoogleConnections:
 
 
 def _rfc3339(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def connection_view(connection: Connection | None) -> dict[str, Any]:
     """The seeds' check-connection answer (``connected``) with the richer fields of SPEC §2.1."""
     if connection is None:
-        return {"connected": False, "status": ConnectionStatus.NOT_CONNECTED.value, "provider": GOOGLE, "account_email": None,
-                "scopes": [], "calendars": [], "connected_at": None, "last_sync_at": None, "last_error": None}
+        return {
+            "connected": False,
+            "status": ConnectionStatus.NOT_CONNECTED.value,
+            "provider": GOOGLE,
+            "account_email": None,
+            "scopes": [],
+            "calendars": [],
+            "connected_at": None,
+            "last_sync_at": None,
+            "last_error": None,
+        }
     return {
         "connected": connection.status is ConnectionStatus.CONNECTED,
         "status": connection.status.value,
         "provider": connection.provider,
         "account_email": connection.account_email,
         "scopes": list(connection.scopes),
-        "calendars": [{"id": c.id, "summary": c.summary, "primary": c.primary, "access_role": c.access_role,
-                       "time_zone": c.time_zone, "color": c.color} for c in connection.calendars],
+        "calendars": [
+            {
+                "id": c.id,
+                "summary": c.summary,
+                "primary": c.primary,
+                "access_role": c.access_role,
+                "time_zone": c.time_zone,
+                "color": c.color,
+            }
+            for c in connection.calendars
+        ],
         "connected_at": _rfc3339(connection.connected_at),
         "last_sync_at": _rfc3339(connection.last_sync_at),
-        "last_error": None if connection.last_error is None else {
-            "code": connection.last_error.code, "message": connection.last_error.message, "at": _rfc3339(connection.last_error.at)},
+        "last_error": None
+        if connection.last_error is None
+        else {
+            "code": connection.last_error.code,
+            "message": connection.last_error.message,
+            "at": _rfc3339(connection.last_error.at),
+        },
     }

@@ -36,8 +36,17 @@ NOTICE_KINDS = ("reconnect",)  # emails about a host's account (shared.mail.cont
 
 
 class EmailWorker:
-    def __init__(self, *, settings: Any, clock: Any, firestore_client: Any, interviews: Any, mailer: Any, guest_links: Any,
-                 meet_link_resolver: Any):
+    def __init__(
+        self,
+        *,
+        settings: Any,
+        clock: Any,
+        firestore_client: Any,
+        interviews: Any,
+        mailer: Any,
+        guest_links: Any,
+        meet_link_resolver: Any,
+    ):
         self._settings = settings
         self._clock = clock
         self._db = firestore_client
@@ -73,24 +82,37 @@ class EmailWorker:
         from shared.mail.content import Audience, EmailKind, render_email
 
         portal = portal_join_url(self._settings, self._guest_links, interview) if record["audience"] == "candidate" else None
-        email = render_email(EmailKind(record["kind"]), Audience(record["audience"]), interview, portal_join_url=portal,
-                             from_name=self._settings.mail_from_name, now=now)
+        email = render_email(
+            EmailKind(record["kind"]),
+            Audience(record["audience"]),
+            interview,
+            portal_join_url=portal,
+            from_name=self._settings.mail_from_name,
+            now=now,
+        )
         return self._send(ref, email_id, record, email, delivery, now)
 
     def _notice(self, record: dict[str, Any]) -> RenderedEmail:
         """A notice carries its recipient and link in the outbox record: there is no interview to read them from."""
         from shared.mail.content import NoticeKind, render_notice
 
-        return render_notice(NoticeKind(record["kind"]), to_email=record["to_email"], to_name=record.get("to_name") or "",
-                             reconnect_url=record["reconnect_url"], from_name=self._settings.mail_from_name)
+        return render_notice(
+            NoticeKind(record["kind"]),
+            to_email=record["to_email"],
+            to_name=record.get("to_name") or "",
+            reconnect_url=record["reconnect_url"],
+            from_name=self._settings.mail_from_name,
+        )
 
-    def _send(self, ref: Any, email_id: str, record: dict[str, Any], email: RenderedEmail, delivery: int,
-              now: datetime) -> dict[str, Any]:
+    def _send(
+        self, ref: Any, email_id: str, record: dict[str, Any], email: RenderedEmail, delivery: int, now: datetime
+    ) -> dict[str, Any]:
         result = self._mailer().send(email, categories=["convene", record["kind"]], custom_args={"email_id": email_id})
         if result.ok:
             logs.log(logger, logging.INFO, "email sent", event="email_sent", attempt=delivery)
-            return self._finish(ref, email_id, {"status": "sent", "sendgrid_message_id": result.message_id, "sent_at": now,
-                                                "last_error": None})
+            return self._finish(
+                ref, email_id, {"status": "sent", "sendgrid_message_id": result.message_id, "sent_at": now, "last_error": None}
+            )
         error = {"code": result.code, "message": result.detail or result.code, "at": now}
         if result.transient:
             self._release(ref, result.code, result.detail or result.code)
@@ -113,16 +135,23 @@ class EmailWorker:
             lease = record.get("lease_until")
             if record.get("status") == "sending" and lease is not None and lease > now:
                 raise Conflict("Another delivery of this email is in progress.", code="email_in_progress")
-            transaction.update(ref, {"status": "sending", "lease_until": now + LEASE, "attempts": firestore.Increment(1),
-                                     "updated_at": now})
+            transaction.update(
+                ref, {"status": "sending", "lease_until": now + LEASE, "attempts": firestore.Increment(1), "updated_at": now}
+            )
             return record, True
 
         return claim(self._db.transaction())
 
     def _release(self, ref: Any, code: str, message: str) -> None:
         now = self._clock.now()
-        ref.update({"status": "queued", "lease_until": firestore.DELETE_FIELD, "updated_at": now,
-                    "last_error": {"code": code, "message": message[:300], "at": now}})
+        ref.update(
+            {
+                "status": "queued",
+                "lease_until": firestore.DELETE_FIELD,
+                "updated_at": now,
+                "last_error": {"code": code, "message": message[:300], "at": now},
+            }
+        )
 
     def _finish(self, ref: Any, email_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         ref.update({**fields, "lease_until": firestore.DELETE_FIELD, "updated_at": self._clock.now()})
@@ -139,5 +168,3 @@ def _superseded(record: dict[str, Any], interview: Interview | None) -> str | No
         if record["kind"] in INVITATION_KINDS and interview.ical_sequence > int(record.get("sequence", 0)):
             return "superseded_by_update"
     return None
-
-

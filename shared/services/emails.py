@@ -46,13 +46,15 @@ class EmailQueue:
         self._tasks = tasks
         self._worker_url = worker_url
 
-    def enqueue(self, interview: Interview, kind: str, now: Any, audiences: Iterable[str] = AUDIENCES,
-                label: str | None = None) -> dict[str, str]:
+    def enqueue(
+        self, interview: Interview, kind: str, now: Any, audiences: Iterable[str] = AUDIENCES, label: str | None = None
+    ) -> dict[str, str]:
         """Queue one email per audience; returns {audience: "queued"} as the seeds' emails_sent."""
         return self.enqueue_many([Email(interview, kind, label)], now, audiences)[0]
 
-    def enqueue_many(self, emails: Sequence[Email], now: Any, audiences: Iterable[str] = AUDIENCES,
-                     *, workers: int = 1) -> list[dict[str, str]]:
+    def enqueue_many(
+        self, emails: Sequence[Email], now: Any, audiences: Iterable[str] = AUDIENCES, *, workers: int = 1
+    ) -> list[dict[str, str]]:
         """Queue several interviews' emails: every outbox document in one batch write (a retried
         call, whose documents exist already, falls back to creating each missing one), then the
         tasks, ``workers`` at a time. Outbox first, tasks second, for every email."""
@@ -62,9 +64,16 @@ class EmailQueue:
             for audience in audiences:
                 recipient = email.interview.guest if audience == "candidate" else email.interview.host
                 records[email_id(email.interview, email.kind, audience, email.label)] = {
-                    "interview_id": email.interview.id, "workspace_id": email.interview.workspace_id, "kind": email.kind,
-                    "audience": audience, "sequence": email.interview.ical_sequence, "to_email": recipient.email,
-                    "status": "queued", "attempts": 0, "created_at": now, "updated_at": now,
+                    "interview_id": email.interview.id,
+                    "workspace_id": email.interview.workspace_id,
+                    "kind": email.kind,
+                    "audience": audience,
+                    "sequence": email.interview.ical_sequence,
+                    "to_email": recipient.email,
+                    "status": "queued",
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
                 }
         self._create_records(records)
         identifiers = list(records)
@@ -81,7 +90,7 @@ class EmailQueue:
 
     def _create_records(self, records: dict[str, dict[str, Any]]) -> None:
         items = list(records.items())
-        for chunk in (items[i:i + MAX_BATCH_WRITES] for i in range(0, len(items), MAX_BATCH_WRITES)):
+        for chunk in (items[i : i + MAX_BATCH_WRITES] for i in range(0, len(items), MAX_BATCH_WRITES)):
             batch = self._db.batch()
             for identifier, record in chunk:
                 batch.create(self._outbox.document(identifier), record)

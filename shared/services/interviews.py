@@ -20,7 +20,7 @@ import base64
 import json
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared import logs
@@ -57,13 +57,26 @@ class Member:
 
 
 def _rfc3339(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class InterviewService:
-    def __init__(self, *, settings: Any, clock: Any, interviews: Any, bookings: Any, idempotency: Any, users: Any,
-                 firestore_client: Any, connections: Any, calendar_events: Any, emails: Any, guest_links: Any,
-                 workspaces: Any = None):
+    def __init__(
+        self,
+        *,
+        settings: Any,
+        clock: Any,
+        interviews: Any,
+        bookings: Any,
+        idempotency: Any,
+        users: Any,
+        firestore_client: Any,
+        connections: Any,
+        calendar_events: Any,
+        emails: Any,
+        guest_links: Any,
+        workspaces: Any = None,
+    ):
         # connections, calendar_events and emails are zero-argument factories: a get or a list never builds them.
         self._settings = settings
         self._clock = clock
@@ -105,15 +118,23 @@ class InterviewService:
             raise NotFound(NOT_FOUND, code="interview_not_found")
         return interview
 
-    def _idempotent(self, member: Member, operation: str, key: str | None, fingerprint: str, work: Any) -> tuple[dict[str, Any], int]:
+    def _idempotent(
+        self, member: Member, operation: str, key: str | None, fingerprint: str, work: Any
+    ) -> tuple[dict[str, Any], int]:
         """``work(seed, resumed)`` once per key: seed derives ids from the key, resumed says a dead attempt ran before."""
         if key is None:
             return work(None, False)
         from shared.adapters.idempotency import key_seed, record_id
 
         record = record_id(member.workspace_id, member.uid, operation, key)
-        return self._idempotency.run(record, fingerprint, self._clock.now(), lambda resumed: work(key_seed(record), resumed),
-                                     seal=_without_guest_link, unseal=self._with_fresh_guest_link)
+        return self._idempotency.run(
+            record,
+            fingerprint,
+            self._clock.now(),
+            lambda resumed: work(key_seed(record), resumed),
+            seal=_without_guest_link,
+            unseal=self._with_fresh_guest_link,
+        )
 
     def _with_fresh_guest_link(self, body: dict[str, Any]) -> dict[str, Any]:
         """A replayed answer with the portal link signed again for the interview as it is now."""
@@ -133,13 +154,17 @@ class InterviewService:
         booking = parse_booking(body, now=self._clock.now(), limits=self._limits)
         host = self._host_for(member, booking)
         guest = self._candidate_for(member, booking)
-        return self._idempotent(member, "create", key, fingerprint,
-                                lambda seed, _resumed: self._create(principal, member, host, guest, booking, seed))
+        return self._idempotent(
+            member, "create", key, fingerprint, lambda seed, _resumed: self._create(principal, member, host, guest, booking, seed)
+        )
 
     def _reminder_offsets(self, workspace_id: str) -> tuple[int, ...]:
         workspace = self._workspaces.get(workspace_id) if self._workspaces is not None else None
-        return (workspace.reminder_offsets_minutes if workspace and workspace.reminder_offsets_minutes
-                else tuple(self._settings.reminder_offsets_minutes))
+        return (
+            workspace.reminder_offsets_minutes
+            if workspace and workspace.reminder_offsets_minutes
+            else tuple(self._settings.reminder_offsets_minutes)
+        )
 
     def _armed(self, interview: Interview) -> Interview:
         """Reminders for the interview's (new) time; none unless it is confirmed."""
@@ -168,29 +193,48 @@ class InterviewService:
         snapshot = self._db.collection("candidates").document(booking.candidate_id).get()
         data = snapshot.to_dict() or {}
         if not snapshot.exists or data.get("workspace_id") != member.workspace_id:
-            raise Unprocessable("candidate_id is not a candidate of this workspace.", code="unknown_candidate",
-                                details={"field": "candidate_id"})
+            raise Unprocessable(
+                "candidate_id is not a candidate of this workspace.", code="unknown_candidate", details={"field": "candidate_id"}
+            )
         return Person(email=valid_email(data.get("email"), "candidate.email"), name=str(data.get("name", "")))
 
-    def _create(self, principal: Principal, member: Member, host: Member, guest: Person, booking: BookingRequest,
-                seed: bytes | None) -> tuple[dict[str, Any], int]:
+    def _create(
+        self, principal: Principal, member: Member, host: Member, guest: Person, booking: BookingRequest, seed: bytes | None
+    ) -> tuple[dict[str, Any], int]:
         from shared.domain.booking import new_interview_id
         from shared.domain.reminders import arm
 
         now = self._clock.now()
-        acting_host = principal if host.uid == member.uid else Principal(PrincipalKind.USER, host.uid, host.email, True, host.workspace_id)
+        acting_host = (
+            principal if host.uid == member.uid else Principal(PrincipalKind.USER, host.uid, host.email, True, host.workspace_id)
+        )
         connection = self._connections().usable_connection(acting_host) if booking.confirm else None
         offsets = self._reminder_offsets(member.workspace_id)
         done, next_at = arm(booking.start, offsets, now) if booking.confirm else ((), None)
         interview = Interview(
-            id=new_interview_id(seed), workspace_id=member.workspace_id,
-            host=Person(email=connection.account_email if connection and connection.account_email else host.email,
-                        name=host.name, uid=host.uid),
-            guest=guest, start=booking.start, timezone=booking.timezone, duration_minutes=booking.duration_minutes,
-            type=booking.type, status=InterviewStatus.CONFIRMED if booking.confirm else InterviewStatus.PENDING,
-            job_title=booking.job_title, note=booking.note, location=booking.location, phone=booking.phone,
+            id=new_interview_id(seed),
+            workspace_id=member.workspace_id,
+            host=Person(
+                email=connection.account_email if connection and connection.account_email else host.email,
+                name=host.name,
+                uid=host.uid,
+            ),
+            guest=guest,
+            start=booking.start,
+            timezone=booking.timezone,
+            duration_minutes=booking.duration_minutes,
+            type=booking.type,
+            status=InterviewStatus.CONFIRMED if booking.confirm else InterviewStatus.PENDING,
+            job_title=booking.job_title,
+            note=booking.note,
+            location=booking.location,
+            phone=booking.phone,
             meet_link=booking.video_url if booking.type is InterviewType.CUSTOM_VIDEO else None,
-            created_at=now, updated_at=now, reminder_offsets=offsets, reminders_done=done, next_reminder_at=next_at,
+            created_at=now,
+            updated_at=now,
+            reminder_offsets=offsets,
+            reminders_done=done,
+            next_reminder_at=next_at,
         )
         logs.bind(interview_id=interview.id, workspace_id=interview.workspace_id)
         existing = self._interviews.get(interview.id) if seed is not None else None
@@ -214,7 +258,11 @@ class InterviewService:
     # -- the Google side of a confirmed interview -------------------------------------------
 
     def _event_body(self, interview: Interview) -> dict[str, Any]:
-        summary = f"Interview: {interview.job_title} — {interview.guest.name}" if interview.job_title else f"Interview with {interview.guest.name}"
+        summary = (
+            f"Interview: {interview.job_title} — {interview.guest.name}"
+            if interview.job_title
+            else f"Interview with {interview.guest.name}"
+        )
         body: dict[str, Any] = {
             "summary": summary[:250],
             "description": (interview.note or "")[:4000],
@@ -224,12 +272,17 @@ class InterviewService:
             "extendedProperties": {"private": {"convene_interview_id": interview.id}},
             "reminders": {"useDefault": True},
         }
-        location = {InterviewType.IN_PERSON: interview.location, InterviewType.PHONE: interview.phone,
-                    InterviewType.CUSTOM_VIDEO: interview.meet_link}.get(interview.type)
+        location = {
+            InterviewType.IN_PERSON: interview.location,
+            InterviewType.PHONE: interview.phone,
+            InterviewType.CUSTOM_VIDEO: interview.meet_link,
+        }.get(interview.type)
         if location:
             body["location"] = location
         if interview.type is InterviewType.GOOGLE_MEET:
-            body["conferenceData"] = {"createRequest": {"requestId": interview.id, "conferenceSolutionKey": {"type": "hangoutsMeet"}}}
+            body["conferenceData"] = {
+                "createRequest": {"requestId": interview.id, "conferenceSolutionKey": {"type": "hangoutsMeet"}}
+            }
         return body
 
     def _credentials(self, acting_host: Principal, connection: Any) -> Any:
@@ -241,27 +294,55 @@ class InterviewService:
         except GoogleAuthRequired as required:
             raise connections.consent_error(acting_host, required.reason) from None
 
-    def _publish(self, acting_host: Principal, interview: Interview, connection: Any, kind: str) -> tuple[Interview, dict[str, str]]:
+    def _publish(
+        self, acting_host: Principal, interview: Interview, connection: Any, kind: str
+    ) -> tuple[Interview, dict[str, str]]:
         """Create (or find) the Calendar event, store its Meet link and UID, then queue the emails."""
         if connection is None:
             connection = self._connections().usable_connection(acting_host)
         credentials = self._credentials(acting_host, connection)
         events = self._calendar_events()
-        event = events.insert(credentials, "primary", interview.id, self._event_body(interview),
-                              conference=interview.type is InterviewType.GOOGLE_MEET)
+        event = events.insert(
+            credentials,
+            "primary",
+            interview.id,
+            self._event_body(interview),
+            conference=interview.type is InterviewType.GOOGLE_MEET,
+        )
         link = interview.meet_link
         if interview.type is InterviewType.GOOGLE_MEET:
             event, link = events.wait_for_meet_link(credentials, "primary", event)
-        published = replace(interview, calendar_event_id=event["id"], ical_uid=event.get("iCalUID") or f"{event['id']}@google.com",
-                            meet_link=link, updated_at=self._clock.now())
-        self._interviews.update(interview.id, {"calendar_event_id": published.calendar_event_id, "ical_uid": published.ical_uid,
-                                               "meet_link": published.meet_link, "updated_at": published.updated_at})
+        published = replace(
+            interview,
+            calendar_event_id=event["id"],
+            ical_uid=event.get("iCalUID") or f"{event['id']}@google.com",
+            meet_link=link,
+            updated_at=self._clock.now(),
+        )
+        self._interviews.update(
+            interview.id,
+            {
+                "calendar_event_id": published.calendar_event_id,
+                "ical_uid": published.ical_uid,
+                "meet_link": published.meet_link,
+                "updated_at": published.updated_at,
+            },
+        )
         return published, self._emails().enqueue(published, kind, self._clock.now())
 
     # -- confirm, reschedule, cancel, complete ----------------------------------------------
 
-    def _change(self, principal: Principal, interview_id: str, operation: str, key: str | None, fingerprint: str,
-                apply: Any, after_commit: Any, applied: Any = None) -> tuple[dict[str, Any], int]:
+    def _change(
+        self,
+        principal: Principal,
+        interview_id: str,
+        operation: str,
+        key: str | None,
+        fingerprint: str,
+        apply: Any,
+        after_commit: Any,
+        applied: Any = None,
+    ) -> tuple[dict[str, Any], int]:
         """The transaction ``apply``, then ``after_commit`` (Calendar, emails).
 
         ``applied(interview)`` tells a resumed attempt that the dead one's transaction committed:
@@ -300,11 +381,20 @@ class InterviewService:
             published, emails = self._publish(host_principal(interview), interview, None, "invitation")
             return self._created_view(published, emails), 200
 
-        return self._change(principal, interview_id, "confirm", key, fingerprint, apply, after,
-                            applied=lambda interview: interview.status is InterviewStatus.CONFIRMED)
+        return self._change(
+            principal,
+            interview_id,
+            "confirm",
+            key,
+            fingerprint,
+            apply,
+            after,
+            applied=lambda interview: interview.status is InterviewStatus.CONFIRMED,
+        )
 
-    def reschedule(self, principal: Principal, interview_id: str, body: dict[str, Any], key: str | None,
-                   fingerprint: str) -> tuple[dict[str, Any], int]:
+    def reschedule(
+        self, principal: Principal, interview_id: str, body: dict[str, Any], key: str | None, fingerprint: str
+    ) -> tuple[dict[str, Any], int]:
         from shared.domain.booking import check_window, parse_duration, parse_start
 
         current = self._visible(self.member(principal), self._interviews.get(interview_id))
@@ -314,31 +404,44 @@ class InterviewService:
 
         def apply(before: Interview) -> Interview:
             if before.status not in (InterviewStatus.PENDING, InterviewStatus.CONFIRMED):
-                raise Unprocessable(f"An interview that is {before.status.value} cannot be rescheduled.", code="invalid_transition",
-                                    details={"from": before.status.value})
-            return self._armed(replace(before, start=start, timezone=tz_name, duration_minutes=duration,
-                                       ical_sequence=before.ical_sequence + 1))
+                raise Unprocessable(
+                    f"An interview that is {before.status.value} cannot be rescheduled.",
+                    code="invalid_transition",
+                    details={"from": before.status.value},
+                )
+            return self._armed(
+                replace(before, start=start, timezone=tz_name, duration_minutes=duration, ical_sequence=before.ical_sequence + 1)
+            )
 
         def after(member: Member, before: Interview, interview: Interview) -> tuple[dict[str, Any], int]:
             emails: dict[str, str] = {}
             if interview.status is InterviewStatus.CONFIRMED and interview.calendar_event_id:
                 host = host_principal(interview)
                 credentials = self._credentials(host, self._connections().usable_connection(host))
-                self._calendar_events().patch(credentials, "primary", interview.calendar_event_id, {
-                    "start": {"dateTime": to_local_iso(interview.start, interview.timezone), "timeZone": interview.timezone},
-                    "end": {"dateTime": to_local_iso(interview.end, interview.timezone), "timeZone": interview.timezone},
-                })
+                self._calendar_events().patch(
+                    credentials,
+                    "primary",
+                    interview.calendar_event_id,
+                    {
+                        "start": {"dateTime": to_local_iso(interview.start, interview.timezone), "timeZone": interview.timezone},
+                        "end": {"dateTime": to_local_iso(interview.end, interview.timezone), "timeZone": interview.timezone},
+                    },
+                )
                 emails = self._emails().enqueue(interview, "update", self._clock.now())
             return self._created_view(interview, emails), 200
 
         def applied(interview: Interview) -> bool:
-            return (interview.status in (InterviewStatus.PENDING, InterviewStatus.CONFIRMED)
-                    and (interview.start, interview.timezone, interview.duration_minutes) == (start, tz_name, duration))
+            return interview.status in (InterviewStatus.PENDING, InterviewStatus.CONFIRMED) and (
+                interview.start,
+                interview.timezone,
+                interview.duration_minutes,
+            ) == (start, tz_name, duration)
 
         return self._change(principal, interview_id, "reschedule", key, fingerprint, apply, after, applied=applied)
 
-    def cancel(self, principal: Principal, interview_id: str, body: dict[str, Any], key: str | None,
-               fingerprint: str) -> tuple[dict[str, Any], int]:
+    def cancel(
+        self, principal: Principal, interview_id: str, body: dict[str, Any], key: str | None, fingerprint: str
+    ) -> tuple[dict[str, Any], int]:
         from shared.domain.booking import text
 
         text(body, "reason", 500, multi_line=True)  # checked by the rule of every text field; not stored
@@ -346,8 +449,12 @@ class InterviewService:
         def apply(before: Interview) -> Interview:
             from shared.domain import status as status_machine
 
-            return replace(before, status=status_machine.transition(before.status, InterviewStatus.CANCELLED),
-                           ical_sequence=before.ical_sequence + 1, next_reminder_at=None)
+            return replace(
+                before,
+                status=status_machine.transition(before.status, InterviewStatus.CANCELLED),
+                ical_sequence=before.ical_sequence + 1,
+                next_reminder_at=None,
+            )
 
         def after(member: Member, before: Interview, interview: Interview) -> tuple[dict[str, Any], int]:
             emails: dict[str, str] = {}
@@ -361,8 +468,16 @@ class InterviewService:
                 emails = self._emails().enqueue(interview, "cancellation", self._clock.now())
             return self._created_view(interview, emails), 200
 
-        return self._change(principal, interview_id, "cancel", key, fingerprint, apply, after,
-                            applied=lambda interview: interview.status is InterviewStatus.CANCELLED)
+        return self._change(
+            principal,
+            interview_id,
+            "cancel",
+            key,
+            fingerprint,
+            apply,
+            after,
+            applied=lambda interview: interview.status is InterviewStatus.CANCELLED,
+        )
 
     def mark(self, principal: Principal, interview_id: str, target: InterviewStatus) -> dict[str, Any]:
         def apply(before: Interview) -> Interview:
@@ -372,8 +487,9 @@ class InterviewService:
                 raise Unprocessable("An interview can be marked only once it has started.", code="not_started")
             return replace(before, status=status_machine.transition(before.status, target), next_reminder_at=None)
 
-        body, _ = self._change(principal, interview_id, target.value, None, "", apply,
-                               lambda member, before, interview: (self.view(interview), 200))
+        body, _ = self._change(
+            principal, interview_id, target.value, None, "", apply, lambda member, before, interview: (self.view(interview), 200)
+        )
         return body
 
     # -- read -------------------------------------------------------------------------------
@@ -398,16 +514,27 @@ class InterviewService:
         except ValueError:
             raise BadRequest("page_size must be a number.", code="invalid_field", details={"field": "page_size"}) from None
         if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise BadRequest(f"page_size must be between 1 and {MAX_PAGE_SIZE}.", code="invalid_field", details={"field": "page_size"})
+            raise BadRequest(
+                f"page_size must be between 1 and {MAX_PAGE_SIZE}.", code="invalid_field", details={"field": "page_size"}
+            )
         asked_host = valid_id(query["host_uid"], "host_uid") if query.get("host_uid") else None
         host_uid = member.uid if member.role is not Role.ADMIN else asked_host
         descending = when == "past"
         cursor = _decode_cursor(query.get("page_token"))
         items, next_cursor = self._interviews.list(
-            workspace_id=member.workspace_id, host_uid=host_uid, statuses=statuses, start_from=start_from, start_to=start_to,
-            descending=descending, limit=page_size, cursor=cursor)
-        return {"interviews": [self.view(i) for i in items],
-                "next_page_token": _encode_cursor(next_cursor) if next_cursor else None}
+            workspace_id=member.workspace_id,
+            host_uid=host_uid,
+            statuses=statuses,
+            start_from=start_from,
+            start_to=start_to,
+            descending=descending,
+            limit=page_size,
+            cursor=cursor,
+        )
+        return {
+            "interviews": [self.view(i) for i in items],
+            "next_page_token": _encode_cursor(next_cursor) if next_cursor else None,
+        }
 
     # -- views ------------------------------------------------------------------------------
 
@@ -415,25 +542,41 @@ class InterviewService:
         """The seeds' list item (id, candidate_name, date, time, …) plus the full picture."""
         local = datetime.fromisoformat(to_local_iso(interview.start, interview.timezone))
         return {
-            "id": interview.id, "status": interview.status.value, "interview_type": interview.type.value,
-            "candidate_name": interview.guest.name, "candidate": {"email": interview.guest.email, "name": interview.guest.name},
+            "id": interview.id,
+            "status": interview.status.value,
+            "interview_type": interview.type.value,
+            "candidate_name": interview.guest.name,
+            "candidate": {"email": interview.guest.email, "name": interview.guest.name},
             "host": {"uid": interview.host.uid, "email": interview.host.email, "name": interview.host.name},
-            "job_title": interview.job_title, "note": interview.note,
-            "date": local.date().isoformat(), "time": local.strftime("%H:%M"), "timezone": interview.timezone,
-            "start": _rfc3339(interview.start), "end": _rfc3339(interview.end), "scheduled_time": local.isoformat(),
-            "duration_minutes": interview.duration_minutes, "meeting_link": interview.meet_link,
-            "location": interview.location, "phone": interview.phone,
-            "calendar_event_id": interview.calendar_event_id, "ical_uid": interview.ical_uid or None,
-            "sequence": interview.ical_sequence, "portal_join_count": interview.portal_join_count,
-            "created_at": _rfc3339(interview.created_at), "updated_at": _rfc3339(interview.updated_at),
+            "job_title": interview.job_title,
+            "note": interview.note,
+            "date": local.date().isoformat(),
+            "time": local.strftime("%H:%M"),
+            "timezone": interview.timezone,
+            "start": _rfc3339(interview.start),
+            "end": _rfc3339(interview.end),
+            "scheduled_time": local.isoformat(),
+            "duration_minutes": interview.duration_minutes,
+            "meeting_link": interview.meet_link,
+            "location": interview.location,
+            "phone": interview.phone,
+            "calendar_event_id": interview.calendar_event_id,
+            "ical_uid": interview.ical_uid or None,
+            "sequence": interview.ical_sequence,
+            "portal_join_count": interview.portal_join_count,
+            "created_at": _rfc3339(interview.created_at),
+            "updated_at": _rfc3339(interview.updated_at),
         }
 
     def _created_view(self, interview: Interview, emails: dict[str, str]) -> dict[str, Any]:
         from shared.services.portal import portal_join_url
 
         body = self.view(interview)
-        body.update(interview_id=interview.id, portal_join_url=portal_join_url(self._settings, self._guest_links, interview),
-                    emails_sent={"candidate": emails.get("candidate", "not_sent"), "recruiter": emails.get("host", "not_sent")})
+        body.update(
+            interview_id=interview.id,
+            portal_join_url=portal_join_url(self._settings, self._guest_links, interview),
+            emails_sent={"candidate": emails.get("candidate", "not_sent"), "recruiter": emails.get("host", "not_sent")},
+        )
         return body
 
 
@@ -449,8 +592,11 @@ def _statuses(raw: str | None) -> tuple[InterviewStatus, ...]:
     try:
         wanted = {InterviewStatus(s.strip()) for s in raw.split(",") if s.strip()}
     except ValueError:
-        raise BadRequest(f"status must be a comma-separated list of {', '.join(s.value for s in InterviewStatus)}.",
-                         code="invalid_field", details={"field": "status"}) from None
+        raise BadRequest(
+            f"status must be a comma-separated list of {', '.join(s.value for s in InterviewStatus)}.",
+            code="invalid_field",
+            details={"field": "status"},
+        ) from None
     return tuple(s for s in InterviewStatus if s in wanted)
 
 
@@ -464,8 +610,11 @@ def _decode_cursor(token: str | None) -> tuple[datetime, str] | None:
         return None
     from shared.domain.booking import valid_id
 
-    invalid = BadRequest("page_token is not valid; send the next_page_token of the previous page.", code="invalid_page_token",
-                         details={"field": "page_token"})
+    invalid = BadRequest(
+        "page_token is not valid; send the next_page_token of the previous page.",
+        code="invalid_page_token",
+        details={"field": "page_token"},
+    )
     if len(token) > MAX_PAGE_TOKEN:
         raise invalid
     try:
@@ -475,6 +624,6 @@ def _decode_cursor(token: str | None) -> tuple[datetime, str] | None:
         start = datetime.fromisoformat(value[0])
         if start.tzinfo is None:
             raise invalid
-        return start.astimezone(timezone.utc), valid_id(value[1], "page_token")
+        return start.astimezone(UTC), valid_id(value[1], "page_token")
     except (ValueError, TypeError, OverflowError, RecursionError, BadRequest):
         raise invalid from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from shared import logs
@@ -91,7 +91,7 @@ def join(repo: Any, principal: Principal, interview_id: str, *, now: datetime, d
 
 
 def _rfc3339(instant: datetime) -> str:
-    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def to_response(view: JoinView) -> dict[str, Any]:

@@ -32,7 +32,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -41,7 +41,6 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from shared import logs
 from shared.adapters.connections import CONNECTIONS, OAUTH_STATES
 from shared.adapters.idempotency import IDEMPOTENCY
-from shared.auth.principal import Principal, PrincipalKind
 from shared.domain.connections import GOOGLE, ConnectionStatus, GoogleAuthRequired, ProviderError
 from shared.errors import BadRequest, ConveneError, NotFound
 from shared.services.emails import OUTBOX
@@ -64,16 +63,28 @@ _TASK_SAFE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 def notice_id(uid: str, incident_at: datetime) -> str:
     """The reconnect email's outbox id and task name: one per host and incident, whoever queues it."""
     safe_uid = uid if _TASK_SAFE.fullmatch(uid) else hashlib.sha256(uid.encode()).hexdigest()[:32]
-    return f"reconnect-{safe_uid}-{incident_at.astimezone(timezone.utc):%Y%m%dt%H%M%S%f}"
+    return f"reconnect-{safe_uid}-{incident_at.astimezone(UTC):%Y%m%dt%H%M%S%f}"
 
 
 class Maintenance:
     """The jobs of SPEC §2.7 that keep connections usable and collections small."""
 
-    def __init__(self, *, firestore_client: Any, connections: Any, users: Any, credentials: Callable[[], Any],
-                 google_connections: Callable[[], Any], tasks: Callable[[], Any], worker_url: str,
-                 max_connections: int = MAX_CONNECTIONS, max_deletions: int = MAX_DELETIONS, batch_size: int = BATCH,
-                 outbox_retention: timedelta = OUTBOX_RETENTION, reconnect_page: str | None = None):
+    def __init__(
+        self,
+        *,
+        firestore_client: Any,
+        connections: Any,
+        users: Any,
+        credentials: Callable[[], Any],
+        google_connections: Callable[[], Any],
+        tasks: Callable[[], Any],
+        worker_url: str,
+        max_connections: int = MAX_CONNECTIONS,
+        max_deletions: int = MAX_DELETIONS,
+        batch_size: int = BATCH,
+        outbox_retention: timedelta = OUTBOX_RETENTION,
+        reconnect_page: str | None = None,
+    ):
         # credentials, google_connections and tasks are zero-argument factories: a cleanup run builds no Google or Tasks client.
         self._db = firestore_client
         self._connections = connections
@@ -111,14 +122,18 @@ class Maintenance:
         """The connected connections after where the previous run stopped (round robin by document id)."""
         cursor = self._db.collection(STATE).document("connections")
         after = (cursor.get().to_dict() or {}).get("after")
-        query = (self._db.collection(CONNECTIONS)
-                 .where(filter=FieldFilter("status", "==", ConnectionStatus.CONNECTED.value))
-                 .order_by("__name__").select(["uid"]).limit(self._max_connections + 1))
+        query = (
+            self._db.collection(CONNECTIONS)
+            .where(filter=FieldFilter("status", "==", ConnectionStatus.CONNECTED.value))
+            .order_by("__name__")
+            .select(["uid"])
+            .limit(self._max_connections + 1)
+        )
         if after:
             query = query.start_after({"__name__": after})
         page = list(query.stream())
         more = len(page) > self._max_connections
-        page = page[:self._max_connections]
+        page = page[: self._max_connections]
         cursor.set({"after": page[-1].id if more else None})
         return [snapshot.get("uid") for snapshot in page], more
 
@@ -132,17 +147,26 @@ class Maintenance:
             return "needs_reauth"  # marked, with last_error and the dead token deleted, by the credentials manager
         except ConveneError as failure:
             self._connections.record_error(connection.uid, GOOGLE, ProviderError(failure.code, failure.message, now))
-            logs.log(logger, logging.WARNING, "connection check failed", event="connection_check_failed",
-                     user_id=connection.uid, error_code=failure.code)
+            logs.log(
+                logger,
+                logging.WARNING,
+                "connection check failed",
+                event="connection_check_failed",
+                user_id=connection.uid,
+                error_code=failure.code,
+            )
             return "errors"
         return "healthy"
 
     def _notify_needs_reauth(self, now: datetime) -> tuple[int, int]:
         """Email each host whose connection needs consent again, once per incident; (notified, failed)."""
-        query = (self._db.collection(CONNECTIONS)
-                 .where(filter=FieldFilter("status", "==", ConnectionStatus.NEEDS_REAUTH.value))
-                 .where(filter=FieldFilter("last_error.at", ">=", now - NOTICE_LOOKBACK))
-                 .select(["uid", "workspace_id", "last_error", "reauth_notice_id"]).limit(self._max_connections))
+        query = (
+            self._db.collection(CONNECTIONS)
+            .where(filter=FieldFilter("status", "==", ConnectionStatus.NEEDS_REAUTH.value))
+            .where(filter=FieldFilter("last_error.at", ">=", now - NOTICE_LOOKBACK))
+            .select(["uid", "workspace_id", "last_error", "reauth_notice_id"])
+            .limit(self._max_connections)
+        )
         notified = failed = 0
         for snapshot in query.stream():
             data = snapshot.to_dict() or {}
@@ -153,8 +177,14 @@ class Maintenance:
                 self._queue_reconnect_notice(data["uid"], data["workspace_id"], notice, now)
             except ConveneError as failure:  # the host left, or Tasks is down: the next run tries again
                 failed += 1
-                logs.log(logger, logging.WARNING, "reconnect notice not queued", event="reconnect_notice_failed",
-                         user_id=data["uid"], error_code=failure.code)
+                logs.log(
+                    logger,
+                    logging.WARNING,
+                    "reconnect notice not queued",
+                    event="reconnect_notice_failed",
+                    user_id=data["uid"],
+                    error_code=failure.code,
+                )
                 continue
             notified += 1
             logs.log(logger, logging.INFO, "reconnect notice queued", event="reconnect_notice_queued", user_id=data["uid"])
@@ -167,11 +197,21 @@ class Maintenance:
         try:
             # The link is the front-end's settings page (stable, no secret in it): a consent link
             # would expire within minutes and would put a live OAuth state into the outbox.
-            self._db.collection(OUTBOX).document(notice).create({
-                "kind": "reconnect", "audience": "host", "uid": uid, "workspace_id": workspace_id, "to_email": host.email,
-                "to_name": host.display_name, "reconnect_url": self._reconnect_page, "status": "queued", "attempts": 0,
-                "created_at": now, "updated_at": now,
-            })
+            self._db.collection(OUTBOX).document(notice).create(
+                {
+                    "kind": "reconnect",
+                    "audience": "host",
+                    "uid": uid,
+                    "workspace_id": workspace_id,
+                    "to_email": host.email,
+                    "to_name": host.display_name,
+                    "reconnect_url": self._reconnect_page,
+                    "status": "queued",
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
         except gexc.Conflict:
             pass  # queued by an earlier or overlapping run: Cloud Tasks refuses the task below as a duplicate too
         self._tasks().enqueue(notice, self._worker_url, {"email_id": notice})
@@ -187,7 +227,7 @@ class Maintenance:
         if len(uids) < wanted:  # then the oldest lists first
             uids += _uids(connected.where(filter=FieldFilter("last_sync_at", "<", now - SYNC_EVERY)), wanted - len(uids))
         counts = {"synced": 0, "needs_reauth": 0, "errors": 0}
-        for uid in uids[:self._max_connections]:
+        for uid in uids[: self._max_connections]:
             connection = self._connections.get(uid, GOOGLE)
             if connection is None or connection.status is not ConnectionStatus.CONNECTED:
                 continue
@@ -198,8 +238,14 @@ class Maintenance:
                 continue
             except ConveneError as failure:  # recorded on the connection by the sync
                 counts["errors"] += 1
-                logs.log(logger, logging.WARNING, "calendar sync failed", event="calendar_sync_failed", user_id=uid,
-                         error_code=failure.code)
+                logs.log(
+                    logger,
+                    logging.WARNING,
+                    "calendar sync failed",
+                    event="calendar_sync_failed",
+                    user_id=uid,
+                    error_code=failure.code,
+                )
                 continue
             counts["synced"] += 1
         return {**counts, "more": len(uids) > self._max_connections}
@@ -211,8 +257,11 @@ class Maintenance:
         targets = {
             "oauth_states": self._db.collection(OAUTH_STATES).where(filter=FieldFilter("expires_at", "<", now)),
             "idempotency": self._db.collection(IDEMPOTENCY).where(filter=FieldFilter("expires_at", "<", now)),
-            "outbox": (self._db.collection(OUTBOX).where(filter=FieldFilter("status", "in", FINAL_EMAIL_STATES))
-                       .where(filter=FieldFilter("updated_at", "<", now - self._outbox_retention))),
+            "outbox": (
+                self._db.collection(OUTBOX)
+                .where(filter=FieldFilter("status", "in", FINAL_EMAIL_STATES))
+                .where(filter=FieldFilter("updated_at", "<", now - self._outbox_retention))
+            ),
         }
         summary: dict[str, Any] = {"more": False}
         for name, query in targets.items():
@@ -248,22 +297,30 @@ def run_jobs(jobs: Mapping[str, Job], requested: Any, now: datetime) -> dict[str
         started = time.perf_counter()
         try:
             result = {"ok": True, **jobs[name](now)}
-        except Exception as exc:  # noqa: BLE001 — one job's fault must not cost the others their run
+        except Exception as exc:
             code = exc.code if isinstance(exc, ConveneError) else "internal"
             logger.exception("maintenance job failed", extra={"fields": {"event": f"maintenance_{name}", "error_code": code}})
             result = {"ok": False, "error": code}
         counts = " ".join(f"{key}={value}" for key, value in result.items() if key != "ok")
-        logs.log(logger, logging.INFO if result["ok"] else logging.ERROR, f"maintenance {name}: {counts}",
-                 event=f"maintenance_{name}", status="ok" if result["ok"] else "failed",
-                 duration_ms=round((time.perf_counter() - started) * 1000, 1))
+        logs.log(
+            logger,
+            logging.INFO if result["ok"] else logging.ERROR,
+            f"maintenance {name}: {counts}",
+            event=f"maintenance_{name}",
+            status="ok" if result["ok"] else "failed",
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
         results[name] = result
-    return {"ran_at": now.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"), "jobs": results}
+    return {"ran_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"), "jobs": results}
 
 
 def _selected(jobs: Mapping[str, Job], requested: Any) -> list[str]:
     if requested is None:
         return list(jobs)
     if not isinstance(requested, list) or not requested or not all(isinstance(n, str) and n in jobs for n in requested):
-        raise BadRequest(f"jobs must be a non-empty list of: {', '.join(jobs)}.", code="invalid_field",
-                         details={"field": "jobs", "allowed": list(jobs)})
+        raise BadRequest(
+            f"jobs must be a non-empty list of: {', '.join(jobs)}.",
+            code="invalid_field",
+            details={"field": "jobs", "allowed": list(jobs)},
+        )
     return list(dict.fromkeys(requested))  # each once, in the order asked

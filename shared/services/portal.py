@@ -17,6 +17,9 @@ from shared.domain.models import Interview
 def portal_join_url(settings: Any, guest_links: Any, interview: Interview) -> str | None:
     if not settings.portal_url:
         return None
-    token = guest_links.sign(interview_id=interview.id, workspace_id=interview.workspace_id,
-                             expires_at=interview.end + timedelta(days=settings.guest_link_days_after_end))
+    token = guest_links.sign(
+        interview_id=interview.id,
+        workspace_id=interview.workspace_id,
+        expires_at=interview.end + timedelta(days=settings.guest_link_days_after_end),
+    )
     return f"{settings.portal_url}/{interview.id}#token={token}"

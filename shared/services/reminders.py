@@ -44,8 +44,13 @@ class RunSummary:
     more_left: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"due": self.due, "reminders_queued": self.sent, "skipped": self.skipped, "raced": self.raced,
-                "more_left": self.more_left}
+        return {
+            "due": self.due,
+            "reminders_queued": self.sent,
+            "skipped": self.skipped,
+            "raced": self.raced,
+            "more_left": self.more_left,
+        }
 
 
 def email_kind(offset_minutes: int) -> str:
@@ -72,8 +77,12 @@ class ReminderRun:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         summary = RunSummary()
-        query = (self._db.collection(INTERVIEWS).where(filter=FieldFilter("next_reminder_at", "<=", now))
-                 .order_by("next_reminder_at").limit(BATCH))
+        query = (
+            self._db.collection(INTERVIEWS)
+            .where(filter=FieldFilter("next_reminder_at", "<=", now))
+            .order_by("next_reminder_at")
+            .limit(BATCH)
+        )
         for _ in range(MAX_BATCHES):
             snapshots = list(query.stream())
             self._batch(snapshots, now, summary)
@@ -111,6 +120,7 @@ class ReminderRun:
         """Write every new state in one batch, each under a precondition on the update time it
         was read at; when one precondition fails (a concurrent run or a reschedule), the batch
         writes nothing and each is written on its own. Returns the steps that lost such a race."""
+
         def option(step: _Step) -> Any:
             return self._db.write_option(last_update_time=step.snapshot.update_time)
 

@@ -75,8 +75,14 @@ def _dev(tmp_path: Path, *args: str) -> Iterator[tuple[subprocess.Popen[bytes], 
     env = {**os.environ, "CONVENE_DEV_STATE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     env.pop("FIRESTORE_EMULATOR_HOST", None)
     env.pop("CONVENE_DEV_BASE_PORT", None)
-    process = subprocess.Popen([sys.executable, "-m", "devstack.dev", "--project", "convene-devtest", *args],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack.dev", "--project", "convene-devtest", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     leaders: set[int] = set()
     done = threading.Event()
 
@@ -134,8 +140,14 @@ def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_pa
             _connect_google_as_the_demo_host(info, auth)
             _create_an_interview_and_read_the_emails(info, auth, tmp_path)
             env = {**os.environ, "CONVENE_DEV_STATE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
-            triggered = subprocess.run([sys.executable, "-m", "devstack.trigger", "reminders"], cwd=ROOT, env=env,
-                                       capture_output=True, text=True, timeout=60)
+            triggered = subprocess.run(
+                [sys.executable, "-m", "devstack.trigger", "reminders"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert triggered.returncode == 0, triggered.stderr
             assert json.loads(triggered.stdout)["reminders_queued"] == 0  # nothing due yet, but the scheduler's path works
             guest = {"Authorization": f"Bearer {info['users']['guest']['id_token']}"}
@@ -194,8 +206,9 @@ def _quiet_base() -> int:
     pytest.fail("no free range of ports for the stack")
 
 
-@pytest.mark.parametrize(("offset", "service"), [(0, "the Firestore emulator"), (1, "the Google sandbox"),
-                                                 (15, "the maintenance function")])
+@pytest.mark.parametrize(
+    ("offset", "service"), [(0, "the Firestore emulator"), (1, "the Google sandbox"), (15, "the maintenance function")]
+)
 def test_a_taken_port_is_named_with_its_holder_and_nothing_is_started(tmp_path, offset, service):
     """Each port is checked first: the one taken (here by a plain listening socket of this test
     process) is named with the service that wanted it and the process holding it."""
@@ -224,12 +237,16 @@ def _connect_google_as_the_demo_host(info, auth):
     browser = requests.Session()
     # The front-end's top-level form POST to our /start (from its own origin, with the host's ID
     # token), then the browser follows the redirect to the sandbox's consent page.
-    consent_page = browser.post(link, data={"id_token": auth["Authorization"].split()[1]}, timeout=10,
-                                headers={"Origin": "http://localhost:5173"})
+    consent_page = browser.post(
+        link, data={"id_token": auth["Authorization"].split()[1]}, timeout=10, headers={"Origin": "http://localhost:5173"}
+    )
     assert consent_page.status_code == 200 and 'id="allow"' in consent_page.text
     assert info["users"]["host"]["email"] in consent_page.text  # login_hint pre-fills the host's account
-    decision = requests.post(f"{info['sandbox']}/sandbox/oauth/consent", timeout=10,
-                             json={"authorization_url": consent_page.url, "email": info["users"]["host"]["email"]})
+    decision = requests.post(
+        f"{info['sandbox']}/sandbox/oauth/consent",
+        timeout=10,
+        json={"authorization_url": consent_page.url, "email": info["users"]["host"]["email"]},
+    )
     result = browser.get(decision.json()["redirect"], timeout=10)
     assert result.status_code == 200 and 'data-connected="true"' in result.text
     status = requests.get(f"{oauth}/status", headers=auth, timeout=10).json()
@@ -242,8 +259,9 @@ def _create_an_interview_and_read_the_emails(info, auth, state_dir):
     import email
     import email.policy
 
-    command = info["create_interview"]["curl"].replace("$(jq -r .users.host.id_token .convene/dev.json)",
-                                                       auth["Authorization"].split()[1])
+    command = info["create_interview"]["curl"].replace(
+        "$(jq -r .users.host.id_token .convene/dev.json)", auth["Authorization"].split()[1]
+    )
     created = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60)
     body = json.loads(created.stdout)
     assert body["status"] == "confirmed" and body["meeting_link"].startswith("https://meet.google.com/"), body
@@ -267,7 +285,7 @@ def test_a_stranger_answering_on_the_port_does_not_make_a_process_ready(tmp_path
     from devstack.processes import StartFailed, http_ok, start
 
     class Ok(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             self.send_response(200)
             self.end_headers()
 
@@ -283,8 +301,14 @@ def test_a_stranger_answering_on_the_port_does_not_make_a_process_ready(tmp_path
     child = f"import pathlib, time; pathlib.Path({str(marker)!r}).write_text('x'); time.sleep(60)"
     try:
         with pytest.raises(StartFailed, match=rf"could not have port {port}: python.* \(pid {os.getpid()}"):
-            start("probe", [sys.executable, "-c", child], url=url, port=port, log_dir=tmp_path,
-                  ready=lambda: marker.exists() and http_ok(url + "/"))
+            start(
+                "probe",
+                [sys.executable, "-c", child],
+                url=url,
+                port=port,
+                log_dir=tmp_path,
+                ready=lambda: marker.exists() and http_ok(url + "/"),
+            )
     finally:
         stranger.shutdown()
         stranger.server_close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -21,11 +21,13 @@ from tests.integration.test_http_bodies import chunked_post
 
 @pytest.fixture
 def seeded(db, sandbox, project_id):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     interview = factories.interview(start=now + timedelta(minutes=10))
     InterviewRepository(db).add(interview)
     links = GuestLinks(SecretManagerSecrets(project_id, sandbox.url), "convene-guest-link-key")
-    token = links.sign(interview_id=interview.id, workspace_id=interview.workspace_id, expires_at=interview.end + timedelta(days=1))
+    token = links.sign(
+        interview_id=interview.id, workspace_id=interview.workspace_id, expires_at=interview.end + timedelta(days=1)
+    )
     return interview, token
 
 
@@ -39,7 +41,9 @@ def test_guest_checks_and_joins_over_http(join_server, seeded, db, openapi):
     assert check.headers["Cache-Control"] == "no-store"
 
     joined = requests.post(url + "/join", headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    openapi.validate_response("join", "POST", f"/interviews/{interview.id}/join", joined.status_code, joined.json(), joined.headers)
+    openapi.validate_response(
+        "join", "POST", f"/interviews/{interview.id}/join", joined.status_code, joined.json(), joined.headers
+    )
     assert joined.status_code == 200 and joined.json()["portal_join_count"] == 1
     stored = db.collection("interviews").document(interview.id).get().to_dict()
     assert stored["attendance"]["guest"]["join_count"] == 1
@@ -66,15 +70,19 @@ def test_a_body_is_never_read_unless_the_route_reads_it(join_server, seeded):
     interview, token = seeded
     for bearer, status in ((None, 401), (token, 200)):
         headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {bearer}"} if bearer else {})
-        answer = chunked_post(join_server.url, f"/interviews/{interview.id}/join", headers, iter([b"{" * 70_000]),
-                              finish=False, timeout=10)
+        answer = chunked_post(
+            join_server.url, f"/interviews/{interview.id}/join", headers, iter([b"{" * 70_000]), finish=False, timeout=10
+        )
         assert (answer[0], answer[2] < 5) == (status, True), answer
 
 
 def test_cors_preflight_over_http(join_server, seeded):
     interview, _ = seeded
-    reply = requests.options(f"{join_server.url}/interviews/{interview.id}/join",
-                             headers={"Origin": CORS_ORIGIN, "Access-Control-Request-Method": "POST"}, timeout=10)
+    reply = requests.options(
+        f"{join_server.url}/interviews/{interview.id}/join",
+        headers={"Origin": CORS_ORIGIN, "Access-Control-Request-Method": "POST"},
+        timeout=10,
+    )
     assert reply.status_code == 204
     assert reply.headers["Access-Control-Allow-Origin"] == CORS_ORIGIN
 
@@ -84,8 +92,11 @@ def test_logs_are_structured_traced_and_free_of_secrets(join_server, seeded, san
     trace = uuid.uuid4().hex
     host = sandbox.mint_id_token(HOST.uid, HOST.email, name=HOST.name)
     for bearer in (token, host, token[:-4] + "AAAA"):
-        requests.get(f"{join_server.url}/interviews/{interview.id}", timeout=10,
-                     headers={"Authorization": f"Bearer {bearer}", "X-Cloud-Trace-Context": f"{trace}/123;o=1"})
+        requests.get(
+            f"{join_server.url}/interviews/{interview.id}",
+            timeout=10,
+            headers={"Authorization": f"Bearer {bearer}", "X-Cloud-Trace-Context": f"{trace}/123;o=1"},
+        )
     lines = [json.loads(line) for line in join_server.log_path.read_text().splitlines() if line.startswith("{")]
     ours = [line for line in lines if trace in line.get("logging.googleapis.com/trace", "")]
     assert len([line for line in ours if line["message"] == "request"]) == 3

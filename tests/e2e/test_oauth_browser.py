@@ -120,8 +120,10 @@ def test_a_page_elsewhere_auto_posting_the_requesters_link_and_token_binds_nothi
     """The attacker's own page submits the attacker's link with the attacker's valid ID token from
     the victim's browser: the token matches, but the post does not come from the front-end."""
     link = _connect_link(oauth_server, host)
-    trap = (f'<!doctype html><form id="f" method="post" action="{link}"><input type="hidden" name="id_token" '
-            f'value="{host}"></form><script>document.getElementById("f").submit()</script>')
+    trap = (
+        f'<!doctype html><form id="f" method="post" action="{link}"><input type="hidden" name="id_token" '
+        f'value="{host}"></form><script>document.getElementById("f").submit()</script>'
+    )
     victim = browser.new_context()
     victim.route(ATTACKER_URL, lambda route: route.fulfill(body=trap, content_type="text/html"))
     try:

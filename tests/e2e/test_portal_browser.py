@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,8 +25,15 @@ from tests import factories
 ARTIFACTS = ROOT / ".convene" / "test-artifacts"
 MEET_LINK = "https://meet.google.com/abc-mnop-xyz"
 MEET_STUB = "<!doctype html><title>Meet (stub)</title><h1>Google Meet stand-in</h1>"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]  # as tests/conftest.py
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]  # as tests/conftest.py
 FAKE_DEVICES = "--use-fake-device-for-media-stream"
 CSP_PROBE = """window.__csp = [];
 document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI));"""
@@ -54,8 +61,7 @@ class Portal:
 
 def _portal(browser, **context_options) -> Portal:
     context = browser.new_context(locale="en-US", timezone_id="America/New_York", **context_options)
-    context.route("https://meet.google.com/**",
-                  lambda route: route.fulfill(status=200, content_type="text/html", body=MEET_STUB))
+    context.route("https://meet.google.com/**", lambda route: route.fulfill(status=200, content_type="text/html", body=MEET_STUB))
     context.add_init_script(CSP_PROBE)
     page = context.new_page()
     portal = Portal(context, page)
@@ -83,9 +89,9 @@ def seed(db, links, join_server):
     """An interview starting relative to now, and its emailed portal link."""
 
     def make(start_in: timedelta, *, token_expires_in: timedelta | None = None, **changes):
-        interview = factories.interview(start=datetime.now(timezone.utc) + start_in, **changes)
+        interview = factories.interview(start=datetime.now(UTC) + start_in, **changes)
         InterviewRepository(db).add(interview)
-        expires = (datetime.now(timezone.utc) + token_expires_in) if token_expires_in else interview.end + timedelta(days=1)
+        expires = (datetime.now(UTC) + token_expires_in) if token_expires_in else interview.end + timedelta(days=1)
         token = links.sign(interview_id=interview.id, workspace_id=interview.workspace_id, expires_at=expires)
         return interview, token, f"{join_server.url}/portal/{interview.id}#token={token}"
 
@@ -164,7 +170,7 @@ def test_upcoming_interview_waits_with_join_disabled(browser, join_server, seed,
 
 def test_the_join_button_turns_on_when_the_window_opens(portal, seed, db):
     # A window opening one minute before the start, which is 64 s away: it opens in ~4 s.
-    interview, _, url = seed(timedelta(seconds=64), join_window=JoinWindow(opens_minutes_before=1, closes_minutes_after_end=60))
+    _, _, url = seed(timedelta(seconds=64), join_window=JoinWindow(opens_minutes_before=1, closes_minutes_after_end=60))
     page = portal.page
     portal.open(url)
     assert page.get_attribute("#meeting-status", "data-status") == "upcoming"
@@ -280,15 +286,18 @@ def test_page_headers_and_nothing_about_the_interview_server_side(join_server, s
 
 # ---- the camera and microphone check, with Chromium's fake devices ----------------------------
 
+
 @pytest.fixture(scope="module")
 def media_browsers(browser):
     """Chromium with a fake camera (test pattern) and microphone (beeps), one that allows
     them without asking and one that denies every permission prompt."""
     launch = browser.browser_type.launch
-    allowing = launch(executable_path="/usr/bin/chromium", headless=True,
-                      args=[*CHROMIUM_ARGS, FAKE_DEVICES, "--use-fake-ui-for-media-stream"])
-    denying = launch(executable_path="/usr/bin/chromium", headless=True,
-                     args=[*CHROMIUM_ARGS, FAKE_DEVICES, "--deny-permission-prompts"])
+    allowing = launch(
+        executable_path="/usr/bin/chromium", headless=True, args=[*CHROMIUM_ARGS, FAKE_DEVICES, "--use-fake-ui-for-media-stream"]
+    )
+    denying = launch(
+        executable_path="/usr/bin/chromium", headless=True, args=[*CHROMIUM_ARGS, FAKE_DEVICES, "--deny-permission-prompts"]
+    )
     try:
         yield {"allowing": allowing, "denying": denying}
     finally:
@@ -309,8 +318,9 @@ def test_camera_and_microphone_check_works_with_real_devices(media_browsers, joi
         assert page.evaluate("document.getElementById('video-preview').videoWidth") > 0
         assert "fake_device_0" in page.inner_text("#media-details")
         # The level meter follows the (fake, beeping) microphone.
-        page.wait_for_function("() => Number(document.getElementById('mic-meter').getAttribute('aria-valuenow')) > 0",
-                               timeout=5000)
+        page.wait_for_function(
+            "() => Number(document.getElementById('mic-meter').getAttribute('aria-valuenow')) > 0", timeout=5000
+        )
         portal.shot("media-working")
         page.click("#media-stop")
         assert page.evaluate("document.getElementById('video-preview').srcObject") is None

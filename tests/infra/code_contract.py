@@ -131,13 +131,16 @@ def _components() -> dict[str, ast.FunctionDef]:
     tree = _tree(ROOT / "shared" / "bootstrap.py")
     container = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Container")
     return {
-        node.name: node for node in container.body
+        node.name: node
+        for node in container.body
         if isinstance(node, ast.FunctionDef) and any(isinstance(d, ast.Name) and d.id == "lazy" for d in node.decorator_list)
     }
 
 
 def _self_attributes(node: ast.AST) -> set[str]:
-    return {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self"}
+    return {
+        n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self"
+    }
 
 
 def _component_closure(start: Iterable[str]) -> set[str]:
@@ -161,8 +164,11 @@ def settings_fields() -> dict[str, str]:
     call = next(n for n in ast.walk(from_env) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "cls")
     fields: dict[str, str] = {}
     for keyword in call.keywords:
-        names = [c.value for c in ast.walk(keyword.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)
-                 and c.value in config.VARIABLES]
+        names = [
+            c.value
+            for c in ast.walk(keyword.value)
+            if isinstance(c, ast.Constant) and isinstance(c.value, str) and c.value in config.VARIABLES
+        ]
         variable = names[0] if names else None
         if variable is None and isinstance(keyword.value, ast.Name):  # computed above from_env's call (project_id, backend…)
             variable = _assigned_variable(from_env, keyword.value.id)
@@ -201,7 +207,9 @@ def _settings_reads(node: ast.AST) -> set[str]:
         if not isinstance(n, ast.Attribute) or n.attr not in known:
             continue
         base = n.value
-        if (isinstance(base, ast.Name) and base.id in SETTINGS_NAMES) or (isinstance(base, ast.Attribute) and base.attr in SETTINGS_NAMES):
+        if (isinstance(base, ast.Name) and base.id in SETTINGS_NAMES) or (
+            isinstance(base, ast.Attribute) and base.attr in SETTINGS_NAMES
+        ):
             found.add(n.attr)
     for prop in found & set(_settings_properties()):
         found |= _settings_properties()[prop]
@@ -243,8 +251,11 @@ def all_needs() -> dict[str, FunctionNeeds]:
 
 if __name__ == "__main__":  # python -m tests.infra.code_contract: the table docs/deploy.md shows
     for item in all_needs().values():
-        flags = [flag for flag, on in (("firestore", item.uses_firestore), ("enqueues", item.enqueues_tasks),
-                                        ("internal", item.internal)) if on]
+        flags = [
+            flag
+            for flag, on in (("firestore", item.uses_firestore), ("enqueues", item.enqueues_tasks), ("internal", item.internal))
+            if on
+        ]
         print(f"{item.name}: {' '.join(flags)}")
         print(f"  required: {', '.join(sorted(item.required_env))}")
         print(f"  optional: {', '.join(sorted(item.allowed_env - item.required_env))}")

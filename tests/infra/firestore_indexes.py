@@ -65,6 +65,7 @@ class InfraParseError(ValueError):
 
 # --- recorded queries --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Filter:
     field: str
@@ -108,8 +109,13 @@ class RecordedQuery:
     @property
     def shape(self) -> tuple:
         """Identity for counting distinct queries: filter order does not matter, order-by order does."""
-        return (self.collection, self.collection_group, tuple(sorted((f.field, f.op) for f in self.filters)),
-                self.orders, tuple(sorted((a.op, a.field or "") for a in self.aggregations)))
+        return (
+            self.collection,
+            self.collection_group,
+            tuple(sorted((f.field, f.op) for f in self.filters)),
+            self.orders,
+            tuple(sorted((a.op, a.field or "") for a in self.aggregations)),
+        )
 
     def describe(self) -> str:
         parts = [", ".join(f"{f.field} {f.op}" for f in self.filters)]
@@ -137,6 +143,7 @@ def distinct(queries: Iterable[RecordedQuery]) -> list[RecordedQuery]:
 
 
 # --- indexes -------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class IndexField:
@@ -176,8 +183,12 @@ class NeededIndex:
     def fields(self) -> tuple[IndexField, ...]:
         """The index to declare: equality fields (ASC, or CONTAINS for arrays), the ordering, the
         aggregated fields (ASC), and the implicit ``__name__`` [ORD]."""
-        return (*self.equality, *self.ordering,
-                *(IndexField(a, ASC) for a in self.aggregated), IndexField(NAME, self.last_direction))
+        return (
+            *self.equality,
+            *self.ordering,
+            *(IndexField(a, ASC) for a in self.aggregated),
+            IndexField(NAME, self.last_direction),
+        )
 
     def describe(self) -> str:
         scope = " (collection group)" if self.query_scope == "COLLECTION_GROUP" else ""
@@ -233,8 +244,9 @@ def required_index(query: RecordedQuery) -> NeededIndex | None:
     if only_equality and not orders and not aggregated:
         return None  # index merging of single-field indexes
 
-    equality = {f.field: IndexField(f.field, CONTAINS if f.op in ARRAY_OPS else ASC)
-                for f in filters if f.op in EQUALITY_OPS | ARRAY_OPS}
+    equality = {
+        f.field: IndexField(f.field, CONTAINS if f.op in ARRAY_OPS else ASC) for f in filters if f.op in EQUALITY_OPS | ARRAY_OPS
+    }
     ordering: list[IndexField] = []
     for order in orders:
         if order.field in equality and equality[order.field].mode == ASC:
@@ -293,12 +305,16 @@ def _single_field_problems(query: RecordedQuery, overrides: Mapping[tuple[str, s
         if override is None:
             if scope == "COLLECTION":
                 continue  # automatic [IDX]
-            problems.append(f"{query.describe()} needs a collection-group single-field index on {name} ({wanted}) — "
-                            f"declare a google_firestore_field with index_config {{ indexes {{ query_scope = "
-                            f"\"COLLECTION_GROUP\" }} }}")
+            problems.append(
+                f"{query.describe()} needs a collection-group single-field index on {name} ({wanted}) — "
+                f"declare a google_firestore_field with index_config {{ indexes {{ query_scope = "
+                f'"COLLECTION_GROUP" }} }}'
+            )
         elif not any(mode in modes and s == scope for mode, s in override.indexes):
-            problems.append(f"{query.describe()} needs the single-field index {name} {wanted} ({scope.lower()}), "
-                            f"which {override.address}'s index_config leaves out — add it there")
+            problems.append(
+                f"{query.describe()} needs the single-field index {name} {wanted} ({scope.lower()}), "
+                f"which {override.address}'s index_config leaves out — add it there"
+            )
     return problems
 
 
@@ -318,24 +334,28 @@ def satisfies(declared: DeclaredIndex, needed: NeededIndex) -> bool:
         fields = fields[:-1]
     n = len(needed.equality)
     prefix, rest = fields[:n], fields[n:]
-    if {(f.field_path, f.mode == CONTAINS) for f in prefix} != {(f.field_path, f.mode == CONTAINS)
-                                                               for f in needed.equality}:
+    if {(f.field_path, f.mode == CONTAINS) for f in prefix} != {(f.field_path, f.mode == CONTAINS) for f in needed.equality}:
         return False
     if len(prefix) != n:
         return False
-    ordering = tuple(rest[:len(needed.ordering)])
+    ordering = tuple(rest[: len(needed.ordering)])
     if ordering != needed.ordering:
         return False
-    return [f.field_path for f in rest[len(needed.ordering):]] == list(needed.aggregated)
+    return [f.field_path for f in rest[len(needed.ordering) :]] == list(needed.aggregated)
 
 
 def _app(queries: Iterable[RecordedQuery], app_only: bool) -> list[RecordedQuery]:
     return [q for q in queries if q.site or not app_only]
 
 
-def missing_indexes(recorded_queries: Iterable[RecordedQuery], declared_indexes: Iterable[DeclaredIndex], *,
-                    field_overrides: Iterable[FieldOverride] = (), app_only: bool = True,
-                    infra_file: str = "infra/firestore.tf") -> list[str]:
+def missing_indexes(
+    recorded_queries: Iterable[RecordedQuery],
+    declared_indexes: Iterable[DeclaredIndex],
+    *,
+    field_overrides: Iterable[FieldOverride] = (),
+    app_only: bool = True,
+    infra_file: str = "infra/firestore.tf",
+) -> list[str]:
     """One message per distinct needed composite index no declared index satisfies; and one per
     query whose single-field index a ``google_firestore_field`` override removes (or, for a
     collection-group query, does not add).
@@ -357,13 +377,16 @@ def missing_indexes(recorded_queries: Iterable[RecordedQuery], declared_indexes:
         query = queries[0]
         also = f" (and {len(queries) - 1} more query shape(s))" if len(queries) > 1 else ""
         where = f", from {query.site}" if query.site else ""
-        messages.append(f"{query.describe()}{where}{also} needs a composite index {needed.describe()} — "
-                        f"declare a google_firestore_index in {infra_file}")
+        messages.append(
+            f"{query.describe()}{where}{also} needs a composite index {needed.describe()} — "
+            f"declare a google_firestore_index in {infra_file}"
+        )
     return sorted(messages)
 
 
-def unused_indexes(recorded_queries: Iterable[RecordedQuery], declared_indexes: Iterable[DeclaredIndex], *,
-                   app_only: bool = True) -> list[str]:
+def unused_indexes(
+    recorded_queries: Iterable[RecordedQuery], declared_indexes: Iterable[DeclaredIndex], *, app_only: bool = True
+) -> list[str]:
     """Declared indexes no recorded query needs (informational: a query no test runs, or a leftover)."""
     needed = {required_index(q) for q in distinct(_app(recorded_queries, app_only))} - {None}
     return sorted(d.describe() for d in declared_indexes if not any(satisfies(d, n) for n in needed))
@@ -408,16 +431,21 @@ class _Scope:
             return value
         match = _REF.match(value.strip())
         if not match:
-            raise InfraParseError(f"{self.where}: cannot evaluate {value!r} offline; declare indexes with "
-                                  "literals, locals, variable defaults or for_each over them")
+            raise InfraParseError(
+                f"{self.where}: cannot evaluate {value!r} offline; declare indexes with "
+                "literals, locals, variable defaults or for_each over them"
+            )
         expr = match.group(1)
         root, rest = re.match(r"^([A-Za-z_][\w-]*)(.*)$", expr).groups()
         if root not in self.names:
             raise InfraParseError(f"{self.where}: unknown reference {expr!r}")
         current = self.names[root]
         for step in _STEP.finditer(rest):
-            key = step.group(1) if step.group(1) is not None else (
-                int(step.group(2)) if step.group(2) is not None else step.group(3))
+            key = (
+                step.group(1)
+                if step.group(1) is not None
+                else (int(step.group(2)) if step.group(2) is not None else step.group(3))
+            )
             try:
                 current = current[key]
             except (KeyError, IndexError, TypeError) as error:
@@ -460,8 +488,10 @@ def _check_block_order(text: str, file: Path) -> None:
         runs = [k for i, k in enumerate(kinds) if i == 0 or k != kinds[i - 1]]
         if len(runs) > 2:
             name = re.match(r'\s*resource\s+"google_firestore_index"\s+"([^"]+)"', chunk).group(1)
-            raise InfraParseError(f"{file.name}: google_firestore_index.{name}: static fields blocks both before and "
-                                  "after a dynamic one; list them on one side so the field order is unambiguous")
+            raise InfraParseError(
+                f"{file.name}: google_firestore_index.{name}: static fields blocks both before and "
+                "after a dynamic one; list them on one side so the field order is unambiguous"
+            )
 
 
 def _instances(body: Mapping[str, Any], address: str, scope: _Scope) -> list[tuple[str, _Scope]]:
@@ -522,14 +552,19 @@ def _read_infra(path: Path) -> tuple[list[DeclaredIndex], list[FieldOverride]]:
                         if "vector_config" in entry:
                             mode = "VECTOR"
                         if not entry.get("field_path") or mode not in (ASC, DESC, CONTAINS, "VECTOR"):
-                            raise InfraParseError(f"{scope.where}: a fields block needs field_path and order "
-                                                  f"(ASCENDING|DESCENDING) or array_config = CONTAINS: {entry}")
+                            raise InfraParseError(
+                                f"{scope.where}: a fields block needs field_path and order "
+                                f"(ASCENDING|DESCENDING) or array_config = CONTAINS: {entry}"
+                            )
                         fields.append(IndexField(entry["field_path"], mode))
                     collection = scope.eval(body.get("collection"))
                     if not collection:
                         raise InfraParseError(f"{scope.where}: no collection")
-                    declared.append(DeclaredIndex(instance, collection, scope.eval(body.get("query_scope", "COLLECTION")),
-                                                  tuple(fields), str(file)))
+                    declared.append(
+                        DeclaredIndex(
+                            instance, collection, scope.eval(body.get("query_scope", "COLLECTION")), tuple(fields), str(file)
+                        )
+                    )
             for name, body in block.get("google_firestore_field", {}).items():
                 address = f"google_firestore_field.{name}"
                 for instance, scope in _instances(body, address, _Scope(base.names, f"{file.name}: {address}")):
@@ -538,13 +573,17 @@ def _read_infra(path: Path) -> tuple[list[DeclaredIndex], list[FieldOverride]]:
                         continue
                     indexes = frozenset(
                         (entry.get("order") or entry.get("array_config"), entry.get("query_scope", "COLLECTION"))
-                        for config in configs for entry in _blocks(config, "indexes", scope))
-                    overrides.append(FieldOverride(instance, scope.eval(body.get("collection")),
-                                                   scope.eval(body.get("field")), indexes))
+                        for config in configs
+                        for entry in _blocks(config, "indexes", scope)
+                    )
+                    overrides.append(
+                        FieldOverride(instance, scope.eval(body.get("collection")), scope.eval(body.get("field")), indexes)
+                    )
     return declared, overrides
 
 
 # --- the session check ---------------------------------------------------------------------------
+
 
 @dataclass
 class CoverageReport:
@@ -562,8 +601,10 @@ class CoverageReport:
             "declared": len(self.declared),
             "missing": self.missing,
             "unused_declared": self.unused,
-            "query_shapes": [{"query": q.describe(), "site": q.site,
-                              "index": (i.describe() if (i := required_index(q)) else None)} for q in self.queries],
+            "query_shapes": [
+                {"query": q.describe(), "site": q.site, "index": (i.describe() if (i := required_index(q)) else None)}
+                for q in self.queries
+            ],
             "test_only_query_shapes": [q.describe() for q in self.test_only],
         }
 
@@ -575,8 +616,9 @@ def coverage(log_path: Path, infra: Path = INFRA) -> CoverageReport:
     test_only = [q for q in distinct(recorded) if q.shape not in app_shapes]
     declared, overrides = _read_infra(infra) if infra.exists() else ([], [])
     needed = sorted({n for q in app if (n := required_index(q)) is not None}, key=lambda n: n.describe())
-    return CoverageReport(app, needed, declared, missing_indexes(app, declared, field_overrides=overrides),
-                          unused_indexes(app, declared), test_only)
+    return CoverageReport(
+        app, needed, declared, missing_indexes(app, declared, field_overrides=overrides), unused_indexes(app, declared), test_only
+    )
 
 
 def session_check(log_path: Path, *, infra: Path = INFRA, summary_path: Path | None = SUMMARY) -> list[str]:
@@ -591,8 +633,10 @@ def session_check(log_path: Path, *, infra: Path = INFRA, summary_path: Path | N
         summary_path.write_text(json.dumps(report.summary(), indent=2) + "\n")
     if not report.missing:
         return []
-    return ["Firestore composite indexes missing from infra/ (production answers FAILED_PRECONDITION):",
-            *(f"  {m}" for m in report.missing)]
+    return [
+        "Firestore composite indexes missing from infra/ (production answers FAILED_PRECONDITION):",
+        *(f"  {m}" for m in report.missing),
+    ]
 
 
 def main(argv: list[str]) -> int:

@@ -75,7 +75,10 @@ def run_checkov(directory: Path) -> Report:
     """One checkov run over the Terraform in `directory`, offline, parsed from its JSON output."""
     result = subprocess.run(
         [str(checkov_binary()), "-d", str(directory), "--framework", "terraform", "--skip-download", "--output", "json"],
-        capture_output=True, text=True, timeout=300, cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=directory,
     )
     try:
         data = json.loads(result.stdout)
@@ -120,7 +123,9 @@ def skip_problems(skips: list[Skip], readme: str, report: Report) -> list[str]:
             problems.append(f"{skip.where()}: checkov skip without a check id")
             continue
         if not skip.reason:
-            problems.append(f"{skip.where()}: {skip.check_id} skipped without a reason (write #checkov:skip={skip.check_id}:<why>)")
+            problems.append(
+                f"{skip.where()}: {skip.check_id} skipped without a reason (write #checkov:skip={skip.check_id}:<why>)"
+            )
         if not re.search(rf"\b{re.escape(skip.check_id)}\b", readme):  # CKV_GCP_1 is not CKV_GCP_102
             problems.append(f"{skip.where()}: {skip.check_id} skipped but not listed in {skip.root}/README.md")
         honoured = any(
@@ -153,14 +158,20 @@ def infra_report() -> Report:
         "directory": "infra",
         "failed_checks": [report.describe(c) for c in report.failed],
         "skipped_checks": [
-            {"check_id": c["check_id"], "resource": c["resource"], "reason": (c.get("check_result") or {}).get("suppress_comment")}
+            {
+                "check_id": c["check_id"],
+                "resource": c["resource"],
+                "reason": (c.get("check_result") or {}).get("suppress_comment"),
+            }
             for c in report.skipped
         ],
     }
     SUMMARY.write_text(json.dumps(record, indent=2) + "\n")
     s = report.summary
-    print(f"checkov {s['checkov_version']} on infra/: {s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped, "
-          f"{s['resource_count']} resources ({SUMMARY.relative_to(REPO)})")
+    print(
+        f"checkov {s['checkov_version']} on infra/: {s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped, "
+        f"{s['resource_count']} resources ({SUMMARY.relative_to(REPO)})"
+    )
     return report
 
 

@@ -25,7 +25,9 @@ def _run_step_script(step_id: str, substitutions: dict[str, str]) -> subprocess.
     """Runs a bash step as Cloud Build would: substitutions first, then $$ -> $."""
     step = _step(step_id)
     script = step["args"][-1]
-    values = {k: v for k, v in CLOUDBUILD["substitutions"].items()} | {"PROJECT_ID": "acme-prod", "BUILD_ID": "b1"} | substitutions
+    values = (
+        {k: v for k, v in CLOUDBUILD["substitutions"].items()} | {"PROJECT_ID": "acme-prod", "BUILD_ID": "b1"} | substitutions
+    )
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)
@@ -45,13 +47,16 @@ def test_good_substitutions_pass_the_first_step():
     assert "apply=false" in result.stdout
 
 
-@pytest.mark.parametrize("override, message", [
-    ({"_STATE_BUCKET": ""}, "set the _STATE_BUCKET substitution"),
-    ({"_ARTIFACTS_BUCKET": ""}, "set the _ARTIFACTS_BUCKET substitution"),
-    ({"_REGION": ""}, "set the _REGION substitution"),
-    ({"_REGION": "Europe West"}, "is not a region"),
-    ({"_APPLY": "yes"}, "_APPLY must be true or false"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"_STATE_BUCKET": ""}, "set the _STATE_BUCKET substitution"),
+        ({"_ARTIFACTS_BUCKET": ""}, "set the _ARTIFACTS_BUCKET substitution"),
+        ({"_REGION": ""}, "set the _REGION substitution"),
+        ({"_REGION": "Europe West"}, "is not a region"),
+        ({"_APPLY": "yes"}, "_APPLY must be true or false"),
+    ],
+)
 def test_a_missing_or_bad_substitution_stops_the_build_first(override, message):
     result = _run_step_script("check-substitutions", GOOD | override)
     assert result.returncode == 1
@@ -78,8 +83,19 @@ def _tfvars(tmp_path, manifest: dict | None) -> subprocess.CompletedProcess:
     path = tmp_path / "manifest.json"
     if manifest is not None:
         path.write_text(json.dumps(manifest))
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "tfvars_from_manifest.py"), "--manifest", str(path),
-                           "--out", str(tmp_path / "objects.tfvars.json")], capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "tfvars_from_manifest.py"),
+            "--manifest",
+            str(path),
+            "--out",
+            str(tmp_path / "objects.tfvars.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def test_the_manifest_becomes_function_objects(tmp_path):
@@ -119,13 +135,15 @@ def test_required_variables_have_no_default_and_are_in_the_example():
     for name, body in variables.items():
         assert body.get("type"), f"variable {name} has no type"
         if name in required and name not in ("project_id", "artifacts_bucket", "function_objects"):  # set by cloudbuild
-            assert re.search(rf"^\s*#?\s*{name}\s*=", example, re.M), f"{name} is required but not in terraform.tfvars.example"
+            assert re.search(rf"^\s*#?\s*{name}\s*=", example, re.MULTILINE), (
+                f"{name} is required but not in terraform.tfvars.example"
+            )
 
 
 def test_the_firestore_database_cannot_be_destroyed_by_accident():
     text = (ROOT / "infra" / "firestore.tf").read_text()
-    database = text[text.index('resource "google_firestore_database"'):]
-    database = database[:database.index("\n}\n")]
+    database = text[text.index('resource "google_firestore_database"') :]
+    database = database[: database.index("\n}\n")]
     assert "prevent_destroy = true" in database
     assert re.search(r'delete_protection_state\s*=\s*"DELETE_PROTECTION_ENABLED"', database)
     assert re.search(r'deletion_policy\s*=\s*"ABANDON"', database)

@@ -33,10 +33,16 @@ def test_app_queries_in_this_process_are_recorded_with_their_shape_and_site(cont
     log = tmp_path / "queries.jsonl"
     monkeypatch.setenv(ENV, str(log))  # the recorder reads the variable at every query
     container.interviews.add(factories.interview())
-    items, _ = container.interviews.list(workspace_id=factories.WORKSPACE, host_uid="uid-hana",
-                                         statuses=(InterviewStatus.CONFIRMED, InterviewStatus.PENDING),
-                                         start_from=NOW - timedelta(days=1), start_to=NOW + timedelta(days=30),
-                                         descending=True, limit=5, cursor=None)
+    items, _ = container.interviews.list(
+        workspace_id=factories.WORKSPACE,
+        host_uid="uid-hana",
+        statuses=(InterviewStatus.CONFIRMED, InterviewStatus.PENDING),
+        start_from=NOW - timedelta(days=1),
+        start_to=NOW + timedelta(days=30),
+        descending=True,
+        limit=5,
+        cursor=None,
+    )
     assert len(items) == 1
     # A test helper's own query: recorded, without an application site, and with its aggregation.
     count = container.firestore.collection("outbox").where(filter=FieldFilter("status", "==", "sent")).count()
@@ -45,22 +51,31 @@ def test_app_queries_in_this_process_are_recorded_with_their_shape_and_site(cont
     app, helper = _lines(log)
     assert app["site"].startswith("shared/adapters/firestore.py:")
     assert {k: v for k, v in app.items() if k != "site"} == {
-        "collection": "interviews", "collection_group": False, "aggregations": [],
-        "filters": [{"field": "workspace_id", "op": "=="}, {"field": "host.uid", "op": "=="},
-                    {"field": "status", "op": "in"}, {"field": "start", "op": ">="}, {"field": "start", "op": "<"}],
+        "collection": "interviews",
+        "collection_group": False,
+        "aggregations": [],
+        "filters": [
+            {"field": "workspace_id", "op": "=="},
+            {"field": "host.uid", "op": "=="},
+            {"field": "status", "op": "in"},
+            {"field": "start", "op": ">="},
+            {"field": "start", "op": "<"},
+        ],
         "orders": [{"field": "start", "direction": "DESCENDING"}, {"field": "__name__", "direction": "DESCENDING"}],
     }
     needed = required_index(RecordedQuery.from_json(app))
-    assert needed is not None and needed.describe() == (
-        "(workspace_id ASC, host.uid ASC, status ASC, start DESC, __name__ DESC)")
+    assert needed is not None and needed.describe() == ("(workspace_id ASC, host.uid ASC, status ASC, start DESC, __name__ DESC)")
     assert helper["site"] is None and helper["collection"] == "outbox"
     assert helper["aggregations"] == [{"op": "count", "field": None}]
 
 
 def test_a_child_process_records_through_sitecustomize(firestore_emulator, project_id, tmp_path):
     log = tmp_path / "child.jsonl"
-    env = {k: v for k, v in os.environ.items() if k != ENV} | subprocess_env(log, str(ROOT)) | {
-        "FIRESTORE_EMULATOR_HOST": firestore_emulator.extra["host"]}
+    env = (
+        {k: v for k, v in os.environ.items() if k != ENV}
+        | subprocess_env(log, str(ROOT))
+        | {"FIRESTORE_EMULATOR_HOST": firestore_emulator.extra["host"]}
+    )
     program = (
         "import sys\n"
         "assert 'convene_querylog' in sys.modules, 'sitecustomize did not install the recorder'\n"
@@ -74,8 +89,7 @@ def test_a_child_process_records_through_sitecustomize(firestore_emulator, proje
         "InterviewRepository(db).list(workspace_id='w', host_uid=None, statuses=(), start_from=None,"
         " start_to=None, descending=False, limit=1, cursor=None)\n"
     )
-    child = subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=60)
+    child = subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert child.returncode == 0, child.stderr
     helper, app = read_query_log(log)
     assert (helper.collection, helper.site) == ("outbox", None)
@@ -87,6 +101,12 @@ def test_a_child_process_records_through_sitecustomize(firestore_emulator, proje
 def test_without_the_log_variable_sitecustomize_does_nothing(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != ENV} | subprocess_env(tmp_path / "unused.jsonl", str(ROOT))
     del env[ENV]
-    child = subprocess.run([sys.executable, "-c", "import sys; print('convene_querylog' in sys.modules)"],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    child = subprocess.run(
+        [sys.executable, "-c", "import sys; print('convene_querylog' in sys.modules)"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (child.returncode, child.stdout.strip()) == (0, "False"), child.stderr

@@ -34,8 +34,14 @@ print("projects/1/secrets/x/versions/1")
 
     def run(*args: str, stdin: str | None = None) -> tuple[subprocess.CompletedProcess, list[dict]]:
         env = os.environ | {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
-        result = subprocess.run(["bash", str(SCRIPT), *args], input=stdin if stdin is not None else "", env=env,
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            ["bash", str(SCRIPT), *args],
+            input=stdin if stdin is not None else "",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
         return result, calls
 
@@ -52,7 +58,7 @@ def test_generated_keys_are_32_random_bytes_passed_on_stdin(gcloud, which, secre
     value = call["stdin"]
     assert value not in " ".join(call["argv"])
     assert len(base64.b64decode(value, validate=True)) == 32
-    again, calls = gcloud("acme-prod", "generate", which)
+    _, calls = gcloud("acme-prod", "generate", which)
     assert calls[1]["stdin"] != value  # a CSPRNG, not a constant
 
 
@@ -75,11 +81,14 @@ def test_the_console_oauth_download_is_reduced_to_id_and_secret(gcloud):
     assert json.loads(calls[0]["stdin"]) == {"client_id": "123.apps.googleusercontent.com", "client_secret": "GOCSPX-abc"}
 
 
-@pytest.mark.parametrize("stdin, message", [
-    ("not json", "stdin is not JSON"),
-    (json.dumps({"installed": {"client_id": "a", "client_secret": "b"}}), "desktop (installed) client"),
-    (json.dumps({"client_id": "a"}), "expected"),
-])
+@pytest.mark.parametrize(
+    "stdin, message",
+    [
+        ("not json", "stdin is not JSON"),
+        (json.dumps({"installed": {"client_id": "a", "client_secret": "b"}}), "desktop (installed) client"),
+        (json.dumps({"client_id": "a"}), "expected"),
+    ],
+)
 def test_a_bad_oauth_client_adds_no_version(gcloud, stdin, message):
     result, calls = gcloud("acme-prod", "set", "oauth-client", stdin=stdin)
     assert result.returncode != 0
@@ -94,7 +103,9 @@ def test_the_sendgrid_key_comes_from_stdin_trimmed(gcloud):
     assert "SG.abc.def" not in " ".join(calls[0]["argv"])
 
 
-@pytest.mark.parametrize("args", [(), ("acme-prod",), ("acme-prod", "generate", "nope"), ("Bad_Project", "generate", "token-key")])
+@pytest.mark.parametrize(
+    "args", [(), ("acme-prod",), ("acme-prod", "generate", "nope"), ("Bad_Project", "generate", "token-key")]
+)
 def test_bad_arguments_print_usage_and_add_nothing(gcloud, args):
     result, calls = gcloud(*args)
     assert result.returncode == 2

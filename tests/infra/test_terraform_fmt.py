@@ -26,7 +26,11 @@ def fmt_check(directory: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CHECKPOINT_DISABLE": "1"}  # no version check against the network
     return subprocess.run(
         [terraform, "fmt", "-check", "-recursive", "-diff", "-no-color", str(directory)],
-        capture_output=True, text=True, timeout=60, env=env, cwd=directory.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=directory.parent,
     )
 
 

@@ -87,14 +87,20 @@ def test_a_variable_the_function_never_reads_is_caught(broken):
 
 
 def test_a_project_wide_secret_grant_is_caught(broken):
-    infra = broken("iam.tf", "resource \"google_project_iam_member\" \"datastore_user\"", """resource "google_project_iam_member" "secrets_for_all" {
+    infra = broken(
+        "iam.tf",
+        'resource "google_project_iam_member" "datastore_user"',
+        """resource "google_project_iam_member" "secrets_for_all" {
   project = var.project_id
   role    = "roles/secretmanager.secretAccessor"
   member  = google_service_account.function["join"].member
 }
 
-resource "google_project_iam_member" "datastore_user\"""")
-    assert "google_project_iam_member.secrets_for_all grants roles/secretmanager.secretAccessor on the whole project" in _errors(infra)
+resource "google_project_iam_member" "datastore_user\"""",
+    )
+    assert "google_project_iam_member.secrets_for_all grants roles/secretmanager.secretAccessor on the whole project" in _errors(
+        infra
+    )
 
 
 def test_a_secret_read_but_not_granted_is_caught(broken):
@@ -104,17 +110,29 @@ def test_a_secret_read_but_not_granted_is_caught(broken):
 
 
 def test_a_secret_granted_but_not_read_is_caught(broken):
-    infra = broken("locals.tf", 'secrets       = ["guest_link_key"]', 'secrets       = ["guest_link_key", "sendgrid_api_key"]', function="join")
+    infra = broken(
+        "locals.tf",
+        'secrets       = ["guest_link_key"]',
+        'secrets       = ["guest_link_key", "sendgrid_api_key"]',
+        function="join",
+    )
     assert "not read: ['sendgrid_api_key']" in _errors(infra)
 
 
 def test_an_internal_function_open_to_all_users_is_caught(broken):
-    infra = broken("locals.tf", re.compile(r'invoker\s*=\s*"serviceAccount:[^"]*"'), 'invoker = "allUsers"', function="email_worker")
-    assert "local.functions.email_worker.invoker must be serviceAccount:${google_service_account.tasks_invoker.email}" in _errors(infra)
+    infra = broken(
+        "locals.tf", re.compile(r'invoker\s*=\s*"serviceAccount:[^"]*"'), 'invoker = "allUsers"', function="email_worker"
+    )
+    assert "local.functions.email_worker.invoker must be serviceAccount:${google_service_account.tasks_invoker.email}" in _errors(
+        infra
+    )
 
 
 def test_an_extra_public_grant_anywhere_is_caught(broken):
-    infra = broken("iam.tf", "# Invokers of the Cloud Run service", """resource "google_cloud_run_service_iam_member" "open_reminders" {
+    infra = broken(
+        "iam.tf",
+        "# Invokers of the Cloud Run service",
+        """resource "google_cloud_run_service_iam_member" "open_reminders" {
   project  = var.project_id
   location = var.region
   service  = google_cloudfunctions2_function.function["reminders"].name
@@ -122,7 +140,8 @@ def test_an_extra_public_grant_anywhere_is_caught(broken):
   member   = "allUsers"
 }
 
-# Invokers of the Cloud Run service""")
+# Invokers of the Cloud Run service""",
+    )
     assert "google_cloud_run_service_iam_member.open_reminders: invoker grants must iterate local.functions" in _errors(infra)
 
 
@@ -132,25 +151,38 @@ def test_a_public_function_marked_internal_is_caught(broken):
 
 
 def test_a_wrong_audience_is_caught(broken):
-    infra = broken("locals.tf", re.compile(r'CONVENE_INTERNAL_AUDIENCE\s*=\s*local.function_urls\["reminders"\]'),
-                   'CONVENE_INTERNAL_AUDIENCE = local.function_urls["maintenance"]', function="reminders")
+    infra = broken(
+        "locals.tf",
+        re.compile(r'CONVENE_INTERNAL_AUDIENCE\s*=\s*local.function_urls\["reminders"\]'),
+        'CONVENE_INTERNAL_AUDIENCE = local.function_urls["maintenance"]',
+        function="reminders",
+    )
     assert 'local.functions.reminders.env.CONVENE_INTERNAL_AUDIENCE must be local.function_urls["reminders"]' in _errors(infra)
 
 
 def test_invokers_that_do_not_match_the_caller_are_caught(broken):
-    infra = broken("locals.tf", re.compile(r"CONVENE_INTERNAL_INVOKERS\s*=\s*google_service_account.scheduler_invoker.email"),
-                   "CONVENE_INTERNAL_INVOKERS = google_service_account.tasks_invoker.email", function="maintenance")
-    assert "local.functions.maintenance.env.CONVENE_INTERNAL_INVOKERS must be ${google_service_account.scheduler_invoker.email}" in _errors(infra)
+    infra = broken(
+        "locals.tf",
+        re.compile(r"CONVENE_INTERNAL_INVOKERS\s*=\s*google_service_account.scheduler_invoker.email"),
+        "CONVENE_INTERNAL_INVOKERS = google_service_account.tasks_invoker.email",
+        function="maintenance",
+    )
+    assert (
+        "local.functions.maintenance.env.CONVENE_INTERNAL_INVOKERS must be ${google_service_account.scheduler_invoker.email}"
+        in _errors(infra)
+    )
 
 
 def test_a_scheduler_job_with_the_wrong_audience_is_caught(broken):
-    infra = broken("scheduler.tf", re.compile(r'audience\s*=\s*local.function_urls\["maintenance"\]'), 'audience = "https://example.com"')
-    assert "oidc_token.audience must be ${local.function_urls[\"maintenance\"]}" in _errors(infra)
+    infra = broken(
+        "scheduler.tf", re.compile(r'audience\s*=\s*local.function_urls\["maintenance"\]'), 'audience = "https://example.com"'
+    )
+    assert 'oidc_token.audience must be ${local.function_urls["maintenance"]}' in _errors(infra)
 
 
 def test_a_missing_scheduler_job_is_caught(broken):
     infra = broken("scheduler.tf", re.compile(r'uri\s*=\s*local.function_urls\["reminders"\]'), 'uri = "https://example.com"')
-    assert 'no google_cloud_scheduler_job calls reminders' in _errors(infra)
+    assert "no google_cloud_scheduler_job calls reminders" in _errors(infra)
 
 
 def test_a_queue_retry_policy_unlike_the_codes_is_caught(broken):
@@ -159,12 +191,16 @@ def test_a_queue_retry_policy_unlike_the_codes_is_caught(broken):
 
 
 def test_a_secret_value_in_terraform_is_caught(broken):
-    infra = broken("secrets.tf", "resource \"google_secret_manager_secret\"", """resource "google_secret_manager_secret_version" "leak" {
+    infra = broken(
+        "secrets.tf",
+        'resource "google_secret_manager_secret"',
+        """resource "google_secret_manager_secret_version" "leak" {
   secret      = google_secret_manager_secret.secret["token_key"].id
   secret_data = "c2VjcmV0"
 }
 
-resource "google_secret_manager_secret\"""")
+resource "google_secret_manager_secret\"""",
+    )
     assert "google_secret_manager_secret_version.leak: secret values never go into Terraform" in _errors(infra)
 
 

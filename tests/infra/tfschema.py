@@ -36,7 +36,14 @@ GOOGLE_SOURCES = {"hashicorp/google", PROVIDER}
 # Handled by Terraform itself, not by the provider; `timeouts` is not here: where the provider
 # supports it, the schema lists it as a block type, and where it does not, setting it is an error.
 META_ARGUMENTS = {"count", "for_each", "depends_on", "provider", "lifecycle", "connection", "provisioner"}
-LIFECYCLE_KEYS = {"create_before_destroy", "prevent_destroy", "ignore_changes", "replace_triggered_by", "precondition", "postcondition"}
+LIFECYCLE_KEYS = {
+    "create_before_destroy",
+    "prevent_destroy",
+    "ignore_changes",
+    "replace_triggered_by",
+    "precondition",
+    "postcondition",
+}
 CONDITION_SCHEMA: dict[str, Any] = {"attributes": {"condition": {"required": True}, "error_message": {"required": True}}}
 DYNAMIC_KEYS = {"for_each", "iterator", "labels", "content"}
 # Explicit blocks: hcl2 marks every block body with __is_block__, which is how a block
@@ -100,7 +107,7 @@ def check_directory(directory: Path, schema: ProviderSchema | None = None) -> li
         shown = path.relative_to(directory.parent).as_posix()
         try:
             parsed.append((shown, path, parse(path.read_text())))
-        except Exception as exc:  # any parse failure is a finding, not a crash
+        except Exception as exc:  # noqa: BLE001 — any parse failure is a finding, not a crash
             first_line = (str(exc).strip().splitlines() or [""])[0]
             errors.append(f"{shown}: cannot parse: {type(exc).__name__}: {first_line}")
     module = _Module()
@@ -124,19 +131,23 @@ def _check_terraform_blocks(blocks: list[Body]) -> list[str]:
     errors: list[str] = []
     if not any(b.get("required_version") for b in blocks):
         errors.append("terraform: required_version is not set")
-    google = [req for b in blocks for rp in _blocks(b.get("required_providers")) for name, req in _attributes(rp) if name == "google"]
+    google = [
+        req for b in blocks for rp in _blocks(b.get("required_providers")) for name, req in _attributes(rp) if name == "google"
+    ]
     if not google:
         errors.append("terraform: required_providers has no google entry")
     for requirement in google:
         if not isinstance(requirement, dict):
-            errors.append('terraform: required_providers.google must be an object { source = "hashicorp/google", version = "..." }')
+            errors.append(
+                'terraform: required_providers.google must be an object { source = "hashicorp/google", version = "..." }'
+            )
             continue
         source = requirement.get("source", "hashicorp/google")
         if source not in GOOGLE_SOURCES:
             errors.append(f'terraform: required_providers.google.source is "{source}", expected "hashicorp/google"')
         version = requirement.get("version")
         if not version:
-            errors.append("terraform: required_providers.google has no version constraint (pin it, e.g. \"~> 6.50\")")
+            errors.append('terraform: required_providers.google has no version constraint (pin it, e.g. "~> 6.50")')
         elif not isinstance(version, str) or not version_allows(version, SCHEMA_VERSION):
             errors.append(
                 f'terraform: required_providers.google.version "{version}" does not admit '
@@ -264,8 +275,14 @@ def version_allows(constraint: str, version: tuple[int, ...]) -> bool:
                 upper = tuple(numbers[:-2] + [numbers[-2] + 1] + [0] * (3 - len(numbers) + 1))
             ok = bound <= version < upper
         else:
-            ok = {"=": version == bound, "!=": version != bound, ">": version > bound, ">=": version >= bound,
-                  "<": version < bound, "<=": version <= bound}[op]
+            ok = {
+                "=": version == bound,
+                "!=": version != bound,
+                ">": version > bound,
+                ">=": version >= bound,
+                "<": version < bound,
+                "<=": version <= bound,
+            }[op]
         if not ok:
             return False
     return True

@@ -22,8 +22,12 @@ CALLER_ACCOUNTS = {"tasks": "google_service_account.tasks_invoker", "scheduler":
 # Roles that must only ever be granted on one resource (a secret, the queue, a service,
 # an account), never on the whole project.
 RESOURCE_LEVEL_ROLES = {
-    "roles/secretmanager.secretAccessor", "roles/run.invoker", "roles/cloudfunctions.invoker",
-    "roles/cloudtasks.enqueuer", "roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator",
+    "roles/secretmanager.secretAccessor",
+    "roles/run.invoker",
+    "roles/cloudfunctions.invoker",
+    "roles/cloudtasks.enqueuer",
+    "roles/iam.serviceAccountUser",
+    "roles/iam.serviceAccountTokenCreator",
 }
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 SECRET_REF = re.compile(r'^\$\{google_secret_manager_secret\.secret\["([a-z_]+)"\]\.secret_id\}$')
@@ -81,8 +85,9 @@ def check(infra_dir: Path) -> list[str]:
     return errors
 
 
-def _check_function(name: str, spec: dict[str, Any], need: code_contract.FunctionNeeds,
-                    functions: dict[str, Any], secrets: dict[str, Any]) -> list[str]:
+def _check_function(
+    name: str, spec: dict[str, Any], need: code_contract.FunctionNeeds, functions: dict[str, Any], secrets: dict[str, Any]
+) -> list[str]:
     where = f"local.functions.{name}"
     errors: list[str] = []
     if spec.get("entry_point") != name:
@@ -106,25 +111,37 @@ def _check_function(name: str, spec: dict[str, Any], need: code_contract.Functio
     for variable in sorted(need.secret_vars & set(env)):
         match = SECRET_REF.match(str(env[variable]))
         if not match:
-            errors.append(f'{where}.env.{variable} must be google_secret_manager_secret.secret["<key>"].secret_id, got {env[variable]!r}')
+            errors.append(
+                f'{where}.env.{variable} must be google_secret_manager_secret.secret["<key>"].secret_id, got {env[variable]!r}'
+            )
             continue
         key = match.group(1)
         named.add(key)
         if key not in secrets:
             errors.append(f"{where}.env.{variable} names secret {key!r}, which local.secrets does not declare")
         elif secrets[key] != config.VARIABLES[variable][0]:
-            errors.append(f"local.secrets.{key} is {secrets[key]!r}, but the code's default for {variable} is "
-                          f"{config.VARIABLES[variable][0]!r}: keep one name")
+            errors.append(
+                f"local.secrets.{key} is {secrets[key]!r}, but the code's default for {variable} is "
+                f"{config.VARIABLES[variable][0]!r}: keep one name"
+            )
     if granted != named:
         extra, missing = sorted(granted - named), sorted(named - granted)
-        errors.append(f"{where}.secrets must be exactly the secrets its code reads {sorted(named)}"
-                      + (f"; not read: {extra}" if extra else "") + (f"; not granted: {missing}" if missing else ""))
+        errors.append(
+            f"{where}.secrets must be exactly the secrets its code reads {sorted(named)}"
+            + (f"; not read: {extra}" if extra else "")
+            + (f"; not granted: {missing}" if missing else "")
+        )
 
     # Who may call it.
     if spec.get("public") is need.internal:
-        errors.append(f"{where}.public is {spec.get('public')}, but {name} " + (
-            "accepts only Cloud Scheduler / Cloud Tasks OIDC tokens: it must not be public" if need.internal
-            else "authenticates its own callers (ID tokens, guest links): it must be public"))
+        errors.append(
+            f"{where}.public is {spec.get('public')}, but {name} "
+            + (
+                "accepts only Cloud Scheduler / Cloud Tasks OIDC tokens: it must not be public"
+                if need.internal
+                else "authenticates its own callers (ID tokens, guest links): it must be public"
+            )
+        )
     caller = spec.get("caller")
     invoker = spec.get("invoker")
     if need.internal:
@@ -137,7 +154,9 @@ def _check_function(name: str, spec: dict[str, Any], need: code_contract.Functio
             if _squash(env.get("CONVENE_INTERNAL_INVOKERS")) != _ref(account):
                 errors.append(f"{where}.env.CONVENE_INTERNAL_INVOKERS must be {_ref(account)}, the account its caller signs with")
         if _squash(env.get("CONVENE_INTERNAL_AUDIENCE")) != '${local.function_urls["' + name + '"]}':
-            errors.append(f'{where}.env.CONVENE_INTERNAL_AUDIENCE must be local.function_urls["{name}"] (the audience its caller puts in the token)')
+            errors.append(
+                f'{where}.env.CONVENE_INTERNAL_AUDIENCE must be local.function_urls["{name}"] (the audience its caller puts in the token)'
+            )
     else:
         if caller is not None:
             errors.append(f"{where}.caller must be null for a public function, got {caller!r}")
@@ -146,12 +165,22 @@ def _check_function(name: str, spec: dict[str, Any], need: code_contract.Functio
 
     # What it touches.
     if bool(spec.get("firestore")) is not need.uses_firestore:
-        errors.append(f"{where}.firestore is {spec.get('firestore')}, but the code " + ("uses" if need.uses_firestore else "never uses") + " Firestore")
+        errors.append(
+            f"{where}.firestore is {spec.get('firestore')}, but the code "
+            + ("uses" if need.uses_firestore else "never uses")
+            + " Firestore"
+        )
     if bool(spec.get("enqueues")) is not need.enqueues_tasks:
-        errors.append(f"{where}.enqueues is {spec.get('enqueues')}, but the code " + ("creates" if need.enqueues_tasks else "never creates") + " Cloud Tasks")
+        errors.append(
+            f"{where}.enqueues is {spec.get('enqueues')}, but the code "
+            + ("creates" if need.enqueues_tasks else "never creates")
+            + " Cloud Tasks"
+        )
     if need.enqueues_tasks:
         if _squash(env.get("CONVENE_TASKS_SERVICE_ACCOUNT")) != _ref(CALLER_ACCOUNTS["tasks"]):
-            errors.append(f"{where}.env.CONVENE_TASKS_SERVICE_ACCOUNT must be {_ref(CALLER_ACCOUNTS['tasks'])} (the worker's one invoker)")
+            errors.append(
+                f"{where}.env.CONVENE_TASKS_SERVICE_ACCOUNT must be {_ref(CALLER_ACCOUNTS['tasks'])} (the worker's one invoker)"
+            )
         targets = [k for k, f in functions.items() if isinstance(f, dict) and f.get("caller") == "tasks"]
         wanted = {'${local.function_urls["' + t + '"]}' for t in targets}
         if _squash(env.get("CONVENE_EMAIL_WORKER_URL")) not in wanted:
@@ -169,7 +198,9 @@ def _check_resources(infra: Infra, functions: dict[str, Any]) -> list[str]:
         if re.match(r"google_(project|folder|organization)_iam_(member|binding|policy)$", kind) and role in RESOURCE_LEVEL_ROLES:
             errors.append(f"{where} grants {role} on the whole project: grant it on the one resource instead")
         if kind == "google_secret_manager_secret_version":
-            errors.append(f"{where}: secret values never go into Terraform (state would hold them); use scripts/add-secret-versions.sh")
+            errors.append(
+                f"{where}: secret values never go into Terraform (state would hold them); use scripts/add-secret-versions.sh"
+            )
         if kind.startswith("google_secret_manager_secret_iam") and _squash(body.get("for_each")) != "${local.secret_grants}":
             errors.append(f"{where}: secret grants must iterate local.secret_grants (derived from local.functions[*].secrets)")
         if kind.endswith(("_iam_member", "_iam_binding")) and role in ("roles/run.invoker", "roles/cloudfunctions.invoker"):
@@ -185,13 +216,15 @@ def _check_resources(infra: Infra, functions: dict[str, Any]) -> list[str]:
         url = '${local.function_urls["' + function + '"]}'
         found = [j for j in jobs if _squash(_first(j[1].get("http_target")).get("uri")) == url]
         if not found:
-            errors.append(f"no google_cloud_scheduler_job calls {function} (http_target.uri = local.function_urls[\"{function}\"])")
+            errors.append(f'no google_cloud_scheduler_job calls {function} (http_target.uri = local.function_urls["{function}"])')
         for name, body, file in found:
             token = _first(_first(body.get("http_target")).get("oidc_token"))
             if _squash(token.get("audience")) != url:
                 errors.append(f"{file}: google_cloud_scheduler_job.{name}: oidc_token.audience must be {url}")
             if _squash(token.get("service_account_email")) != _ref(CALLER_ACCOUNTS["scheduler"]):
-                errors.append(f"{file}: google_cloud_scheduler_job.{name}: oidc_token.service_account_email must be {_ref(CALLER_ACCOUNTS['scheduler'])}")
+                errors.append(
+                    f"{file}: google_cloud_scheduler_job.{name}: oidc_token.service_account_email must be {_ref(CALLER_ACCOUNTS['scheduler'])}"
+                )
     errors += _check_queue(infra)
     return errors
 
@@ -209,7 +242,9 @@ def _check_queue(infra: Infra) -> list[str]:
         retry = _first(body.get("retry_config"))
         for key, value in queue_retry_config().items():
             if str(retry.get(key)) != str(value):
-                errors.append(f"{file}: google_cloud_tasks_queue.{name}: retry_config.{key} is {retry.get(key)!r}, the code expects {value!r}")
+                errors.append(
+                    f"{file}: google_cloud_tasks_queue.{name}: retry_config.{key} is {retry.get(key)!r}, the code expects {value!r}"
+                )
     return errors
 
 

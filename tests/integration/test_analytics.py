@@ -66,8 +66,16 @@ def get(api, sandbox, who: User | Person, **query):
 
 
 def numbers(body: dict) -> tuple:
-    return (body["total_interviews"], body["completed_interviews"], body["no_shows"], body["cancellations"], body["pending"],
-            body["confirmed"], body["no_show_rate"], body["average_duration"])
+    return (
+        body["total_interviews"],
+        body["completed_interviews"],
+        body["no_shows"],
+        body["cancellations"],
+        body["pending"],
+        body["confirmed"],
+        body["no_show_rate"],
+        body["average_duration"],
+    )
 
 
 def test_a_host_sees_its_own_last_30_days(interviews_api, sandbox, seeded):
@@ -99,15 +107,20 @@ def test_another_workspaces_admin_learns_nothing_of_this_one(interviews_api, san
 
 def test_a_date_range_on_the_start(interviews_api, sandbox, seeded):
     berlin = timezone(timedelta(hours=2))
-    body = get(interviews_api, sandbox, HOST, **{"from": (NOW - 45 * DAY).astimezone(berlin).isoformat(),
-                                                 "to": (NOW - 5 * DAY).astimezone(berlin).isoformat()}).json
+    body = get(
+        interviews_api,
+        sandbox,
+        HOST,
+        **{"from": (NOW - 45 * DAY).astimezone(berlin).isoformat(), "to": (NOW - 5 * DAY).astimezone(berlin).isoformat()},
+    ).json
     assert numbers(body) == (5, 3, 1, 1, 0, 0, 0.25, 75.0)  # the start of `to` is excluded: 40 min is not in
     assert (body["from"], body["to"]) == ("2026-04-17T12:00:00Z", "2026-05-27T12:00:00Z")
 
 
 def test_no_duration_known_and_nothing_at_all(interviews_api, sandbox, seeded):
-    only_portal = get(interviews_api, sandbox, HOST, **{"from": (NOW - 7 * DAY).isoformat(),
-                                                        "to": (NOW - 6 * DAY).isoformat()}).json
+    only_portal = get(
+        interviews_api, sandbox, HOST, **{"from": (NOW - 7 * DAY).isoformat(), "to": (NOW - 6 * DAY).isoformat()}
+    ).json
     assert numbers(only_portal) == (1, 1, 0, 0, 0, 0, 0.0, None)
     nothing = get(interviews_api, sandbox, HOST, **{"from": "2020-01-01T00:00:00Z", "to": "2020-02-01T00:00:00Z"}).json
     assert numbers(nothing) == (0, 0, 0, 0, 0, 0, None, None)

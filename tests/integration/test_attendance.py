@@ -15,7 +15,15 @@ from shared.adapters.firestore import UserRepository
 from shared.auth.principal import Principal, PrincipalKind
 from shared.domain.booking import new_interview_id
 from shared.domain.connections import (
-    CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST, EMAIL, GOOGLE, MEET_READONLY, OPENID, Connection, ConnectionStatus,
+    CALENDAR_EVENTS,
+    CALENDAR_FREEBUSY,
+    CALENDAR_LIST,
+    EMAIL,
+    GOOGLE,
+    MEET_READONLY,
+    OPENID,
+    Connection,
+    ConnectionStatus,
 )
 from shared.domain.models import Attendance, Interview, InterviewStatus, InterviewType, Participant, Person, Role, User
 from shared.google.credentials import refresh_token_context
@@ -25,8 +33,15 @@ from tests.factories import HOST, WORKSPACE, interview
 BASE_SCOPES = (OPENID, EMAIL, CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST)
 WITH_MEET = (*BASE_SCOPES, MEET_READONLY)
 M = timedelta(minutes=1)
-NOTHING = {"decided_meet": 0, "decided_portal": 0, "completed": 0, "no_show": 0, "left_for_later": 0, "changed_meanwhile": 0,
-           "more": False}
+NOTHING = {
+    "decided_meet": 0,
+    "decided_portal": 0,
+    "completed": 0,
+    "no_show": 0,
+    "left_for_later": 0,
+    "changed_meanwhile": 0,
+    "more": False,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -45,10 +60,18 @@ def google_email(sandbox):
 def connect(sandbox, container, email, *, scopes=WITH_MEET, account_id=True) -> None:
     """The host's connection as the OAuth callback stores it."""
     tokens = sandbox.sandbox.oauth.issue_tokens(OAUTH_CLIENT_ID, email, list(scopes))
-    container.connections.save(Connection(
-        uid=HOST.uid, workspace_id=WORKSPACE, provider=GOOGLE, status=ConnectionStatus.CONNECTED, account_email=email,
-        scopes=tuple(scopes), account_id=sandbox.add_google_account(email).sub if account_id else None,
-        refresh_token=container.token_cipher.seal(tokens["refresh_token"], context=refresh_token_context(HOST.uid, GOOGLE))))
+    container.connections.save(
+        Connection(
+            uid=HOST.uid,
+            workspace_id=WORKSPACE,
+            provider=GOOGLE,
+            status=ConnectionStatus.CONNECTED,
+            account_email=email,
+            scopes=tuple(scopes),
+            account_id=sandbox.add_google_account(email).sub if account_id else None,
+            refresh_token=container.token_cipher.seal(tokens["refresh_token"], context=refresh_token_context(HOST.uid, GOOGLE)),
+        )
+    )
     container.google_credentials.forget(HOST.uid)
 
 
@@ -61,24 +84,43 @@ def host(sandbox, container, google_email):
 
 @pytest.fixture
 def job(container):
-    return AttendanceJob(firestore_client=container.firestore, bookings=container.bookings, connections=container.connections,
-                         google_connections=lambda: container.google_connections, meet=lambda: container.meet_api,
-                         default_window=container.default_join_window)
+    return AttendanceJob(
+        firestore_client=container.firestore,
+        bookings=container.bookings,
+        connections=container.connections,
+        google_connections=lambda: container.google_connections,
+        meet=lambda: container.meet_api,
+        default_window=container.default_join_window,
+    )
 
 
 def meet_interview(container, email, *, ended: timedelta, **changes) -> Interview:
     """A confirmed interview that ended ``ended`` ago, with its event and real Meet link, stored."""
     now = container.clock.now()
     start = now - ended - timedelta(minutes=45)
-    iv = interview(id=new_interview_id(), host=Person(email, HOST.name, HOST.uid), start=start, duration_minutes=45,
-                   meet_link=None, calendar_event_id=None, next_reminder_at=start - M)
+    iv = interview(
+        id=new_interview_id(),
+        host=Person(email, HOST.name, HOST.uid),
+        start=start,
+        duration_minutes=45,
+        meet_link=None,
+        calendar_event_id=None,
+        next_reminder_at=start - M,
+    )
     connection = container.connections.get(HOST.uid, GOOGLE)
     credentials = container.google_connections.credentials_for(connection)
-    event = container.calendar_events.insert(credentials, "primary", iv.id, {
-        "summary": "Interview", "start": {"dateTime": iv.start.isoformat(), "timeZone": "UTC"},
-        "end": {"dateTime": iv.end.isoformat(), "timeZone": "UTC"},
-        "conferenceData": {"createRequest": {"requestId": iv.id, "conferenceSolutionKey": {"type": "hangoutsMeet"}}},
-    }, conference=True)
+    event = container.calendar_events.insert(
+        credentials,
+        "primary",
+        iv.id,
+        {
+            "summary": "Interview",
+            "start": {"dateTime": iv.start.isoformat(), "timeZone": "UTC"},
+            "end": {"dateTime": iv.end.isoformat(), "timeZone": "UTC"},
+            "conferenceData": {"createRequest": {"requestId": iv.id, "conferenceSolutionKey": {"type": "hangoutsMeet"}}},
+        },
+        conference=True,
+    )
     _, link = container.calendar_events.wait_for_meet_link(credentials, "primary", event)
     assert link and link.startswith("https://meet.google.com/")
     iv = replace(iv, meet_link=link, calendar_event_id=event["id"], **changes)
@@ -92,8 +134,15 @@ def code_of(iv: Interview) -> str:
 
 def conference(sandbox, iv: Interview, *people: tuple[str, str | None, timedelta, timedelta], start=None, end=None) -> None:
     """A conference in the interview's space; people are (name, email or None, join, leave) relative to its start."""
-    participants = [{"display_name": name, **({"email": email} if email else {}), "earliest_start": iv.start + joined,
-                     "latest_end": iv.start + left} for name, email, joined, left in people]
+    participants = [
+        {
+            "display_name": name,
+            **({"email": email} if email else {}),
+            "earliest_start": iv.start + joined,
+            "latest_end": iv.start + left,
+        }
+        for name, email, joined, left in people
+    ]
     first = min((iv.start + p[2] for p in people), default=iv.start)
     last = max((iv.start + p[3] for p in people), default=iv.end)
     sandbox.add_conference_record(code_of(iv), start or first, end or last, participants=participants)
@@ -161,8 +210,12 @@ def test_no_records_and_no_portal_joins_is_a_no_show(container, sandbox, host, j
 def test_an_earlier_meeting_in_the_same_space_does_not_count(container, sandbox, host, job, db):
     """A Meet space is reusable: yesterday's conference under the same link is another meeting."""
     iv = meet_interview(container, host, ended=2 * timedelta(hours=1))
-    conference(sandbox, iv, ("Hana", host, -timedelta(days=1), -timedelta(days=1) + 30 * M),
-               ("Gus", "gus@candidates.example", -timedelta(days=1), -timedelta(days=1) + 30 * M))
+    conference(
+        sandbox,
+        iv,
+        ("Hana", host, -timedelta(days=1), -timedelta(days=1) + 30 * M),
+        ("Gus", "gus@candidates.example", -timedelta(days=1), -timedelta(days=1) + 30 * M),
+    )
     conference(sandbox, iv, ("Hana", host, 0 * M, 15 * M))
 
     assert job.run(container.clock.now()) == NOTHING | {"decided_meet": 1, "no_show": 1}
@@ -170,9 +223,15 @@ def test_an_earlier_meeting_in_the_same_space_does_not_count(container, sandbox,
 
 def test_a_conference_still_running_is_decided_once_it_ends(container, sandbox, host, job, db, clock):
     iv = meet_interview(container, host, ended=2 * timedelta(hours=1))
-    sandbox.add_conference_record(code_of(iv), iv.start, None, participants=[
-        {"display_name": "Hana", "email": host, "earliest_start": iv.start},
-        {"display_name": "Gus", "earliest_start": iv.start + M, "latest_end": iv.start + 30 * M}])
+    sandbox.add_conference_record(
+        code_of(iv),
+        iv.start,
+        None,
+        participants=[
+            {"display_name": "Hana", "email": host, "earliest_start": iv.start},
+            {"display_name": "Gus", "earliest_start": iv.start + M, "latest_end": iv.start + 30 * M},
+        ],
+    )
 
     assert job.run(clock.now()) == NOTHING | {"left_for_later": 1}
     assert stored(db, iv)["status"] == "confirmed"
@@ -183,14 +242,26 @@ def test_a_conference_still_running_is_decided_once_it_ends(container, sandbox, 
 
 @pytest.mark.parametrize("connection", ["without_meet_scope", "account_id_unknown", "not_connected", "revoked"])
 def test_without_a_usable_meet_read_the_portal_joins_decide(container, sandbox, google_email, job, db, connection):
-    connect(sandbox, container, google_email, scopes=BASE_SCOPES if connection == "without_meet_scope" else WITH_MEET,
-            account_id=connection != "account_id_unknown")
+    connect(
+        sandbox,
+        container,
+        google_email,
+        scopes=BASE_SCOPES if connection == "without_meet_scope" else WITH_MEET,
+        account_id=connection != "account_id_unknown",
+    )
     joined_at = container.clock.now() - 3 * timedelta(hours=1)
-    came = meet_interview(container, google_email, ended=2 * timedelta(hours=1), attendance={
-        Participant.HOST: Attendance(1, joined_at - 2 * M, joined_at - 2 * M),
-        Participant.GUEST: Attendance(2, joined_at, joined_at + M)})
-    stayed_away = meet_interview(container, google_email, ended=2 * timedelta(hours=1),
-                                 attendance={Participant.HOST: Attendance(1, joined_at, joined_at)})
+    came = meet_interview(
+        container,
+        google_email,
+        ended=2 * timedelta(hours=1),
+        attendance={
+            Participant.HOST: Attendance(1, joined_at - 2 * M, joined_at - 2 * M),
+            Participant.GUEST: Attendance(2, joined_at, joined_at + M),
+        },
+    )
+    stayed_away = meet_interview(
+        container, google_email, ended=2 * timedelta(hours=1), attendance={Participant.HOST: Attendance(1, joined_at, joined_at)}
+    )
     for iv in (came, stayed_away):  # Meet would say otherwise: it must not be what decided
         conference(sandbox, iv, ("Hana", google_email, 0 * M, 30 * M))
     if connection == "not_connected":
@@ -284,9 +355,14 @@ def test_a_manual_mark_made_meanwhile_is_not_overwritten(container, sandbox, hos
             container.interview_service.mark(hana, iv.id, InterviewStatus.COMPLETED)
             return records
 
-    job = AttendanceJob(firestore_client=container.firestore, bookings=container.bookings, connections=container.connections,
-                        google_connections=lambda: container.google_connections, meet=MarkingMeet,
-                        default_window=container.default_join_window)
+    job = AttendanceJob(
+        firestore_client=container.firestore,
+        bookings=container.bookings,
+        connections=container.connections,
+        google_connections=lambda: container.google_connections,
+        meet=MarkingMeet,
+        default_window=container.default_join_window,
+    )
     assert job.run(container.clock.now()) == NOTHING | {"changed_meanwhile": 1}
     doc = stored(db, iv)
     assert doc["status"] == "completed" and "outcome" not in doc

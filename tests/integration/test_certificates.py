@@ -19,7 +19,7 @@ def test_certificates_are_fetched_once_and_refreshed_after_max_age(sandbox):
     ticker = Ticker()
     cache = CertificateCache(sandbox.url + FIREBASE_CERTS_PATH, monotonic=ticker)
     kid = next(iter(cache.get(None)))
-    fetches = lambda: len(sandbox.calls(FIREBASE_CERTS_PATH))  # noqa: E731
+    fetches = lambda: len(sandbox.calls(FIREBASE_CERTS_PATH))
     before = fetches()
     cache.get(kid)
     cache.get("unknown-kid")  # unknown key, but a fetch happened less than a minute ago

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
@@ -36,9 +36,17 @@ def test_an_unknown_email_is_acknowledged_and_a_bad_body_refused(email_worker_ap
 
 
 def test_a_delivery_while_another_holds_the_lease_is_retried_later(email_worker_api, tasks_token, db, clock):
-    db.collection("outbox").document("e-lease").set({
-        "interview_id": "iv1", "kind": "invitation", "audience": "candidate", "sequence": 0, "status": "sending",
-        "attempts": 1, "lease_until": clock.now() + timedelta(minutes=1)})
+    db.collection("outbox").document("e-lease").set(
+        {
+            "interview_id": "iv1",
+            "kind": "invitation",
+            "audience": "candidate",
+            "sequence": 0,
+            "status": "sending",
+            "attempts": 1,
+            "lease_until": clock.now() + timedelta(minutes=1),
+        }
+    )
     reply = email_worker_api.post("/", token=tasks_token, json={"email_id": "e-lease"})
     assert (reply.status, reply.json["error"]["code"]) == (409, "email_in_progress")
     assert db.collection("outbox").document("e-lease").get().to_dict()["attempts"] == 1
@@ -50,9 +58,16 @@ def test_a_pending_meet_link_makes_the_queue_retry(email_worker_api, tasks_token
 
     interview = factories.interview(meet_link=None, calendar_event_id=None)
     InterviewRepository(db).add(interview)
-    db.collection("outbox").document("e-pending").set({
-        "interview_id": interview.id, "kind": "invitation", "audience": "candidate", "sequence": 0, "status": "queued",
-        "attempts": 0})
+    db.collection("outbox").document("e-pending").set(
+        {
+            "interview_id": interview.id,
+            "kind": "invitation",
+            "audience": "candidate",
+            "sequence": 0,
+            "status": "queued",
+            "attempts": 0,
+        }
+    )
     reply = email_worker_api.post("/", token=tasks_token, json={"email_id": "e-pending"})
     assert reply.status == 503
     record = db.collection("outbox").document("e-pending").get().to_dict()
@@ -66,8 +81,9 @@ def test_an_email_for_a_cancelled_interview_is_skipped(email_worker_api, tasks_t
 
     interview = factories.interview(status=InterviewStatus.CANCELLED, ical_sequence=1)
     InterviewRepository(db).add(interview)
-    db.collection("outbox").document("e-old").set({
-        "interview_id": interview.id, "kind": "invitation", "audience": "host", "sequence": 0, "status": "queued", "attempts": 0})
+    db.collection("outbox").document("e-old").set(
+        {"interview_id": interview.id, "kind": "invitation", "audience": "host", "sequence": 0, "status": "queued", "attempts": 0}
+    )
     reply = email_worker_api.post("/", token=tasks_token, json={"email_id": "e-old"})
     assert reply.status == 200 and reply.json["status"] == "skipped"
     again = email_worker_api.post("/", token=tasks_token, json={"email_id": "e-old"})
@@ -77,7 +93,8 @@ def test_an_email_for_a_cancelled_interview_is_skipped(email_worker_api, tasks_t
 @pytest.mark.parametrize("count", ["²", "9" * 5000, "-1", "1.5", "", "٣", "x"])
 def test_an_odd_delivery_count_is_taken_as_unknown(email_worker_api, tasks_token, caplog, count):
     """``str.isdigit`` accepted "²" and 5000 digits, which ``int`` then refused: a 500."""
-    reply = email_worker_api.post("/", token=tasks_token, json={"email_id": "no-such-email"},
-                                  headers={"X-CloudTasks-TaskExecutionCount": count})
+    reply = email_worker_api.post(
+        "/", token=tasks_token, json={"email_id": "no-such-email"}, headers={"X-CloudTasks-TaskExecutionCount": count}
+    )
     assert (reply.status, reply.json["status"]) == (200, "unknown")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

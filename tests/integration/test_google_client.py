@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from devstack.stack import OAUTH_CLIENT_ID, TOKEN_KEY_SECRET
 from shared.bootstrap import Container
 from shared.domain.connections import (
-    CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST, EMAIL, GOOGLE, MEET_READONLY, OPENID, Connection, ConnectionStatus,
+    CALENDAR_EVENTS,
+    CALENDAR_FREEBUSY,
+    CALENDAR_LIST,
+    EMAIL,
+    GOOGLE,
+    MEET_READONLY,
+    OPENID,
+    Connection,
+    ConnectionStatus,
 )
 from shared.google.credentials import GoogleAuthRequired, refresh_token_context
 from shared.secrets import SecretManagerSecrets
@@ -32,14 +40,22 @@ class Ticker:
 def google(sandbox, settings, db, clock, project_id):
     """A container whose secrets cache runs on a controllable clock, and a stored connection."""
     ticker = Ticker()
-    c = Container(settings, clock=clock, firestore_client=db, secrets=SecretManagerSecrets(project_id, sandbox.url, monotonic=ticker))
+    c = Container(
+        settings, clock=clock, firestore_client=db, secrets=SecretManagerSecrets(project_id, sandbox.url, monotonic=ticker)
+    )
     email = f"g-{uuid.uuid4().hex[:8]}@gmail.example"
     sandbox.add_google_account(email, "G")
     tokens = sandbox.sandbox.oauth.issue_tokens(OAUTH_CLIENT_ID, email, SCOPES)
     uid = f"uid-{uuid.uuid4().hex[:8]}"
-    connection = Connection(uid=uid, workspace_id="ws", provider=GOOGLE, status=ConnectionStatus.CONNECTED, account_email=email,
-                            scopes=tuple(SCOPES),
-                            refresh_token=c.token_cipher.seal(tokens["refresh_token"], context=refresh_token_context(uid, GOOGLE)))
+    connection = Connection(
+        uid=uid,
+        workspace_id="ws",
+        provider=GOOGLE,
+        status=ConnectionStatus.CONNECTED,
+        account_email=email,
+        scopes=tuple(SCOPES),
+        refresh_token=c.token_cipher.seal(tokens["refresh_token"], context=refresh_token_context(uid, GOOGLE)),
+    )
     c.connections.save(connection)
     return c, connection, tokens, ticker, email
 
@@ -68,7 +84,9 @@ def test_concurrent_first_calls_refresh_once(google, sandbox):
 def test_the_refresh_token_is_kept_when_google_does_not_resend_it(google, sandbox):
     c, connection, tokens, _, _ = google
     credentials = c.google_credentials.for_connection(connection)
-    credentials.expiry = datetime.utcnow() - timedelta(seconds=1)  # as if an hour had passed
+    credentials.expiry = datetime.now(UTC).replace(tzinfo=None) - timedelta(
+        seconds=1
+    )  # as if an hour had passed (google-auth: naive UTC)
     again = c.google_credentials.for_connection(connection)
     assert again.refresh_token == tokens["refresh_token"] and again.valid
     assert len(refreshes(sandbox, tokens["refresh_token"])) == 2
@@ -76,7 +94,7 @@ def test_the_refresh_token_is_kept_when_google_does_not_resend_it(google, sandbo
 
 
 def test_a_transient_failure_of_the_refresh_is_retried(google, sandbox):
-    c, connection, tokens, _, _ = google
+    c, connection, _, _, _ = google
     sandbox.inject("^/token$", [{"status": 503}, {"status": 429}], method="POST")
     try:
         assert c.google_credentials.for_connection(connection).valid
@@ -107,16 +125,24 @@ def test_a_rotated_key_still_decrypts_and_the_token_is_resealed_under_the_new_on
     assert c.google_credentials.for_connection(connection).refresh_token == tokens["refresh_token"]
     stored = c.connections.get(connection.uid, GOOGLE)
     assert stored.refresh_token.key_version == new_version != old_version
-    assert c.token_cipher.open(stored.refresh_token, context=refresh_token_context(connection.uid, GOOGLE)) == tokens["refresh_token"]
+    assert (
+        c.token_cipher.open(stored.refresh_token, context=refresh_token_context(connection.uid, GOOGLE))
+        == tokens["refresh_token"]
+    )
 
 
 def test_meet_conference_records_by_meeting_code(google, sandbox):
     c, connection, _, _, email = google
-    start = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
-    sandbox.add_conference_record("abc-mnop-xyz", start, start + timedelta(minutes=40), participants=[
-        {"display_name": "Hana", "email": email, "earliest_start": start, "latest_end": start + timedelta(minutes=40)},
-        {"display_name": "Gus", "earliest_start": start + timedelta(minutes=2), "latest_end": start + timedelta(minutes=38)},
-    ])
+    start = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    sandbox.add_conference_record(
+        "abc-mnop-xyz",
+        start,
+        start + timedelta(minutes=40),
+        participants=[
+            {"display_name": "Hana", "email": email, "earliest_start": start, "latest_end": start + timedelta(minutes=40)},
+            {"display_name": "Gus", "earliest_start": start + timedelta(minutes=2), "latest_end": start + timedelta(minutes=38)},
+        ],
+    )
     credentials = c.google_credentials.for_connection(connection)
     records = c.meet_api.conference_records(credentials, "abc-mnop-xyz")
     assert len(records) == 1 and records[0].end - records[0].start == timedelta(minutes=40)

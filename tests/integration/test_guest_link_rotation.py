@@ -1,6 +1,6 @@
 """Guest-link keys rotated and revoked in Secret Manager (the sandbox), seen by warm instances."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -9,7 +9,7 @@ from shared.auth.guest_links import GuestLinks
 from shared.errors import Unauthenticated
 from shared.secrets import SecretManagerSecrets
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 class Ticker:

@@ -36,16 +36,24 @@ POSTS = [
     ("oauth", "/disconnect", "/oauth/disconnect"),
     ("oauth", "/calendars/sync", "/oauth/calendars/sync"),
     ("interviews", "/interviews", "/interviews/interviews"),
-    *[("interviews", f"/interviews/iv-1/{action}", f"/interviews/interviews/{{interview_id}}/{action}")
-      for action in ("confirm", "reschedule", "cancel", "complete", "no-show")],
+    *[
+        ("interviews", f"/interviews/iv-1/{action}", f"/interviews/interviews/{{interview_id}}/{action}")
+        for action in ("confirm", "reschedule", "cancel", "complete", "no-show")
+    ],
     ("email_worker", "/", "/email_worker/"),
     ("reminders", "/", "/reminders/"),
     ("maintenance", "/", "/maintenance/"),
 ]
 # The operations that read a JSON body, and whose credentials they need.
-BODY_TAKERS = [("email_worker", "/", "service"), ("maintenance", "/", "service"), ("interviews", "/interviews", "host"),
-               ("interviews", "/interviews/iv-1/reschedule", "host"), ("interviews", "/interviews/iv-1/cancel", "host"),
-               ("interviews", "/interviews/iv-1/confirm", "host"), ("oauth", "/connect", "host")]
+BODY_TAKERS = [
+    ("email_worker", "/", "service"),
+    ("maintenance", "/", "service"),
+    ("interviews", "/interviews", "host"),
+    ("interviews", "/interviews/iv-1/reschedule", "host"),
+    ("interviews", "/interviews/iv-1/cancel", "host"),
+    ("interviews", "/interviews/iv-1/confirm", "host"),
+    ("oauth", "/connect", "host"),
+]
 
 DEEP_ARRAY = b"[" * 5000 + b"]" * 5000
 DEEP_OBJECT = b'{"a":' * 5000 + b"1" + b"}" * 5000
@@ -55,21 +63,36 @@ DEEP_OBJECT = b'{"a":' * 5000 + b"1" + b"}" * 5000
 def apis(join_api, oauth_api, interviews_api, email_worker_api, openapi, stack_env) -> dict[str, Any]:
     from tests.conftest import function_client
 
-    return {"join": join_api, "oauth": oauth_api, "interviews": interviews_api, "email_worker": email_worker_api,
-            "reminders": function_client("reminders", openapi, stack_env),
-            "maintenance": function_client("maintenance", openapi, stack_env)}
+    return {
+        "join": join_api,
+        "oauth": oauth_api,
+        "interviews": interviews_api,
+        "email_worker": email_worker_api,
+        "reminders": function_client("reminders", openapi, stack_env),
+        "maintenance": function_client("maintenance", openapi, stack_env),
+    }
 
 
 @pytest.fixture
 def tokens(sandbox, db) -> dict[str, str]:
     """Credentials that pass, so the body is what gets judged: Cloud Tasks' and a host's (a member of its workspace)."""
     UserRepository(db).put(User(HOST.uid, WORKSPACE, Role.HOST, HOST.email, HOST.name))  # type: ignore[arg-type]
-    return {"service": sandbox.mint_oidc_token(TASKS_INVOKER, WORKER_URL),
-            "host": sandbox.mint_id_token(HOST.uid, HOST.email, name=HOST.name, claims={"workspace_id": WORKSPACE})}
+    return {
+        "service": sandbox.mint_oidc_token(TASKS_INVOKER, WORKER_URL),
+        "host": sandbox.mint_id_token(HOST.uid, HOST.email, name=HOST.name, claims={"workspace_id": WORKSPACE}),
+    }
 
 
-def raw_call(api: Any, method: str, path: str, *, body: bytes = b"", content_type: str | None = "application/json",
-             token: str | None = None, headers: dict[str, str] | None = None) -> Reply:
+def raw_call(
+    api: Any,
+    method: str,
+    path: str,
+    *,
+    body: bytes = b"",
+    content_type: str | None = "application/json",
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
     """Any bytes with any headers (FunctionClient.call sends JSON only), checked against the OpenAPI."""
     all_headers = dict(headers or {})
     if content_type is not None:
@@ -98,17 +121,27 @@ def no_error_logs(caplog):
 # --- credentials before the body -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("function", "path"), [
-    pytest.param(function, path, id=f"POST {template}") for function, path, template in POSTS])
+@pytest.mark.parametrize(
+    ("function", "path"), [pytest.param(function, path, id=f"POST {template}") for function, path, template in POSTS]
+)
 @pytest.mark.usefixtures("no_error_logs")
 def test_without_credentials_401_whatever_the_body(apis, function, path):
     api = apis[function]
     for body, content_type, authorization in [
-        (b"{", "application/json", None), (DEEP_ARRAY, "application/json", None), (b"<xml/>", "text/xml", None),
-        (b"{}" + b" " * MAX_BODY_BYTES, "application/json", "Bearer junk"), (b'{"a": NaN}', None, "Basic eDp5"),
+        (b"{", "application/json", None),
+        (DEEP_ARRAY, "application/json", None),
+        (b"<xml/>", "text/xml", None),
+        (b"{}" + b" " * MAX_BODY_BYTES, "application/json", "Bearer junk"),
+        (b'{"a": NaN}', None, "Basic eDp5"),
     ]:
-        reply = raw_call(api, "POST", path, body=body, content_type=content_type,
-                         headers={"Authorization": authorization} if authorization else None)
+        reply = raw_call(
+            api,
+            "POST",
+            path,
+            body=body,
+            content_type=content_type,
+            headers={"Authorization": authorization} if authorization else None,
+        )
         assert reply.status == 401, (body[:20], content_type, reply.json)
 
 
@@ -134,8 +167,9 @@ def test_the_limit_is_exactly_64_kib(apis, tokens):
     assert error_code(over) == (413, "body_too_large")
 
 
-def chunked_post(url: str, path: str, headers: dict[str, str], pieces: Iterable[bytes], *, finish: bool = True,
-                 timeout: float = 20) -> tuple[int, Any, float]:
+def chunked_post(
+    url: str, path: str, headers: dict[str, str], pieces: Iterable[bytes], *, finish: bool = True, timeout: float = 20
+) -> tuple[int, Any, float]:
     """POST ``pieces`` as chunks with ``Transfer-Encoding: chunked`` (no Content-Length) on a raw
     socket, reading the answer while still sending: a server that answers early must not have
     to read the rest. ``finish=False`` never ends the body (a client that keeps it open).
@@ -208,8 +242,17 @@ def test_a_chunked_16_mb_body_is_refused_after_64_kib_over_http(worker_server, s
 # --- media type --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/jsonx",
-                                          "application/json; charset=latin-1", "multipart/form-data; boundary=x"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/jsonx",
+        "application/json; charset=latin-1",
+        "multipart/form-data; boundary=x",
+    ],
+)
 @pytest.mark.parametrize(("function", "path", "who"), BODY_TAKERS)
 @pytest.mark.usefixtures("no_error_logs")
 def test_a_body_that_is_not_json_is_415(apis, tokens, function, path, who, content_type):
@@ -217,11 +260,24 @@ def test_a_body_that_is_not_json_is_415(apis, tokens, function, path, who, conte
     assert error_code(reply) == (415, "unsupported_media_type")
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
-                                          "Application/JSON; Charset=UTF-8", 'application/json;charset="utf-8"'])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON; Charset=UTF-8",
+        'application/json;charset="utf-8"',
+    ],
+)
 def test_json_with_or_without_a_utf8_charset_is_read(apis, tokens, content_type):
-    reply = raw_call(apis["email_worker"], "POST", "/", body=b'{"email_id": "no-such-email"}', content_type=content_type,
-                     token=tokens["service"])
+    reply = raw_call(
+        apis["email_worker"],
+        "POST",
+        "/",
+        body=b'{"email_id": "no-such-email"}',
+        content_type=content_type,
+        token=tokens["service"],
+    )
     assert (reply.status, reply.json["status"]) == (200, "unknown")
 
 
@@ -233,21 +289,42 @@ def test_an_empty_body_needs_no_content_type(apis, tokens):
 # --- JSON ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [
-    DEEP_ARRAY, DEEP_OBJECT, b'{"email_id": ' + b"[" * 1500 + b"]" * 1500 + b"}",
-    b'{"email_id": "x", "a": ' + b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH + b"}",  # one level too deep
-    b'{"email_id": NaN}', b'{"email_id": "x", "n": Infinity}', b'{"email_id": "x", "n": 1e400}',
-    b'{"email_id": "\\ud800"}', b'{"email_id": "x\\udfff"}', '{"email_id": "x"}'.encode("utf-16"), b"\xef\xbb\xbf{}",
-    b"\xff\xfe{}", b"{", b'{"email_id": "x"}}', b"[]", b'"x"', b"null", b"1", b" ",
-], ids=lambda body: repr(body[:24])[2:-1])
+@pytest.mark.parametrize(
+    "body",
+    [
+        DEEP_ARRAY,
+        DEEP_OBJECT,
+        b'{"email_id": ' + b"[" * 1500 + b"]" * 1500 + b"}",
+        b'{"email_id": "x", "a": ' + b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH + b"}",  # one level too deep
+        b'{"email_id": NaN}',
+        b'{"email_id": "x", "n": Infinity}',
+        b'{"email_id": "x", "n": 1e400}',
+        b'{"email_id": "\\ud800"}',
+        b'{"email_id": "x\\udfff"}',
+        '{"email_id": "x"}'.encode("utf-16"),
+        b"\xef\xbb\xbf{}",
+        b"\xff\xfe{}",
+        b"{",
+        b'{"email_id": "x"}}',
+        b"[]",
+        b'"x"',
+        b"null",
+        b"1",
+        b" ",
+    ],
+    ids=lambda body: repr(body[:24])[2:-1],
+)
 @pytest.mark.usefixtures("no_error_logs")
 def test_malformed_or_too_deep_json_is_400(apis, tokens, body):
     reply = raw_call(apis["email_worker"], "POST", "/", body=body, token=tokens["service"])
     assert error_code(reply) == (400, "invalid_json")
 
 
-@pytest.mark.parametrize("text", ['"\\' * 32_768, "[" * 65_536, '"' * 65_536, '"[",' * 16_384, "[]" * 32_768,
-                                  '["' + "\\\\" * 32_700 + '"' + "[" * 40], ids=lambda text: text[:8])
+@pytest.mark.parametrize(
+    "text",
+    ['"\\' * 32_768, "[" * 65_536, '"' * 65_536, '"[",' * 16_384, "[]" * 32_768, '["' + "\\\\" * 32_700 + '"' + "[" * 40],
+    ids=lambda text: text[:8],
+)
 def test_pathological_bodies_of_64_kib_are_judged_at_once(apis, tokens, text):
     """The depth check is one linear pass: no regular-expression backtracking on quotes and backslashes."""
     started = time.monotonic()
@@ -281,8 +358,10 @@ def test_maintenance_refuses_deep_and_odd_job_lists(apis, tokens, caplog):
 # --- ids in bodies -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("email_id", ["a/b", "a/b/c", "../x", ".", "..", "__x__", "____", "__a-b__", "x" * 501, "", "é",
-                                      "a b", "a\x00", 7, None, ["a"], {"a": 1}])
+@pytest.mark.parametrize(
+    "email_id",
+    ["a/b", "a/b/c", "../x", ".", "..", "__x__", "____", "__a-b__", "x" * 501, "", "é", "a b", "a\x00", 7, None, ["a"], {"a": 1}],
+)
 @pytest.mark.usefixtures("no_error_logs")
 def test_an_email_id_that_is_not_an_id_is_400(apis, tokens, db, email_id):
     """``a/b`` was a ValueError from the Firestore client (a 500), ``__x__`` an InvalidArgument."""

@@ -96,12 +96,15 @@ def test_no_guest_link_is_stored_and_a_replay_signs_a_working_one(interviews_api
     assert len(records) == 2 and {r["state"] for r in records} == {"completed"}
     assert "cvg1" not in repr(records) and "token=" not in repr(records)  # every field, nested ones too
 
-    replays = (interviews_api.post("/interviews", token=host_token, json=body, headers=create_key),
-               interviews_api.post(f"/interviews/{iid}/confirm", token=host_token, headers=confirm_key))
+    replays = (
+        interviews_api.post("/interviews", token=host_token, json=body, headers=create_key),
+        interviews_api.post(f"/interviews/{iid}/confirm", token=host_token, headers=confirm_key),
+    )
     for replayed, original in zip(replays, (first, confirmed)):
         assert replayed.status == original.status
-        assert {k: v for k, v in replayed.json.items() if k != "portal_join_url"} == \
-            {k: v for k, v in original.json.items() if k != "portal_join_url"}
+        assert {k: v for k, v in replayed.json.items() if k != "portal_join_url"} == {
+            k: v for k, v in original.json.items() if k != "portal_join_url"
+        }
         token = replayed.json["portal_join_url"].split("#token=", 1)[1]
         assert token.startswith("cvg1.")
         joined = join_api.get(f"/interviews/{iid}", token=token)
@@ -113,7 +116,8 @@ def test_no_guest_link_is_stored_and_a_replay_signs_a_working_one(interviews_api
 
 
 def test_a_stalled_create_holds_its_key_for_the_lease_then_a_retry_finishes_it(
-        interviews_api, sandbox, host_token, google_email, clock, container, db, monkeypatch):
+    interviews_api, sandbox, host_token, google_email, clock, container, db, monkeypatch
+):
     """The first attempt stops after inserting the Calendar event (before queueing the emails)."""
     stall = Stall(container.email_queue, "enqueue")
     monkeypatch.setattr(container, "email_queue", stall)
@@ -148,7 +152,8 @@ def test_a_stalled_create_holds_its_key_for_the_lease_then_a_retry_finishes_it(
 
 
 def test_a_confirm_that_died_after_its_transaction_is_finished_by_the_retry(
-        interviews_api, sandbox, host_token, google_email, clock, container, monkeypatch):
+    interviews_api, sandbox, host_token, google_email, clock, container, monkeypatch
+):
     """The dead confirm committed pending → confirmed but made no Calendar event: the retry
     must publish (not answer 422 confirmed → confirmed), and the zombie finds the same event."""
     iid = interviews_api.post("/interviews", token=host_token, json=create_body(clock, booking="request")).json["interview_id"]
@@ -156,7 +161,8 @@ def test_a_confirm_that_died_after_its_transaction_is_finished_by_the_retry(
     monkeypatch.setattr(container, "calendar_events", stall)
     headers = key()
     first, first_reply = in_background(
-        lambda: interviews_api.post(f"/interviews/{iid}/confirm", token=host_token, headers=headers))
+        lambda: interviews_api.post(f"/interviews/{iid}/confirm", token=host_token, headers=headers)
+    )
     assert stall.reached.wait(20)
     assert interviews_api.get(f"/interviews/{iid}", token=host_token).json["status"] == "confirmed"
     assert events_of(sandbox, google_email) == []
@@ -177,7 +183,8 @@ def test_a_confirm_that_died_after_its_transaction_is_finished_by_the_retry(
 
 
 def test_a_cancel_that_died_after_its_transaction_is_finished_by_the_retry(
-        interviews_api, sandbox, host_token, google_email, clock, container, monkeypatch):
+    interviews_api, sandbox, host_token, google_email, clock, container, monkeypatch
+):
     iid = interviews_api.post("/interviews", token=host_token, json=create_body(clock)).json["interview_id"]
     assert sandbox.drain_tasks(timeout=15)
     stall = Stall(container.email_queue, "enqueue")
@@ -198,14 +205,21 @@ def test_a_cancel_that_died_after_its_transaction_is_finished_by_the_retry(
 
 
 def test_an_in_progress_record_of_a_dead_instance_expires_after_the_lease(
-        interviews_api, sandbox, host_token, google_email, clock, db):
+    interviews_api, sandbox, host_token, google_email, clock, db
+):
     """The record as an instance killed right after claiming it leaves it (nothing else done)."""
     body, headers = create_body(clock), key()
     record = record_id(WORKSPACE, HOST.uid, "create", headers["Idempotency-Key"])
     claimed = clock.now() - IN_PROGRESS_LEASE + timedelta(seconds=20)
-    db.collection("idempotency").document(record).create({
-        "fingerprint": request_fingerprint("POST", "/interviews", body), "state": "in_progress", "created_at": claimed,
-        "lease_expires_at": claimed + IN_PROGRESS_LEASE, "expires_at": claimed + timedelta(hours=24)})
+    db.collection("idempotency").document(record).create(
+        {
+            "fingerprint": request_fingerprint("POST", "/interviews", body),
+            "state": "in_progress",
+            "created_at": claimed,
+            "lease_expires_at": claimed + IN_PROGRESS_LEASE,
+            "expires_at": claimed + timedelta(hours=24),
+        }
+    )
     busy = interviews_api.post("/interviews", token=host_token, json=body, headers=headers)
     assert_busy(busy)
     assert busy.headers["Retry-After"] == "20"
@@ -220,9 +234,14 @@ def test_a_record_without_a_lease_field_counts_from_its_creation(interviews_api,
     """Records written before the lease existed: stuck for 24 h then, now free after the lease."""
     body, headers = create_body(clock), key()
     record = record_id(WORKSPACE, HOST.uid, "create", headers["Idempotency-Key"])
-    db.collection("idempotency").document(record).create({
-        "fingerprint": request_fingerprint("POST", "/interviews", body), "state": "in_progress",
-        "created_at": clock.now() - timedelta(minutes=5), "expires_at": clock.now() + timedelta(hours=23)})
+    db.collection("idempotency").document(record).create(
+        {
+            "fingerprint": request_fingerprint("POST", "/interviews", body),
+            "state": "in_progress",
+            "created_at": clock.now() - timedelta(minutes=5),
+            "expires_at": clock.now() + timedelta(hours=23),
+        }
+    )
     created = interviews_api.post("/interviews", token=host_token, json=body, headers=headers)
     assert created.status == 201, created.json
     assert len(events_of(sandbox, google_email)) == 1
@@ -232,10 +251,15 @@ def test_a_live_lease_on_cancel_says_when_to_retry(interviews_api, host_token, c
     iid = interviews_api.post("/interviews", token=host_token, json=create_body(clock, booking="request")).json["interview_id"]
     headers = key()
     record = record_id(WORKSPACE, HOST.uid, f"cancel:{iid}", headers["Idempotency-Key"])
-    db.collection("idempotency").document(record).create({
-        "fingerprint": request_fingerprint("POST", f"/interviews/{iid}/cancel", {}), "state": "in_progress",
-        "created_at": clock.now(), "lease_expires_at": clock.now() + IN_PROGRESS_LEASE,
-        "expires_at": clock.now() + timedelta(hours=24)})
+    db.collection("idempotency").document(record).create(
+        {
+            "fingerprint": request_fingerprint("POST", f"/interviews/{iid}/cancel", {}),
+            "state": "in_progress",
+            "created_at": clock.now(),
+            "lease_expires_at": clock.now() + IN_PROGRESS_LEASE,
+            "expires_at": clock.now() + timedelta(hours=24),
+        }
+    )
     busy = interviews_api.post(f"/interviews/{iid}/cancel", token=host_token, json={}, headers=headers)
     assert_busy(busy)
     assert busy.headers["Retry-After"] == str(LEASE_SECONDS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import icalendar
 import pytest
@@ -18,7 +18,14 @@ from devstack.stack import OAUTH_CLIENT_ID
 from shared.adapters.firestore import UserRepository
 from shared.clock import FixedClock
 from shared.domain.connections import (
-    CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST, EMAIL, GOOGLE, OPENID, Connection, ConnectionStatus,
+    CALENDAR_EVENTS,
+    CALENDAR_FREEBUSY,
+    CALENDAR_LIST,
+    EMAIL,
+    GOOGLE,
+    OPENID,
+    Connection,
+    ConnectionStatus,
 )
 from shared.domain.models import Role, User
 from shared.google.credentials import refresh_token_context
@@ -33,7 +40,7 @@ STRANGER = User("uid-olga", OTHER_WORKSPACE, Role.HOST, "olga@globex.example", "
 @pytest.fixture
 def clock():
     """Real time: the sandbox's Calendar, Cloud Tasks and the worker process live in it too."""
-    return FixedClock(datetime.now(timezone.utc).replace(microsecond=0))
+    return FixedClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture
@@ -48,12 +55,20 @@ def host_token(db, sandbox, container, google_email):
     users.put(ADMIN)
     users.put(STRANGER)
     sandbox.add_google_account(google_email, HOST.name)
-    tokens = sandbox.sandbox.oauth.issue_tokens(OAUTH_CLIENT_ID, google_email,
-                                                [OPENID, EMAIL, CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST])
-    container.connections.save(Connection(
-        uid=HOST.uid, workspace_id=WORKSPACE, provider=GOOGLE, status=ConnectionStatus.CONNECTED, account_email=google_email,
-        scopes=(OPENID, EMAIL, CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST),
-        refresh_token=container.token_cipher.seal(tokens["refresh_token"], context=refresh_token_context(HOST.uid, GOOGLE))))
+    tokens = sandbox.sandbox.oauth.issue_tokens(
+        OAUTH_CLIENT_ID, google_email, [OPENID, EMAIL, CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST]
+    )
+    container.connections.save(
+        Connection(
+            uid=HOST.uid,
+            workspace_id=WORKSPACE,
+            provider=GOOGLE,
+            status=ConnectionStatus.CONNECTED,
+            account_email=google_email,
+            scopes=(OPENID, EMAIL, CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST),
+            refresh_token=container.token_cipher.seal(tokens["refresh_token"], context=refresh_token_context(HOST.uid, GOOGLE)),
+        )
+    )
     container.google_credentials.forget(HOST.uid)
     sandbox.clear_sent_mail()
     yield sandbox.mint_id_token(HOST.uid, HOST.email, name=HOST.name, claims={"workspace_id": WORKSPACE})
@@ -68,9 +83,15 @@ def _settle(sandbox):
 
 def create_body(clock, **changes):
     start = (clock.now() + timedelta(days=2)).replace(hour=14, minute=30, second=0)
-    return {"candidate": {"email": f"gus-{uuid.uuid4().hex[:6]}@candidates.example", "name": "Gus Guest"},
-            "job_title": "Backend Engineer", "date": start.date().isoformat(), "time": "14:30",
-            "timezone": "Europe/Berlin", "interview_type": "google_meet", "duration_minutes": 45} | changes
+    return {
+        "candidate": {"email": f"gus-{uuid.uuid4().hex[:6]}@candidates.example", "name": "Gus Guest"},
+        "job_title": "Backend Engineer",
+        "date": start.date().isoformat(),
+        "time": "14:30",
+        "timezone": "Europe/Berlin",
+        "interview_type": "google_meet",
+        "duration_minutes": 45,
+    } | changes
 
 
 def outbox_of(db, interview_id):
@@ -110,12 +131,13 @@ def test_create_meet_interview_event_link_and_two_invitations(interviews_api, sa
     assert event["id"] == body["calendar_event_id"] == body["interview_id"]
     assert event["conferenceData"]["conferenceSolution"]["key"]["type"] == "hangoutsMeet"
     assert body["meeting_link"] == event["hangoutLink"] and body["meeting_link"].startswith("https://meet.google.com/")
-    assert body["portal_join_url"].startswith(f"http://127.0.0.1:") and "#token=cvg1." in body["portal_join_url"]
+    assert body["portal_join_url"].startswith("http://127.0.0.1:") and "#token=cvg1." in body["portal_join_url"]
 
     assert sandbox.drain_tasks(timeout=15)
     mails = mails_for(sandbox, body["interview_id"])
     assert sorted(m["body"]["personalizations"][0]["to"][0]["email"] for m in mails) == sorted(
-        [body["candidate"]["email"], google_email])
+        [body["candidate"]["email"], google_email]
+    )
     for message in mails:
         text = ics_of(message)
         report = check_ical(text)
@@ -174,8 +196,11 @@ def test_sendgrid_503_then_202_sends_once(interviews_api, sandbox, host_token, c
 
 
 def test_sendgrid_400_is_failed_and_not_retried(interviews_api, sandbox, host_token, clock, db):
-    sandbox.inject(r"^/v3/mail/send$", [{"status": 400, "body": {"errors": [{"message": "Invalid to address", "field": "to", "help": None}]}}] * 2,
-                   method="POST")
+    sandbox.inject(
+        r"^/v3/mail/send$",
+        [{"status": 400, "body": {"errors": [{"message": "Invalid to address", "field": "to", "help": None}]}}] * 2,
+        method="POST",
+    )
     reply = interviews_api.post("/interviews", token=host_token, json=create_body(clock))
     assert sandbox.drain_tasks(timeout=15)
     interview_id = reply.json["interview_id"]
@@ -194,11 +219,17 @@ def test_reschedule_keeps_event_and_link_and_sends_updates_then_cancel(interview
     iid = created["interview_id"]
     assert sandbox.drain_tasks(timeout=15)
     new_start = (clock.now() + timedelta(days=3)).replace(hour=9, minute=0, second=0, microsecond=0)
-    moved = interviews_api.post(f"/interviews/{iid}/reschedule", token=host_token,
-                                json={"date": new_start.date().isoformat(), "time": "09:00", "timezone": "Europe/Berlin"})
+    moved = interviews_api.post(
+        f"/interviews/{iid}/reschedule",
+        token=host_token,
+        json={"date": new_start.date().isoformat(), "time": "09:00", "timezone": "Europe/Berlin"},
+    )
     assert moved.status == 200, moved.json
     assert (moved.json["calendar_event_id"], moved.json["meeting_link"], moved.json["sequence"]) == (
-        created["calendar_event_id"], created["meeting_link"], 1)
+        created["calendar_event_id"],
+        created["meeting_link"],
+        1,
+    )
     events = events_of(sandbox, google_email)
     assert len(events) == 1 and events[0]["hangoutLink"] == created["meeting_link"]
     assert events[0]["start"]["dateTime"].startswith(new_start.date().isoformat() + "T09:00")
@@ -233,8 +264,11 @@ def test_five_concurrent_creates_for_one_slot_one_wins(interviews_api, sandbox, 
 
     def create(i):
         barrier.wait()
-        replies.append(interviews_api.post("/interviews", token=host_token,
-                                           json=body | {"candidate": {"email": f"c{i}@candidates.example", "name": f"C{i}"}}))
+        replies.append(
+            interviews_api.post(
+                "/interviews", token=host_token, json=body | {"candidate": {"email": f"c{i}@candidates.example", "name": f"C{i}"}}
+            )
+        )
 
     threads = [threading.Thread(target=create, args=(i,)) for i in range(5)]
     for t in threads:
@@ -273,7 +307,9 @@ def test_back_to_back_is_fine_but_an_overlap_is_refused(interviews_api, host_tok
         ({"duration_minutes": "sixty"}, 400, "invalid_field"),
     ],
 )
-def test_bad_input_is_refused_and_nothing_is_written(interviews_api, sandbox, host_token, google_email, clock, db, changes, status, code):
+def test_bad_input_is_refused_and_nothing_is_written(
+    interviews_api, sandbox, host_token, google_email, clock, db, changes, status, code
+):
     reply = interviews_api.post("/interviews", token=host_token, json=create_body(clock, **changes))
     assert reply.status == status, reply.json
     if code:
@@ -282,11 +318,13 @@ def test_bad_input_is_refused_and_nothing_is_written(interviews_api, sandbox, ho
 
 
 def test_dst_refusals_say_why(interviews_api, host_token, clock):
-    gap = interviews_api.post("/interviews", token=host_token,
-                              json=create_body(clock, date="2027-03-14", time="02:30", timezone="America/New_York"))
+    gap = interviews_api.post(
+        "/interviews", token=host_token, json=create_body(clock, date="2027-03-14", time="02:30", timezone="America/New_York")
+    )
     assert gap.json["error"]["code"] == "nonexistent_local_time" and "does not exist" in gap.json["error"]["message"]
-    fold = interviews_api.post("/interviews", token=host_token,
-                               json=create_body(clock, date="2027-11-07", time="01:30", timezone="America/New_York"))
+    fold = interviews_api.post(
+        "/interviews", token=host_token, json=create_body(clock, date="2027-11-07", time="01:30", timezone="America/New_York")
+    )
     assert fold.json["error"]["code"] == "ambiguous_local_time" and "twice" in fold.json["error"]["message"]
     assert fold.json["error"]["details"]["offsets"] == ["-04:00", "-05:00"]
 
@@ -310,12 +348,15 @@ def test_start_with_date_and_time_that_agree_is_accepted(interviews_api, host_to
     assert seconds.status == 201, seconds.json
 
 
-@pytest.mark.parametrize(("changes", "fields"), [
-    ({"time": "15:30"}, ["start", "time"]),
-    ({"time": "14:30:30"}, ["start", "time"]),
-    ({"date": "2030-01-01"}, ["start", "date"]),
-    ({"date": "2030-01-01", "time": "09:00"}, ["start", "date", "time"]),
-])
+@pytest.mark.parametrize(
+    ("changes", "fields"),
+    [
+        ({"time": "15:30"}, ["start", "time"]),
+        ({"time": "14:30:30"}, ["start", "time"]),
+        ({"date": "2030-01-01"}, ["start", "date"]),
+        ({"date": "2030-01-01", "time": "09:00"}, ["start", "date", "time"]),
+    ],
+)
 def test_start_with_date_or_time_that_disagree_is_422(interviews_api, host_token, clock, db, changes, fields):
     body = create_body(clock)
     start = _local_start(body)
@@ -334,11 +375,13 @@ def test_reschedule_applies_the_same_start_rule(interviews_api, host_token, cloc
     iid = interviews_api.post("/interviews", token=host_token, json=create_body(clock, booking="request")).json["interview_id"]
     later = create_body(clock, time="17:00")
     start = _local_start(later)
-    clash = interviews_api.post(f"/interviews/{iid}/reschedule", token=host_token,
-                                json={"start": start, "date": later["date"], "time": "17:15"})
+    clash = interviews_api.post(
+        f"/interviews/{iid}/reschedule", token=host_token, json={"start": start, "date": later["date"], "time": "17:15"}
+    )
     assert (clash.status, clash.json["error"]["details"]["fields"]) == (422, ["start", "time"])
-    moved = interviews_api.post(f"/interviews/{iid}/reschedule", token=host_token,
-                                json={"start": start, "date": later["date"], "time": "17:00"})
+    moved = interviews_api.post(
+        f"/interviews/{iid}/reschedule", token=host_token, json={"start": start, "date": later["date"], "time": "17:00"}
+    )
     assert moved.status == 200 and moved.json["scheduled_time"] == start
 
 
@@ -350,13 +393,22 @@ SINGLE_LINE = {
 
 
 @pytest.mark.parametrize("field", sorted(SINGLE_LINE))
-@pytest.mark.parametrize(("value", "reason"), [
-    ("Backend\nEngineer", "line_break"), ("Backend\r\nEngineer", "line_break"), ("Backend\rEngineer", "line_break"),
-    ("Backend\u2028Engineer", "line_break"), ("Backend\tEngineer", "control_character"),
-    ("Backend\x00Engineer", "control_character"), ("Backend\x85Engineer", "control_character"),
-    ("Backend\x7fEngineer", "control_character"),
-])
-def test_single_line_fields_refuse_line_breaks_and_control_characters(interviews_api, host_token, clock, db, field, value, reason):
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("Backend\nEngineer", "line_break"),
+        ("Backend\r\nEngineer", "line_break"),
+        ("Backend\rEngineer", "line_break"),
+        ("Backend\u2028Engineer", "line_break"),
+        ("Backend\tEngineer", "control_character"),
+        ("Backend\x00Engineer", "control_character"),
+        ("Backend\x85Engineer", "control_character"),
+        ("Backend\x7fEngineer", "control_character"),
+    ],
+)
+def test_single_line_fields_refuse_line_breaks_and_control_characters(
+    interviews_api, host_token, clock, db, field, value, reason
+):
     reply = interviews_api.post("/interviews", token=host_token, json=create_body(clock, **SINGLE_LINE[field](value)))
     assert (reply.status, reply.json["error"]["code"]) == (422, "invalid_field"), reply.json
     assert reply.json["error"]["details"] == {"field": field, "reason": reason}
@@ -365,23 +417,33 @@ def test_single_line_fields_refuse_line_breaks_and_control_characters(interviews
 
 @pytest.mark.parametrize("field", sorted(SINGLE_LINE))
 def test_single_line_fields_keep_what_is_one_line(interviews_api, host_token, clock, field):
-    reply = interviews_api.post("/interviews", token=host_token,
-                                json=create_body(clock, booking="request", **SINGLE_LINE[field]("  Zoë — Back-end «Lead»  ")))
+    reply = interviews_api.post(
+        "/interviews",
+        token=host_token,
+        json=create_body(clock, booking="request", **SINGLE_LINE[field]("  Zoë — Back-end «Lead»  ")),
+    )
     assert reply.status == 201, reply.json
-    stored = {"job_title": reply.json["job_title"], "candidate.name": reply.json["candidate"]["name"],
-              "location": reply.json["location"]}[field]
+    stored = {
+        "job_title": reply.json["job_title"],
+        "candidate.name": reply.json["candidate"]["name"],
+        "location": reply.json["location"],
+    }[field]
     assert stored == "Zoë — Back-end «Lead»"
 
 
 def test_a_note_keeps_its_lines_as_lf(interviews_api, host_token, clock):
-    reply = interviews_api.post("/interviews", token=host_token, json=create_body(
-        clock, booking="request", note="Agenda:\r\n- intro\r- code\n- questions\u2028Bring:\ta laptop"))
+    reply = interviews_api.post(
+        "/interviews",
+        token=host_token,
+        json=create_body(clock, booking="request", note="Agenda:\r\n- intro\r- code\n- questions\u2028Bring:\ta laptop"),
+    )
     assert reply.status == 201, reply.json
     expected = "Agenda:\n- intro\n- code\n- questions\nBring:\ta laptop"
     assert reply.json["note"] == expected
     assert interviews_api.get(f"/interviews/{reply.json['interview_id']}", token=host_token).json["note"] == expected
-    longest = interviews_api.post("/interviews", token=host_token, json=create_body(
-        clock, booking="request", time="16:00", note="x\r\n" * 666 + "xx"))  # 2000 characters once CRLF is LF
+    longest = interviews_api.post(
+        "/interviews", token=host_token, json=create_body(clock, booking="request", time="16:00", note="x\r\n" * 666 + "xx")
+    )  # 2000 characters once CRLF is LF
     assert longest.status == 201, longest.json
     for bad, reason in (("a\x00b", "control_character"), ("a\x0bb", "control_character"), ("a\x85b", "control_character")):
         reply = interviews_api.post("/interviews", token=host_token, json=create_body(clock, note=bad))
@@ -398,7 +460,9 @@ def test_a_cancellation_reason_follows_the_note_rule(interviews_api, host_token,
 def test_a_malformed_body_and_a_bad_idempotency_key(interviews_api, host_token, clock):
     reply = interviews_api.call("POST", "/interviews", token=host_token, headers={"Content-Type": "application/json"}, json=None)
     assert reply.status in (400, 422)
-    bad_key = interviews_api.post("/interviews", token=host_token, json=create_body(clock), headers={"Idempotency-Key": "x" * 300})
+    bad_key = interviews_api.post(
+        "/interviews", token=host_token, json=create_body(clock), headers={"Idempotency-Key": "x" * 300}
+    )
     assert (bad_key.status, bad_key.json["error"]["code"]) == (400, "invalid_idempotency_key")
 
 
@@ -419,11 +483,17 @@ def test_request_then_confirm(interviews_api, sandbox, host_token, google_email,
 
 
 def test_list_get_and_workspace_scoping(interviews_api, sandbox, host_token, clock):
-    ids = [interviews_api.post("/interviews", token=host_token, json=create_body(clock, time=f"{9 + i:02d}:00", duration_minutes=30)).json["interview_id"]
-           for i in range(3)]
+    ids = [
+        interviews_api.post(
+            "/interviews", token=host_token, json=create_body(clock, time=f"{9 + i:02d}:00", duration_minutes=30)
+        ).json["interview_id"]
+        for i in range(3)
+    ]
     page1 = interviews_api.get("/interviews?when=upcoming&page_size=2", token=host_token).json
     assert [i["id"] for i in page1["interviews"]] == ids[:2] and page1["next_page_token"]
-    page2 = interviews_api.get(f"/interviews?when=upcoming&page_size=2&page_token={page1['next_page_token']}", token=host_token).json
+    page2 = interviews_api.get(
+        f"/interviews?when=upcoming&page_size=2&page_token={page1['next_page_token']}", token=host_token
+    ).json
     assert [i["id"] for i in page2["interviews"]] == ids[2:] and page2["next_page_token"] is None
     item = page1["interviews"][0]
     assert {"id", "candidate_name", "date", "time", "meeting_link", "note", "interview_type", "status"} <= set(item)
@@ -447,8 +517,12 @@ def test_list_get_and_workspace_scoping(interviews_api, sandbox, host_token, clo
 def test_past_interviews_list_newest_first_for_hosts_and_admins(interviews_api, sandbox, host_token, clock):
     """The newest-first list (when=past), with and without a status filter, as host and admin:
     each of these is a query shape of its own (and a composite index in infra/)."""
-    ids = [interviews_api.post("/interviews", token=host_token, json=create_body(clock, time=f"{9 + i:02d}:00", duration_minutes=30)).json["interview_id"]
-           for i in range(3)]
+    ids = [
+        interviews_api.post(
+            "/interviews", token=host_token, json=create_body(clock, time=f"{9 + i:02d}:00", duration_minutes=30)
+        ).json["interview_id"]
+        for i in range(3)
+    ]
     clock.advance(timedelta(days=3))
     admin = sandbox.mint_id_token(ADMIN.uid, ADMIN.email, claims={"workspace_id": WORKSPACE})
     newest_first = list(reversed(ids))
@@ -480,11 +554,19 @@ def test_without_a_google_connection_the_answer_carries_a_consent_url(interviews
 # --- the remaining documented answers ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("POST", "/interviews"), ("GET", "/interviews"), ("GET", "/interviews/iv1"), ("POST", "/interviews/iv1/confirm"),
-    ("POST", "/interviews/iv1/reschedule"), ("POST", "/interviews/iv1/cancel"), ("POST", "/interviews/iv1/complete"),
-    ("POST", "/interviews/iv1/no-show"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/interviews"),
+        ("GET", "/interviews"),
+        ("GET", "/interviews/iv1"),
+        ("POST", "/interviews/iv1/confirm"),
+        ("POST", "/interviews/iv1/reschedule"),
+        ("POST", "/interviews/iv1/cancel"),
+        ("POST", "/interviews/iv1/complete"),
+        ("POST", "/interviews/iv1/no-show"),
+    ],
+)
 def test_every_call_needs_a_signed_in_member(interviews_api, method, path):
     reply = interviews_api.call(method, path, json={} if method == "POST" else None)
     assert (reply.status, reply.json["error"]["code"]) == (401, "missing_credentials")
@@ -516,8 +598,9 @@ def test_reschedule_refusals(interviews_api, host_token, clock):
     assert (onto_first.status, onto_first.json["error"]["code"]) == (409, "slot_taken")
     past = interviews_api.post(f"/interviews/{first}/reschedule", token=host_token, json={"date": "2020-01-01", "time": "10:00"})
     assert (past.status, past.json["error"]["code"]) == (422, "start_in_past")
-    wrong_type = interviews_api.post(f"/interviews/{first}/reschedule", token=host_token,
-                                     json={"date": day, "time": "15:00", "duration_minutes": "long"})
+    wrong_type = interviews_api.post(
+        f"/interviews/{first}/reschedule", token=host_token, json={"date": day, "time": "15:00", "duration_minutes": "long"}
+    )
     assert wrong_type.status == 400
     bad_reason = interviews_api.post(f"/interviews/{first}/cancel", token=host_token, json={"reason": ["not", "text"]})
     assert bad_reason.status == 400
@@ -545,8 +628,10 @@ def test_idempotent_confirm_reschedule_and_cancel(interviews_api, sandbox, host_
     assert sandbox.drain_tasks(timeout=15)  # else the reschedule overtakes the invitations, which are then skipped
     day = (clock.now() + timedelta(days=4)).date().isoformat()
     move = {"Idempotency-Key": "move-" + uuid.uuid4().hex}
-    moved = [interviews_api.post(f"/interviews/{iid}/reschedule", token=host_token, json={"date": day, "time": "16:00"}, headers=move)
-             for _ in range(2)]
+    moved = [
+        interviews_api.post(f"/interviews/{iid}/reschedule", token=host_token, json={"date": day, "time": "16:00"}, headers=move)
+        for _ in range(2)
+    ]
     assert [m.json["sequence"] for m in moved] == [1, 1]
     assert sandbox.drain_tasks(timeout=15)  # else the cancellation overtakes the updates, which are then skipped
     cancel = {"Idempotency-Key": "cancel-" + uuid.uuid4().hex}

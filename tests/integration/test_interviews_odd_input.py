@@ -58,13 +58,25 @@ def refused(reply, status: int, code: str, field: str | None = None) -> None:
         assert reply.json["error"]["details"].get("field") == field, reply.json
 
 
-@pytest.mark.parametrize(("method", "action"), [
-    ("GET", ""), ("POST", "/confirm"), ("POST", "/reschedule"), ("POST", "/cancel"), ("POST", "/complete"), ("POST", "/no-show"),
-])
+@pytest.mark.parametrize(
+    ("method", "action"),
+    [
+        ("GET", ""),
+        ("POST", "/confirm"),
+        ("POST", "/reschedule"),
+        ("POST", "/cancel"),
+        ("POST", "/complete"),
+        ("POST", "/no-show"),
+    ],
+)
 @pytest.mark.parametrize("interview_id", ["__x__", "__", "__x__y__", "__interviews__"])
 def test_reserved_ids_on_every_interview_route_are_404(interviews_api, host_token, method, action, interview_id):
-    reply = interviews_api.call(method, f"/interviews/{interview_id}{action}", token=host_token,
-                                json={"date": "2030-01-01", "time": "10:00"} if method == "POST" else None)
+    reply = interviews_api.call(
+        method,
+        f"/interviews/{interview_id}{action}",
+        token=host_token,
+        json={"date": "2030-01-01", "time": "10:00"} if method == "POST" else None,
+    )
     if interview_id == "__":  # not reserved (Firestore's form needs __ at both ends of something): just unknown
         refused(reply, 404, "interview_not_found")
     else:
@@ -81,8 +93,12 @@ def test_candidate_id_that_is_not_an_id(interviews_api, host_token, clock, db, v
 
 @pytest.mark.parametrize("value", BAD_IDS)
 def test_host_uid_that_is_not_an_id(interviews_api, admin_token, clock, db, value):
-    refused(interviews_api.post("/interviews", token=admin_token, json=create_body(clock, host_uid=value)), 400, "invalid_field",
-            "host_uid")
+    refused(
+        interviews_api.post("/interviews", token=admin_token, json=create_body(clock, host_uid=value)),
+        400,
+        "invalid_field",
+        "host_uid",
+    )
     assert list(db.collection("interviews").stream()) == []
     for path in ("/interviews", "/analytics"):
         reply = interviews_api.get(f"{path}?{urlencode({'host_uid': value})}", token=admin_token)
@@ -106,11 +122,16 @@ def test_extreme_but_valid_ranges_are_answered(interviews_api, host_token):
     refused(interviews_api.get(f"/analytics?to={first}", token=host_token), 422, "invalid_range", "from")
 
 
-@pytest.mark.parametrize("changes", [
-    {"start": EARLIEST_PLUS_14}, {"start": LATEST_MINUS_12},
-    {"start": "9999-12-31T23:00:00Z", "timezone": "Asia/Tokyo", "date": "9999-12-31"},
-    {"date": "0001-01-01", "time": "00:00"}, {"date": "9999-12-31", "time": "23:59", "timezone": "America/New_York"},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"start": EARLIEST_PLUS_14},
+        {"start": LATEST_MINUS_12},
+        {"start": "9999-12-31T23:00:00Z", "timezone": "Asia/Tokyo", "date": "9999-12-31"},
+        {"date": "0001-01-01", "time": "00:00"},
+        {"date": "9999-12-31", "time": "23:59", "timezone": "America/New_York"},
+    ],
+)
 def test_create_and_reschedule_with_instants_beyond_the_calendar(interviews_api, host_token, clock, db, changes):
     body = create_body(clock, **changes)
     if "start" in changes and "date" not in changes:
@@ -119,8 +140,11 @@ def test_create_and_reschedule_with_instants_beyond_the_calendar(interviews_api,
     assert reply.status == 422 and reply.json["error"]["code"] in ("invalid_timestamp", "invalid_date"), reply.json
     assert list(db.collection("interviews").stream()) == []
     iid = interviews_api.post("/interviews", token=host_token, json=create_body(clock, booking="request")).json["interview_id"]
-    moved = interviews_api.post(f"/interviews/{iid}/reschedule", token=host_token,
-                                json={k: v for k, v in body.items() if k in ("start", "date", "time", "timezone")})
+    moved = interviews_api.post(
+        f"/interviews/{iid}/reschedule",
+        token=host_token,
+        json={k: v for k, v in body.items() if k in ("start", "date", "time", "timezone")},
+    )
     assert moved.status == 422 and moved.json["error"]["code"] in ("invalid_timestamp", "invalid_date"), moved.json
 
 
@@ -137,12 +161,22 @@ def test_thirty_one_statuses_count_once_each(interviews_api, host_token, clock):
     assert "pending, confirmed" in unknown.json["error"]["message"]
 
 
-@pytest.mark.parametrize("token", [
-    base64.urlsafe_b64encode(b"[" * 1500 + b"]" * 1500).decode(), _token(json.loads("[" * 200 + "]" * 200)),
-    _token(["2026-06-03T12:00:00+00:00", "a/b"]), _token(["2026-06-03T12:00:00+00:00", "__x__"]),
-    _token(["2026-06-03T12:00:00", "iv1"]), _token(["0001-01-01T00:00:00+14:00", "iv1"]), _token({"a": 1, "b": 2}),
-    _token(["2026-06-03T12:00:00+00:00", "iv1", "x"]), _token([1, 2]), "%%%", "x" * 600,
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        base64.urlsafe_b64encode(b"[" * 1500 + b"]" * 1500).decode(),
+        _token(json.loads("[" * 200 + "]" * 200)),
+        _token(["2026-06-03T12:00:00+00:00", "a/b"]),
+        _token(["2026-06-03T12:00:00+00:00", "__x__"]),
+        _token(["2026-06-03T12:00:00", "iv1"]),
+        _token(["0001-01-01T00:00:00+14:00", "iv1"]),
+        _token({"a": 1, "b": 2}),
+        _token(["2026-06-03T12:00:00+00:00", "iv1", "x"]),
+        _token([1, 2]),
+        "%%%",
+        "x" * 600,
+    ],
+)
 def test_forged_page_tokens(interviews_api, host_token, token):
     reply = interviews_api.get(f"/interviews?page_token={quote(token)}", token=host_token)
     refused(reply, 400, "invalid_page_token", "page_token")

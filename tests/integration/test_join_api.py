@@ -44,8 +44,11 @@ def host_token(sandbox):
 @pytest.fixture
 def guest_link(container):
     def _link(interview, **overrides):
-        args = {"interview_id": interview.id, "workspace_id": interview.workspace_id,
-                "expires_at": interview.end + timedelta(hours=24)} | overrides
+        args = {
+            "interview_id": interview.id,
+            "workspace_id": interview.workspace_id,
+            "expires_at": interview.end + timedelta(hours=24),
+        } | overrides
         return container.guest_links.sign(**args)
 
     return _link
@@ -178,13 +181,23 @@ def _foreign_signed_token(sandbox, **claims):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    kid = next(iter(requests.get(sandbox.url + "/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com", timeout=5).json()))
+    kid = next(
+        iter(requests.get(sandbox.url + "/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com", timeout=5).json())
+    )
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     signer = crypt.RSASigner.from_string(pem, key_id=kid)
     now = int(NOW.timestamp())
-    payload = {"iss": f"https://securetoken.google.com/{sandbox.project}", "aud": sandbox.project, "sub": HOST.uid,
-               "iat": now, "exp": now + 3600, "auth_time": now, "email": HOST.email, "email_verified": True} | claims
+    payload = {
+        "iss": f"https://securetoken.google.com/{sandbox.project}",
+        "aud": sandbox.project,
+        "sub": HOST.uid,
+        "iat": now,
+        "exp": now + 3600,
+        "auth_time": now,
+        "email": HOST.email,
+        "email_verified": True,
+    } | claims
     return jwt.encode(signer, payload).decode()
 
 
@@ -197,12 +210,24 @@ def _foreign_signed_token(sandbox, **claims):
         (lambda s: "a.b.c", "invalid_token"),
         (lambda s: s.mint_id_token(HOST.uid, HOST.email, issued_at=int(time.time()) - 7200), "token_expired"),
         (lambda s: s.mint_id_token(HOST.uid, HOST.email, audience="another-project"), "invalid_token"),
-        (lambda s: s.mint_id_token(HOST.uid, HOST.email, issuer="https://securetoken.google.com/another-project"), "invalid_token"),
+        (
+            lambda s: s.mint_id_token(HOST.uid, HOST.email, issuer="https://securetoken.google.com/another-project"),
+            "invalid_token",
+        ),
         (lambda s: s.mint_oidc_token("svc@p.iam.gserviceaccount.com", audience=s.project), "invalid_token"),
         (lambda s: _foreign_signed_token(s), "invalid_token"),
     ],
-    ids=["no-header", "empty", "garbage", "three-parts", "expired", "wrong-audience", "wrong-issuer", "oidc-not-firebase",
-         "wrong-signature"],
+    ids=[
+        "no-header",
+        "empty",
+        "garbage",
+        "three-parts",
+        "expired",
+        "wrong-audience",
+        "wrong-issuer",
+        "oidc-not-firebase",
+        "wrong-signature",
+    ],
 )
 def test_bad_tokens_get_401_and_write_nothing(join_api, seed, sandbox, db, make_token, code):
     interview = seed(start=NOW + timedelta(minutes=5))
@@ -231,8 +256,12 @@ def test_tampered_and_expired_guest_links_get_401(join_api, seed, guest_link, db
 
 def test_unknown_and_foreign_interviews_are_the_same_404(join_api, seed, sandbox, host_token, guest_link, db):
     mine = seed(start=NOW + timedelta(minutes=5))
-    theirs = seed(workspace_id=OTHER_WORKSPACE, host=Person("olga@globex.example", "Olga", "uid-olga"),
-                  guest=Person("zed@candidates.example", "Zed"), start=NOW + timedelta(minutes=5))
+    theirs = seed(
+        workspace_id=OTHER_WORKSPACE,
+        host=Person("olga@globex.example", "Olga", "uid-olga"),
+        guest=Person("zed@candidates.example", "Zed"),
+        start=NOW + timedelta(minutes=5),
+    )
     before = snapshot_times(db, theirs.id)
     replies = [
         join_api.get("/interviews/iv-does-not-exist", token=host_token),
@@ -250,7 +279,9 @@ def test_unknown_and_foreign_interviews_are_the_same_404(join_api, seed, sandbox
 def test_guest_link_for_a_copied_interview_id_in_another_workspace(join_api, seed, container, db):
     """A link signed for workspace A does not open an interview of workspace B with the same id."""
     interview = seed(workspace_id=OTHER_WORKSPACE)
-    forged_scope = container.guest_links.sign(interview_id=interview.id, workspace_id=WORKSPACE, expires_at=NOW + timedelta(days=1))
+    forged_scope = container.guest_links.sign(
+        interview_id=interview.id, workspace_id=WORKSPACE, expires_at=NOW + timedelta(days=1)
+    )
     assert join_api.get(f"/interviews/{interview.id}", token=forged_scope).status == 404
 
 
@@ -281,9 +312,13 @@ def test_unknown_path_and_wrong_method(join_api, host_token):
 @pytest.mark.parametrize("interview_id", ["__x__", "____", "__iv-1__", "__a__b__", "__x__%2Fjoin", "x" * 129])
 def test_ids_outside_the_id_pattern_are_404_and_never_reach_firestore(join_api, host_token, caplog, interview_id):
     """Firestore reserves ids of the form __x__ (an InvalidArgument, answered 500 with a traceback)."""
-    for method, path in (("GET", f"/interviews/{interview_id}"), ("POST", f"/interviews/{interview_id}/join"),
-                         ("GET", f"/portal/{interview_id}"), ("OPTIONS", f"/interviews/{interview_id}"),
-                         ("OPTIONS", f"/interviews/{interview_id}/join")):
+    for method, path in (
+        ("GET", f"/interviews/{interview_id}"),
+        ("POST", f"/interviews/{interview_id}/join"),
+        ("GET", f"/portal/{interview_id}"),
+        ("OPTIONS", f"/interviews/{interview_id}"),
+        ("OPTIONS", f"/interviews/{interview_id}/join"),
+    ):
         reply = join_api.call(method, path, token=host_token)
         assert (reply.status, reply.json["error"]["code"]) == (404, "no_such_endpoint"), (method, path, reply.json)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -11,7 +11,14 @@ import pytest
 
 from devstack.stack import OAUTH_CLIENT_ID
 from shared.domain.connections import (
-    CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST, EMAIL, GOOGLE, OPENID, Connection, ConnectionStatus,
+    CALENDAR_EVENTS,
+    CALENDAR_FREEBUSY,
+    CALENDAR_LIST,
+    EMAIL,
+    GOOGLE,
+    OPENID,
+    Connection,
+    ConnectionStatus,
     refresh_token_context,
 )
 from shared.domain.models import Role, User
@@ -57,9 +64,20 @@ class Hosts:
         c = self._container
         tokens = self._sandbox.sandbox.oauth.issue_tokens(OAUTH_CLIENT_ID, google_email, list(SCOPES))
         sealed = c.token_cipher.seal(tokens["refresh_token"], context=refresh_token_context(uid, GOOGLE))
-        c.connections.save(Connection(
-            uid=uid, workspace_id=WORKSPACE, provider=GOOGLE, status=ConnectionStatus.CONNECTED, account_email=google_email,
-            scopes=SCOPES, refresh_token=sealed, connected_at=c.clock.now(), updated_at=c.clock.now(), **changes))
+        c.connections.save(
+            Connection(
+                uid=uid,
+                workspace_id=WORKSPACE,
+                provider=GOOGLE,
+                status=ConnectionStatus.CONNECTED,
+                account_email=google_email,
+                scopes=SCOPES,
+                refresh_token=sealed,
+                connected_at=c.clock.now(),
+                updated_at=c.clock.now(),
+                **changes,
+            )
+        )
         c.google_credentials.forget(uid)
 
 
@@ -81,8 +99,7 @@ def run(api, token, jobs=None):
 # --- who may call ---------------------------------------------------------------------------
 
 
-def test_only_the_scheduler_with_the_right_audience_and_nothing_happens_otherwise(maintenance_api, sandbox, db, hosts,
-                                                                                clock):
+def test_only_the_scheduler_with_the_right_audience_and_nothing_happens_otherwise(maintenance_api, sandbox, db, hosts, clock):
     uid, _, google_email = hosts.add("revoked")
     sandbox.revoke_google_grants(google_email)
     db.collection("oauth_states").document("old").set({"expires_at": clock.now() - timedelta(hours=1)})
@@ -120,15 +137,24 @@ def test_certificates_out_of_reach_answer_503(maintenance_api, sandbox, schedule
 
 @pytest.mark.usefixtures("worker_server")
 def test_a_revoked_grant_marks_needs_reauth_and_the_host_gets_one_email_per_incident(
-        maintenance_api, sandbox, db, hosts, scheduler_token, clock, container):
+    maintenance_api, sandbox, db, hosts, scheduler_token, clock, container
+):
     sandbox.clear_sent_mail()
     uid, host_email, google_email = hosts.add("revoked")
     _, healthy_email, _ = hosts.add("healthy")
     sandbox.revoke_google_grants(google_email)
 
     first = run(maintenance_api, scheduler_token, ["connections"])["connections"]
-    assert first == {"ok": True, "checked": 2, "healthy": 1, "needs_reauth": 1, "errors": 0, "notified": 1,
-                     "notices_failed": 0, "more": False}
+    assert first == {
+        "ok": True,
+        "checked": 2,
+        "healthy": 1,
+        "needs_reauth": 1,
+        "errors": 0,
+        "notified": 1,
+        "notices_failed": 0,
+        "more": False,
+    }
     connection = stored(db, uid)
     assert connection["status"] == "needs_reauth" and "refresh_token" not in connection
     assert connection["last_error"]["code"] == "invalid_grant" and connection["reauth_notified_at"] == clock.now()
@@ -161,8 +187,9 @@ def test_a_revoked_grant_marks_needs_reauth_and_the_host_gets_one_email_per_inci
     assert len(sandbox.sent_mail_to(host_email)) == 2
 
 
-def test_a_transient_refresh_failure_is_recorded_and_the_connection_stays_connected(maintenance_api, sandbox, db, hosts,
-                                                                                     scheduler_token):
+def test_a_transient_refresh_failure_is_recorded_and_the_connection_stays_connected(
+    maintenance_api, sandbox, db, hosts, scheduler_token
+):
     uid, _, _ = hosts.add("flaky")
     sandbox.inject("^/token$", [{"status": 503}] * 40, method="POST")
     try:
@@ -191,8 +218,9 @@ def test_connections_are_checked_round_robin_when_a_run_cannot_check_them_all(co
 # --- calendars -------------------------------------------------------------------------------------
 
 
-def test_calendar_lists_older_than_a_day_are_read_again_and_fresh_ones_are_not(maintenance_api, sandbox, db, hosts,
-                                                                              scheduler_token, clock):
+def test_calendar_lists_older_than_a_day_are_read_again_and_fresh_ones_are_not(
+    maintenance_api, sandbox, db, hosts, scheduler_token, clock
+):
     stale, _, stale_google = hosts.add("stale", last_sync_at=clock.now() - timedelta(hours=25))
     fresh, _, fresh_google = hosts.add("fresh", last_sync_at=clock.now() - timedelta(hours=1))
     never, _, never_google = hosts.add("never")
@@ -227,8 +255,14 @@ def test_cleanup_deletes_only_what_expired_or_is_past_retention(maintenance_api,
         db.collection("oauth_states").document(name).set({"expires_at": now + timedelta(minutes=expires)})
     for name, expires in (("key-old", -1), ("key-live", 1)):
         db.collection("idempotency").document(name).set({"state": "completed", "expires_at": now + timedelta(hours=expires)})
-    for name, status, age in (("sent-old", "sent", 31), ("failed-old", "failed", 31), ("skipped-old", "skipped", 40),
-                              ("sent-recent", "sent", 29), ("queued-old", "queued", 40), ("sending-old", "sending", 40)):
+    for name, status, age in (
+        ("sent-old", "sent", 31),
+        ("failed-old", "failed", 31),
+        ("skipped-old", "skipped", 40),
+        ("sent-recent", "sent", 29),
+        ("queued-old", "queued", 40),
+        ("sending-old", "sending", 40),
+    ):
         db.collection("outbox").document(name).set({"status": status, "updated_at": now - timedelta(days=age)})
 
     summary = run(maintenance_api, scheduler_token, ["cleanup"])["cleanup"]
@@ -264,6 +298,13 @@ def test_every_job_runs_by_default_and_a_failing_job_does_not_stop_the_others(ma
 
 
 def service(container, **limits) -> Maintenance:
-    return Maintenance(firestore_client=container.firestore, connections=container.connections, users=container.users,
-                       credentials=lambda: container.google_credentials, google_connections=lambda: container.google_connections,
-                       tasks=lambda: container.email_tasks, worker_url=container.settings.email_worker_url, **limits)
+    return Maintenance(
+        firestore_client=container.firestore,
+        connections=container.connections,
+        users=container.users,
+        credentials=lambda: container.google_credentials,
+        google_connections=lambda: container.google_connections,
+        tasks=lambda: container.email_tasks,
+        worker_url=container.settings.email_worker_url,
+        **limits,
+    )

@@ -9,7 +9,7 @@ import base64
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -58,8 +58,16 @@ def local(url: str) -> str:
 FORM = "application/x-www-form-urlencoded"
 
 
-def post_form(oauth_api, path: str, fields: dict[str, str] | None = None, *, origin: str | None = CORS_ORIGIN,
-              browser: Browser | None = None, body: bytes | None = None, content_type: str = FORM) -> Reply:
+def post_form(
+    oauth_api,
+    path: str,
+    fields: dict[str, str] | None = None,
+    *,
+    origin: str | None = CORS_ORIGIN,
+    browser: Browser | None = None,
+    body: bytes | None = None,
+    content_type: str = FORM,
+) -> Reply:
     """A top-level form POST as a browser sends it (``Origin``, cookies, a urlencoded body),
     checked against docs/openapi.yaml like every other call (FunctionClient sends JSON only)."""
     headers = {"Content-Type": content_type, **(browser.header() if browser else {})}
@@ -67,8 +75,9 @@ def post_form(oauth_api, path: str, fields: dict[str, str] | None = None, *, ori
         headers["Origin"] = origin
     data = body if body is not None else urlencode(fields or {}).encode()
     response = oauth_api._client.open(path, method="POST", data=data, headers=headers)
-    oauth_api._spec.validate_response("oauth", "POST", path, response.status_code, response.get_json(silent=True),
-                                      response.headers)
+    oauth_api._spec.validate_response(
+        "oauth", "POST", path, response.status_code, response.get_json(silent=True), response.headers
+    )
     reply = Reply(response.status_code, None, dict(response.headers), response.get_data(as_text=True))
     reply.set_cookies = response.headers.getlist("Set-Cookie")
     return reply
@@ -185,7 +194,10 @@ def test_tampered_state(oauth_api, sandbox, host_token, db):
     redirect = sandbox.consent(begin(oauth_api, host_token, browser), GOOGLE_EMAIL)
     query = parse_qs(urlsplit(redirect).query)
     forged = f"/callback?state={query['state'][0][:-2]}xy&code={query['code'][0]}"
-    assert outcome(oauth_api.get(forged, headers=browser.header())) == {"google_connection": ["failed"], "error": ["invalid_state"]}
+    assert outcome(oauth_api.get(forged, headers=browser.header())) == {
+        "google_connection": ["failed"],
+        "error": ["invalid_state"],
+    }
     assert_nothing_stored(db)
 
 
@@ -347,8 +359,9 @@ def test_a_refused_calendar_call_is_not_retried_and_is_recorded(oauth_api, sandb
 
 
 def test_a_400_from_the_token_endpoint_is_not_retried(oauth_api, sandbox, host_token, db):
-    sandbox.inject("^/token$", [{"status": 400, "body": {"error": "invalid_grant", "error_description": "Bad Request"}}],
-                   method="POST")
+    sandbox.inject(
+        "^/token$", [{"status": 400, "body": {"error": "invalid_grant", "error_description": "Bad Request"}}], method="POST"
+    )
     before = len(sandbox.calls("/token"))
     assert connect(oauth_api, sandbox, host_token)["error"] == ["oauth_code_rejected"]
     assert len(sandbox.calls("/token")) == before + 1
@@ -384,7 +397,10 @@ def test_no_token_code_verifier_or_secret_in_firestore_or_logs(oauth_api, sandbo
     responses = reply.text + json.dumps(oauth_api.get("/status", token=host_token).json)
     for secret in secrets:
         assert secret not in dump, "a secret is stored in clear in Firestore"
-        assert secret not in log_text, ("a secret reached a log line", [r.name for r in caplog.records if secret in formatter.format(r)])
+        assert secret not in log_text, (
+            "a secret reached a log line",
+            [r.name for r in caplog.records if secret in formatter.format(r)],
+        )
         assert secret not in responses
 
 
@@ -401,9 +417,9 @@ def test_preflight_and_missing_credentials(oauth_api, path):
 
 
 def test_a_guest_link_is_not_a_host_credential(oauth_api, container):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    link = container.guest_links.sign(interview_id="iv1", workspace_id=WORKSPACE, expires_at=datetime(2030, 1, 1, tzinfo=timezone.utc))
+    link = container.guest_links.sign(interview_id="iv1", workspace_id=WORKSPACE, expires_at=datetime(2030, 1, 1, tzinfo=UTC))
     assert oauth_api.get("/status", token=link).status == 401
 
 
@@ -481,8 +497,7 @@ def test_a_start_with_another_users_id_token_binds_nothing(oauth_api, sandbox, l
     assert HOST.email not in reply.text  # the page does not say whose link it was
 
 
-@pytest.mark.parametrize("origin", [None, "null", "https://evil.example", "http://localhost:5173.evil.example",
-                                    OAUTH_URL])
+@pytest.mark.parametrize("origin", [None, "null", "https://evil.example", "http://localhost:5173.evil.example", OAUTH_URL])
 def test_a_start_posted_from_elsewhere_than_the_front_end_binds_nothing(oauth_api, link, host_token, db, origin):
     """The requester's own valid token, auto-posted from a page of theirs (or a sandboxed frame): refused."""
     assert_refused(start_in(oauth_api, Browser(), link, host_token, origin=origin), 403, "start_not_from_app", db)
@@ -503,13 +518,13 @@ def test_the_start_form_is_strict(oauth_api, link, host_token, db):
     assert post_form(oauth_api, "/start", {"state": state, "id_token": host_token}).status == 303
 
 
-def test_a_start_while_the_signing_keys_are_unreachable_is_a_clear_503(oauth_api, link, host_token, db, container,
-                                                                         monkeypatch):
+def test_a_start_while_the_signing_keys_are_unreachable_is_a_clear_503(oauth_api, link, host_token, db, container, monkeypatch):
     from shared.auth.certs import CertificateCache
     from shared.auth.tokens import FirebaseTokenVerifier
 
-    unreachable = FirebaseTokenVerifier(container.settings.firebase_project_id,
-                                        CertificateCache("http://127.0.0.1:9/certs", timeout=0.5))
+    unreachable = FirebaseTokenVerifier(
+        container.settings.firebase_project_id, CertificateCache("http://127.0.0.1:9/certs", timeout=0.5)
+    )
     monkeypatch.setattr(container, "id_tokens", unreachable)
     reply = start_in(oauth_api, Browser(), link, host_token)
     assert_refused(reply, 503, "unavailable", db)
@@ -541,9 +556,15 @@ def same_bytes_variant(segment: str) -> str:
 def test_a_bearer_token_is_accepted_in_its_one_canonical_form_only(oauth_api, host_token):
     assert oauth_api.get("/status", token=host_token).status == 200
     header, payload, signature = host_token.split(".")
-    variants = [host_token + "=", host_token + "==", f"{header}.{payload}.{same_bytes_variant(signature)}",
-                f"{header}=.{payload}.{signature}", f"{header}.{payload}.{signature[:10]}+{signature[11:]}",
-                f"{header}.{payload}.{signature[:-1]}", f"{header}.{payload}.{signature}%3D"]
+    variants = [
+        host_token + "=",
+        host_token + "==",
+        f"{header}.{payload}.{same_bytes_variant(signature)}",
+        f"{header}=.{payload}.{signature}",
+        f"{header}.{payload}.{signature[:10]}+{signature[11:]}",
+        f"{header}.{payload}.{signature[:-1]}",
+        f"{header}.{payload}.{signature}%3D",
+    ]
     for variant in variants:
         reply = oauth_api.get("/status", token=variant)
         assert (reply.status, (reply.json or {}).get("error", {}).get("code")) == (401, "invalid_token"), variant[-12:]
@@ -591,6 +612,7 @@ def test_odd_jwt_input_is_a_401_with_the_error_shape_and_no_error_log(oauth_api,
 
 def test_an_id_token_is_honoured_only_a_few_seconds_past_its_expiry(oauth_api, sandbox, host_token):
     """Verified against the real clock here (the unit tests pin the exact edges with a FixedClock)."""
+
     def expired_ago(seconds: int) -> str:
         return sandbox.mint_id_token(HOST.uid, HOST.email, issued_at=int(time.time()) - 3600 - seconds, expires_in=3600)
 

@@ -62,7 +62,8 @@ def test_a_link_clicked_by_a_victim_without_a_session_connects_nothing(oauth_api
 
 
 def test_a_link_posted_by_the_victims_front_end_with_the_victims_token_connects_nothing(
-        oauth_api, sandbox, attacker_token, victim_token, db):
+    oauth_api, sandbox, attacker_token, victim_token, db
+):
     link = oauth_api.post("/connect", token=attacker_token).json["google_auth_url"]
     victim = Browser()
     reply = post_form(oauth_api, local(link), {"id_token": victim_token}, browser=victim)
@@ -74,7 +75,8 @@ def test_a_link_posted_by_the_victims_front_end_with_the_victims_token_connects_
 
 @pytest.mark.parametrize("origin", ["https://attacker.example", "null", None])
 def test_a_link_auto_posted_with_the_attackers_own_token_from_the_attackers_page_connects_nothing(
-        oauth_api, sandbox, attacker_token, db, origin):
+    oauth_api, sandbox, attacker_token, db, origin
+):
     """A's page (or a sandboxed frame of it, Origin: null) submits A's link and A's valid ID token
     from the victim's browser: the token matches the attempt, but the post is not from the app."""
     link = oauth_api.post("/connect", token=attacker_token).json["google_auth_url"]

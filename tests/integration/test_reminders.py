@@ -32,7 +32,7 @@ def reminder_emails(db, interview_id):
     return sorted(d.id.split(f"{interview_id}-", 1)[1] for d in docs if "-reminder-" in d.id)
 
 
-def book(interviews_api, host_token, clock):  # noqa: F811
+def book(interviews_api, host_token, clock):
     reply = interviews_api.post("/interviews", token=host_token, json=create_body(clock))
     assert reply.status == 201, reply.json
     return reply.json
@@ -44,23 +44,33 @@ def start_of(interview):
     return parse_rfc3339(interview["start"])
 
 
-def test_twice_at_the_same_instant_sends_once(interviews_api, reminders_api, host_token, clock, db, scheduler):  # noqa: F811
+def test_twice_at_the_same_instant_sends_once(interviews_api, reminders_api, host_token, clock, db, scheduler):
     interview = book(interviews_api, host_token, clock)
     start = start_of(interview)
     clock.set(start - timedelta(hours=24))
     first = reminders_api.post("/", token=scheduler).json
     second = reminders_api.post("/", token=scheduler).json
-    assert first["reminders_queued"] == 1 and second == {"due": 0, "reminders_queued": 0, "skipped": 0, "raced": 0, "more_left": False}
+    assert first["reminders_queued"] == 1 and second == {
+        "due": 0,
+        "reminders_queued": 0,
+        "skipped": 0,
+        "raced": 0,
+        "more_left": False,
+    }
     assert reminder_emails(db, interview["interview_id"]) == ["reminder-24h-0-candidate", "reminder-24h-0-host"]
     clock.set(start - timedelta(hours=1))
     assert reminders_api.post("/", token=scheduler).json["reminders_queued"] == 1
     assert reminder_emails(db, interview["interview_id"]) == [
-        "reminder-1h-0-candidate", "reminder-1h-0-host", "reminder-24h-0-candidate", "reminder-24h-0-host"]
+        "reminder-1h-0-candidate",
+        "reminder-1h-0-host",
+        "reminder-24h-0-candidate",
+        "reminder-24h-0-host",
+    ]
     clock.set(start + timedelta(minutes=1))
     assert reminders_api.post("/", token=scheduler).json["due"] == 0  # nothing left to read
 
 
-def test_concurrent_runs_send_once(interviews_api, reminders_api, host_token, clock, db, scheduler):  # noqa: F811
+def test_concurrent_runs_send_once(interviews_api, reminders_api, host_token, clock, db, scheduler):
     interview = book(interviews_api, host_token, clock)
     clock.set(start_of(interview) - timedelta(hours=23))
     results, barrier = [], threading.Barrier(3)
@@ -78,7 +88,9 @@ def test_concurrent_runs_send_once(interviews_api, reminders_api, host_token, cl
     assert reminder_emails(db, interview["interview_id"]) == ["reminder-24h-0-candidate", "reminder-24h-0-host"]
 
 
-def test_a_run_three_hours_late_catches_up_but_never_after_the_start(interviews_api, reminders_api, host_token, clock, db, scheduler):  # noqa: F811
+def test_a_run_three_hours_late_catches_up_but_never_after_the_start(
+    interviews_api, reminders_api, host_token, clock, db, scheduler
+):
     late = book(interviews_api, host_token, clock)
     start = start_of(late)
     clock.set(start - timedelta(hours=21))
@@ -90,7 +102,7 @@ def test_a_run_three_hours_late_catches_up_but_never_after_the_start(interviews_
     assert reminder_emails(db, late["interview_id"]) == ["reminder-24h-0-candidate", "reminder-24h-0-host"]
 
 
-def test_no_reminder_for_a_cancelled_interview(interviews_api, reminders_api, host_token, clock, db, scheduler):  # noqa: F811
+def test_no_reminder_for_a_cancelled_interview(interviews_api, reminders_api, host_token, clock, db, scheduler):
     interview = book(interviews_api, host_token, clock)
     assert interviews_api.post(f"/interviews/{interview['interview_id']}/cancel", token=host_token, json={}).status == 200
     clock.set(start_of(interview) - timedelta(hours=1))
@@ -98,7 +110,7 @@ def test_no_reminder_for_a_cancelled_interview(interviews_api, reminders_api, ho
     assert reminder_emails(db, interview["interview_id"]) == []
 
 
-def test_a_reschedule_rearms_for_the_new_time_only(interviews_api, reminders_api, host_token, clock, db, scheduler):  # noqa: F811
+def test_a_reschedule_rearms_for_the_new_time_only(interviews_api, reminders_api, host_token, clock, db, scheduler):
     interview = book(interviews_api, host_token, clock)
     iid, start = interview["interview_id"], start_of(interview)
     clock.set(start - timedelta(hours=24))
@@ -113,11 +125,17 @@ def test_a_reschedule_rearms_for_the_new_time_only(interviews_api, reminders_api
     assert reminders_api.post("/", token=scheduler).json["reminders_queued"] == 1
     clock.set(new_start - timedelta(hours=1))
     assert reminders_api.post("/", token=scheduler).json["reminders_queued"] == 1
-    assert reminder_emails(db, iid) == ["reminder-1h-1-candidate", "reminder-1h-1-host", "reminder-24h-0-candidate",
-                                        "reminder-24h-0-host", "reminder-24h-1-candidate", "reminder-24h-1-host"]
+    assert reminder_emails(db, iid) == [
+        "reminder-1h-1-candidate",
+        "reminder-1h-1-host",
+        "reminder-24h-0-candidate",
+        "reminder-24h-0-host",
+        "reminder-24h-1-candidate",
+        "reminder-24h-1-host",
+    ]
 
 
-def test_only_the_scheduler_may_run_it_and_a_refusal_does_nothing(reminders_api, interviews_api, host_token, clock, db, sandbox):  # noqa: F811
+def test_only_the_scheduler_may_run_it_and_a_refusal_does_nothing(reminders_api, interviews_api, host_token, clock, db, sandbox):
     interview = book(interviews_api, host_token, clock)
     clock.set(start_of(interview) - timedelta(hours=24))
     assert reminders_api.post("/").status == 401

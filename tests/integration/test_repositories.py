@@ -16,8 +16,12 @@ from tests.factories import NOW
 def test_interview_round_trip_keeps_every_field(db):
     repo = InterviewRepository(db)
     original = factories.interview(
-        type=InterviewType.IN_PERSON, meet_link=None, location="Main St 1, Berlin", note="Bring ID",
-        join_window=JoinWindow(5, 30), ical_sequence=3,
+        type=InterviewType.IN_PERSON,
+        meet_link=None,
+        location="Main St 1, Berlin",
+        note="Bring ID",
+        join_window=JoinWindow(5, 30),
+        ical_sequence=3,
         attendance={Participant.HOST: Attendance(2, NOW, NOW + timedelta(minutes=3))},
     )
     repo.add(original)

@@ -37,8 +37,14 @@ from tests.openapi import SPEC_PATH
 pytestmark = pytest.mark.usefixtures("container")
 
 ADMIN = User("uid-ada", WORKSPACE, Role.ADMIN, "ada@acme.example", "Ada Admin")
-FUZZ = settings(max_examples=30, deadline=None, derandomize=True, database=None, phases=(Phase.explicit, Phase.generate),
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 # --- the operations ------------------------------------------------------------------------
@@ -54,7 +60,7 @@ class Operation:
 
     @property
     def local(self) -> str:
-        return self.template[len(self.function) + 1:]
+        return self.template[len(self.function) + 1 :]
 
     def __str__(self) -> str:
         return f"{self.method} {self.template}"
@@ -68,8 +74,15 @@ def documented_operations() -> list[Operation]:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             statuses = frozenset(int(status) for status in operation["responses"]) | {404, 405}
-            operations.append(Operation(template.split("/")[1], method.upper(), template, statuses,
-                                        public=operation.get("security", document.get("security")) == []))
+            operations.append(
+                Operation(
+                    template.split("/")[1],
+                    method.upper(),
+                    template,
+                    statuses,
+                    public=operation.get("security", document.get("security")) == [],
+                )
+            )
     return operations
 
 
@@ -90,6 +103,7 @@ def deep(levels: int, open_: str = "[", close: str = "]", inner: str = "") -> st
 
 def jwt_of(header: Any, payload: Any, signature: bytes = b"signature") -> str:
     """A JWT-shaped string; a str or bytes header/payload is taken as already serialized."""
+
     def segment(part: Any) -> str:
         raw = part if isinstance(part, bytes) else (part if isinstance(part, str) else json.dumps(part)).encode()
         return b64(raw)
@@ -97,51 +111,207 @@ def jwt_of(header: Any, payload: Any, signature: bytes = b"signature") -> str:
     return f"{segment(header)}.{segment(payload)}.{b64(signature)}"
 
 
-ODD_IDS = ["__x__", "____", "__x__/join", "__proto__", "a/b", "../x", ".", "..", "x" * 129, "x" * 1600, "é", "\x00", " ",
-           "a b", "%", "iv-1", "___", "-", "null"]
-ODD_STRINGS = ["", "a/b", "../x", "__x__", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00",
-               "2026-13-45", "24:61", "Mars/Olympus", "\x00", "é" * 300, "x" * 5000, "1e400", "-1", "0", "NaN",
-               "99999999999999999999999", "javascript:alert(1)", "\r\nSet-Cookie: a=b"]
+ODD_IDS = [
+    "__x__",
+    "____",
+    "__x__/join",
+    "__proto__",
+    "a/b",
+    "../x",
+    ".",
+    "..",
+    "x" * 129,
+    "x" * 1600,
+    "é",
+    "\x00",
+    " ",
+    "a b",
+    "%",
+    "iv-1",
+    "___",
+    "-",
+    "null",
+]
+ODD_STRINGS = [
+    "",
+    "a/b",
+    "../x",
+    "__x__",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-12:00",
+    "2026-13-45",
+    "24:61",
+    "Mars/Olympus",
+    "\x00",
+    "é" * 300,
+    "x" * 5000,
+    "1e400",
+    "-1",
+    "0",
+    "NaN",
+    "99999999999999999999999",
+    "javascript:alert(1)",
+    "\r\nSet-Cookie: a=b",
+]
 STATUSES = ["pending", "confirmed", "completed", "no_show", "cancelled"]
-QUERY_KEYS = ["status", "when", "from", "to", "host_uid", "candidate_id", "page_size", "page_token", "state", "code",
-              "error", "scope", "redirect_to", "x"]
+QUERY_KEYS = [
+    "status",
+    "when",
+    "from",
+    "to",
+    "host_uid",
+    "candidate_id",
+    "page_size",
+    "page_token",
+    "state",
+    "code",
+    "error",
+    "scope",
+    "redirect_to",
+    "x",
+]
 ODD_QUERY_VALUES = ODD_STRINGS + [
     ",".join(STATUSES * 6 + ["pending"]),  # 31 values
-    ",".join(["nope"] * 31), "upcoming", "past", "2026-06-01T00:00:00Z", "2026-06-01",
-    b64(deep(1500).encode()), b64(deep(1500, '{"a":', "}", "1").encode()), b64(b'["x", 1]'), b64(b"\xff\xfe"),
-    b64(b'["0001-01-01T00:00:00+14:00", "iv"]'), b64(b'["9999-12-31T23:59:59-12:00", "__x__"]'), b64(b"[1e400, []]"),
+    ",".join(["nope"] * 31),
+    "upcoming",
+    "past",
+    "2026-06-01T00:00:00Z",
+    "2026-06-01",
+    b64(deep(1500).encode()),
+    b64(deep(1500, '{"a":', "}", "1").encode()),
+    b64(b'["x", 1]'),
+    b64(b"\xff\xfe"),
+    b64(b'["0001-01-01T00:00:00+14:00", "iv"]'),
+    b64(b'["9999-12-31T23:59:59-12:00", "__x__"]'),
+    b64(b"[1e400, []]"),
 ]
-FIELDS = ["email_id", "jobs", "candidate", "candidate_id", "start", "date", "time", "timezone", "duration_minutes",
-          "interview_type", "note", "job_title", "reason", "redirect_to", "host_uid", "booking", "location", "phone"]
+FIELDS = [
+    "email_id",
+    "jobs",
+    "candidate",
+    "candidate_id",
+    "start",
+    "date",
+    "time",
+    "timezone",
+    "duration_minutes",
+    "interview_type",
+    "note",
+    "job_title",
+    "reason",
+    "redirect_to",
+    "host_uid",
+    "booking",
+    "location",
+    "phone",
+]
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
     | st.sampled_from(ODD_STRINGS),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(FIELDS + ["email", "name"]), children,
-                                                                     max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(FIELDS + ["email", "name"]), children, max_size=3)
+    ),
     max_leaves=6,
 )
 ODD_BODIES = [
-    deep(5000).encode(), deep(5000, '{"a":', "}", "1").encode(), b'{"email_id": ' + deep(1500).encode() + b"}",
-    b'{"jobs": ' + deep(40).encode() + b"}", b"NaN", b'{"a": NaN}', b'{"duration_minutes": 1e400}',
-    b'{"duration_minutes": -Infinity}', b'{"note": "\\ud800"}', b'{"candidate": {"name": "\\udfff x"}}',
-    '{"a": 1}'.encode("utf-16"), b"\xef\xbb\xbf{}", b"\xff\xfe\x00", b"[]", b"1", b'"x"', b"null", b"{", b"{}}",
-    b"{}" + b" " * 70_000, b'{"email_id": "a/b"}', b'{"email_id": "__x__"}', b'{"email_id": "../x"}', b'{"email_id": ""}',
-    b'{"jobs": "cleanup"}', b'{"jobs": [[]]}', b'{"jobs": [{}]}', b'{"jobs": []}', b'{"candidate": {"email": []}}',
-    b'{"start": 1e308}', b'{"duration_minutes": 123456789012345678901234567890}', b'{"redirect_to": {}}',
+    deep(5000).encode(),
+    deep(5000, '{"a":', "}", "1").encode(),
+    b'{"email_id": ' + deep(1500).encode() + b"}",
+    b'{"jobs": ' + deep(40).encode() + b"}",
+    b"NaN",
+    b'{"a": NaN}',
+    b'{"duration_minutes": 1e400}',
+    b'{"duration_minutes": -Infinity}',
+    b'{"note": "\\ud800"}',
+    b'{"candidate": {"name": "\\udfff x"}}',
+    '{"a": 1}'.encode("utf-16"),
+    b"\xef\xbb\xbf{}",
+    b"\xff\xfe\x00",
+    b"[]",
+    b"1",
+    b'"x"',
+    b"null",
+    b"{",
+    b"{}}",
+    b"{}" + b" " * 70_000,
+    b'{"email_id": "a/b"}',
+    b'{"email_id": "__x__"}',
+    b'{"email_id": "../x"}',
+    b'{"email_id": ""}',
+    b'{"jobs": "cleanup"}',
+    b'{"jobs": [[]]}',
+    b'{"jobs": [{}]}',
+    b'{"jobs": []}',
+    b'{"candidate": {"email": []}}',
+    b'{"start": 1e308}',
+    b'{"duration_minutes": 123456789012345678901234567890}',
+    b'{"redirect_to": {}}',
     b'{"candidate_id": "a/b", "start": "2026-06-02T10:00:00Z", "timezone": "UTC"}',
     b'{"candidate_id": "__x__", "start": "2026-06-02T10:00:00Z", "timezone": "UTC"}',
     b'{"candidate_id": "a/b", "start": "2026-06-02T10:00:00Z", "timezone": "UTC", "host_uid": "__x__"}',
 ]
-CONTENT_TYPES = [None, "application/json", "application/json; charset=utf-8", "application/json; charset=UTF-8",
-                 "application/json; charset=latin-1", "text/plain", "application/x-www-form-urlencoded",
-                 "multipart/form-data; boundary=xyz", "application/jsonx", "*/*", ";;;", "application/json; charset"]
-HEADER_NAMES = ["Idempotency-Key", "X-CloudTasks-TaskExecutionCount", "X-CloudTasks-TaskRetryCount", "Origin",
-                "X-Cloud-Trace-Context", "traceparent", "Cookie", "Accept", "Content-Encoding"]
-ODD_HEADER_VALUES = ["", "²", "9" * 5000, "-1", "x" * 300, "__x__", "a/b", "null", "00-" + "0" * 32 + "-" + "0" * 16 + "-01",
-                     "zz/1;o=1", "http://localhost:5173", "gzip", "a=" + "b" * 4000]
-JUNK_AUTHORIZATION = [None, "", "Bearer", "Bearer ", "bearer x", "Basic dXNlcjpwYXNz", "Bearer a.b.c", "Bearer a.b.c.d",
-                      "Bearer ....", "Bearer cvg1.", "Bearer cvg1.x.y", "Bearer cvg1." + "A" * 300, "Bearer " + "x" * 10_000,
-                      "Token abc", "Bearer \t x", "Bearer é"]
+CONTENT_TYPES = [
+    None,
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/json; charset=UTF-8",
+    "application/json; charset=latin-1",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=xyz",
+    "application/jsonx",
+    "*/*",
+    ";;;",
+    "application/json; charset",
+]
+HEADER_NAMES = [
+    "Idempotency-Key",
+    "X-CloudTasks-TaskExecutionCount",
+    "X-CloudTasks-TaskRetryCount",
+    "Origin",
+    "X-Cloud-Trace-Context",
+    "traceparent",
+    "Cookie",
+    "Accept",
+    "Content-Encoding",
+]
+ODD_HEADER_VALUES = [
+    "",
+    "²",
+    "9" * 5000,
+    "-1",
+    "x" * 300,
+    "__x__",
+    "a/b",
+    "null",
+    "00-" + "0" * 32 + "-" + "0" * 16 + "-01",
+    "zz/1;o=1",
+    "http://localhost:5173",
+    "gzip",
+    "a=" + "b" * 4000,
+]
+JUNK_AUTHORIZATION = [
+    None,
+    "",
+    "Bearer",
+    "Bearer ",
+    "bearer x",
+    "Basic dXNlcjpwYXNz",
+    "Bearer a.b.c",
+    "Bearer a.b.c.d",
+    "Bearer ....",
+    "Bearer cvg1.",
+    "Bearer cvg1.x.y",
+    "Bearer cvg1." + "A" * 300,
+    "Bearer " + "x" * 10_000,
+    "Token abc",
+    "Bearer \t x",
+    "Bearer é",
+]
 
 
 latin1_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=60)
@@ -163,37 +333,86 @@ def probes(authorization: st.SearchStrategy[str | None]) -> st.SearchStrategy[Pr
         authorization=authorization,
         content_type=st.one_of(st.just("application/json"), st.sampled_from(CONTENT_TYPES), latin1_text),
         path_id=st.one_of(st.sampled_from(ODD_IDS), st.text(min_size=1, max_size=40)),
-        query=st.dictionaries(st.sampled_from(QUERY_KEYS), st.one_of(st.sampled_from(ODD_QUERY_VALUES), st.text(max_size=30)),
-                              max_size=4),
-        body=st.one_of(st.none(), st.sampled_from(ODD_BODIES), st.binary(max_size=64),
-                       st.dictionaries(st.sampled_from(FIELDS), json_values, min_size=1, max_size=4)
-                       .map(lambda d: json.dumps(d).encode())),
-        headers=st.dictionaries(st.sampled_from(HEADER_NAMES), st.one_of(st.sampled_from(ODD_HEADER_VALUES), latin1_text),
-                                max_size=3),
+        query=st.dictionaries(
+            st.sampled_from(QUERY_KEYS), st.one_of(st.sampled_from(ODD_QUERY_VALUES), st.text(max_size=30)), max_size=4
+        ),
+        body=st.one_of(
+            st.none(),
+            st.sampled_from(ODD_BODIES),
+            st.binary(max_size=64),
+            st.dictionaries(st.sampled_from(FIELDS), json_values, min_size=1, max_size=4).map(lambda d: json.dumps(d).encode()),
+        ),
+        headers=st.dictionaries(
+            st.sampled_from(HEADER_NAMES), st.one_of(st.sampled_from(ODD_HEADER_VALUES), latin1_text), max_size=3
+        ),
     )
 
 
 junk_authorization = st.one_of(st.sampled_from(JUNK_AUTHORIZATION), latin1_text.map(lambda t: "Bearer " + t), latin1_text)
 
 FORGED_HEADERS: list[Any] = [
-    {"alg": "RS256", "kid": ["a", "b"]}, {"alg": "RS256", "kid": {"a": 1}}, {"alg": "RS256", "kid": 7},
-    {"alg": "RS256", "kid": None}, {"alg": "RS256", "kid": "k" * 5000}, {"alg": "RS256"}, {"alg": "none"},
-    {"alg": "HS256", "kid": "k"}, {"alg": ["RS256"]}, {"alg": {"RS256": 1}}, [], "null", "1", '"x"', b"\xff\xfe",
-    deep(1500), '{"alg": "RS256", "kid": ' + deep(1500) + "}", "{", "",
+    {"alg": "RS256", "kid": ["a", "b"]},
+    {"alg": "RS256", "kid": {"a": 1}},
+    {"alg": "RS256", "kid": 7},
+    {"alg": "RS256", "kid": None},
+    {"alg": "RS256", "kid": "k" * 5000},
+    {"alg": "RS256"},
+    {"alg": "none"},
+    {"alg": "HS256", "kid": "k"},
+    {"alg": ["RS256"]},
+    {"alg": {"RS256": 1}},
+    [],
+    "null",
+    "1",
+    '"x"',
+    b"\xff\xfe",
+    deep(1500),
+    '{"alg": "RS256", "kid": ' + deep(1500) + "}",
+    "{",
+    "",
 ]
 FORGED_PAYLOADS: list[Any] = [
-    {"sub": HOST.uid}, {"sub": ["x"]}, {"exp": "soon", "iat": [], "aud": {"x": 1}, "iss": 1}, {"exp": 1e400},
-    {"exp": 10**400}, {"exp": -10**30, "iat": 10**30}, [], "null", deep(1500), '{"sub": ' + deep(1500) + "}", b"\xff",
+    {"sub": HOST.uid},
+    {"sub": ["x"]},
+    {"exp": "soon", "iat": [], "aud": {"x": 1}, "iss": 1},
+    {"exp": 1e400},
+    {"exp": 10**400},
+    {"exp": -(10**30), "iat": 10**30},
+    [],
+    "null",
+    deep(1500),
+    '{"sub": ' + deep(1500) + "}",
+    b"\xff",
 ]
 header_dicts = st.dictionaries(st.sampled_from(["alg", "kid", "typ", "x5u", "jku", "crit"]), json_values, max_size=4)
 forged_tokens = st.one_of(
     st.builds(jwt_of, st.sampled_from(FORGED_HEADERS), st.sampled_from(FORGED_PAYLOADS), st.binary(max_size=32)),
-    st.builds(jwt_of, header_dicts.map(lambda h: {"alg": "RS256"} | h), st.dictionaries(st.sampled_from(
-        ["sub", "iss", "aud", "exp", "iat", "auth_time", "email", "email_verified", "workspace_id"]), json_values, max_size=5)),
-    st.builds(lambda p, s: f"cvg1.{b64(p)}.{b64(s)}", st.sampled_from([
-        deep(1500).encode(), b'{"kv": ' + deep(1500).encode() + b"}", b'{"kv": "1", "exp": 1e400, "p": "join"}',
-        b'{"kv": "99999999999999999999"}', b'{"kv": ["1"]}', b"[]", b"\xff", b'{"kv": "0"}', b'{"kv": "1"}']),
-        st.binary(max_size=32)),
+    st.builds(
+        jwt_of,
+        header_dicts.map(lambda h: {"alg": "RS256"} | h),
+        st.dictionaries(
+            st.sampled_from(["sub", "iss", "aud", "exp", "iat", "auth_time", "email", "email_verified", "workspace_id"]),
+            json_values,
+            max_size=5,
+        ),
+    ),
+    st.builds(
+        lambda p, s: f"cvg1.{b64(p)}.{b64(s)}",
+        st.sampled_from(
+            [
+                deep(1500).encode(),
+                b'{"kv": ' + deep(1500).encode() + b"}",
+                b'{"kv": "1", "exp": 1e400, "p": "join"}',
+                b'{"kv": "99999999999999999999"}',
+                b'{"kv": ["1"]}',
+                b"[]",
+                b"\xff",
+                b'{"kv": "0"}',
+                b'{"kv": "1"}',
+            ]
+        ),
+        st.binary(max_size=32),
+    ),
 ).map(lambda token: "Bearer " + token)
 
 
@@ -211,9 +430,14 @@ class Answer:
 def apis(join_api, oauth_api, interviews_api, email_worker_api, openapi, stack_env) -> dict[str, Any]:
     from tests.conftest import function_client
 
-    return {"join": join_api, "oauth": oauth_api, "interviews": interviews_api, "email_worker": email_worker_api,
-            "reminders": function_client("reminders", openapi, stack_env),
-            "maintenance": function_client("maintenance", openapi, stack_env)}
+    return {
+        "join": join_api,
+        "oauth": oauth_api,
+        "interviews": interviews_api,
+        "email_worker": email_worker_api,
+        "reminders": function_client("reminders", openapi, stack_env),
+        "maintenance": function_client("maintenance", openapi, stack_env),
+    }
 
 
 class _Collect(logging.Handler):
@@ -240,11 +464,15 @@ def error_logs() -> Iterator[list[logging.LogRecord]]:
 def send(apis: dict[str, Any], openapi: Any, operation: Operation, probe: Probe, authorization: str | None) -> Answer:
     """One request through the function's functions-framework test client, checked against the OpenAPI."""
     path = re.sub(r"\{[^}]+\}", lambda _: urllib.parse.quote(probe.path_id, safe=""), operation.local)
-    headers = probe.headers | {name: value for name, value in (("Authorization", authorization),
-                                                                ("Content-Type", probe.content_type)) if value is not None}
+    headers = probe.headers | {
+        name: value
+        for name, value in (("Authorization", authorization), ("Content-Type", probe.content_type))
+        if value is not None
+    }
     # FunctionClient.call sends JSON only; raw bodies and headers go through its test client.
-    response = apis[operation.function]._client.open(path, method=operation.method, query_string=probe.query,
-                                                     data=probe.body or b"", headers=headers)
+    response = apis[operation.function]._client.open(
+        path, method=operation.method, query_string=probe.query, data=probe.body or b"", headers=headers
+    )
     body = response.get_json(silent=True)
     openapi.validate_response(operation.function, operation.method, path, response.status_code, body, response.headers)
     return Answer(response.status_code, body, response.mimetype)
@@ -317,14 +545,33 @@ SIGNED_IN = [op for op in OPERATIONS if op.function in ("join", "interviews", "e
 @given(probe=probes(st.none()), who=st.integers(0, 1))
 @example(Probe(None, "application/json", "__x__", {}, None), 0)
 @example(Probe(None, "application/json", "____", {"candidate_id": "a/b", "host_uid": "__x__"}, b'{"email_id": "a/b"}'), 1)
-@example(Probe(None, "application/json", "iv-1", {"host_uid": "../x", "from": "0001-01-01T00:00:00+14:00"},
-               b'{"email_id": "__x__"}'), 1)
-@example(Probe(None, "application/json", "iv-1", {"to": "9999-12-31T23:59:59-12:00", "status": ",".join(STATUSES * 6 + ["x"])},
-               deep(5000).encode()), 0)
+@example(
+    Probe(None, "application/json", "iv-1", {"host_uid": "../x", "from": "0001-01-01T00:00:00+14:00"}, b'{"email_id": "__x__"}'),
+    1,
+)
+@example(
+    Probe(
+        None,
+        "application/json",
+        "iv-1",
+        {"to": "9999-12-31T23:59:59-12:00", "status": ",".join(STATUSES * 6 + ["x"])},
+        deep(5000).encode(),
+    ),
+    0,
+)
 @example(Probe(None, "application/json", "iv-1", {"page_token": b64(deep(1500).encode())}, b'{"email_id": "../x"}'), 0)
 @example(Probe(None, "text/plain", "iv-1", {}, b'{"email_id": "x"}'), 0)
-@example(Probe(None, "application/json", "iv-1", {}, b'{"email_id": "x"}',
-               {"X-CloudTasks-TaskExecutionCount": "\u00b2", "Idempotency-Key": "x" * 300}), 0)
+@example(
+    Probe(
+        None,
+        "application/json",
+        "iv-1",
+        {},
+        b'{"email_id": "x"}',
+        {"X-CloudTasks-TaskExecutionCount": "\u00b2", "Idempotency-Key": "x" * 300},
+    ),
+    0,
+)
 def test_signed_in_a_documented_answer_never_a_5xx(apis, openapi, error_logs, signed_in, operation, probe, who):
     tokens = signed_in[operation.function]
     error_logs.clear()

@@ -415,8 +415,18 @@ def test_control_api_over_http(server: SandboxServer) -> None:
 def test_the_meet_link_can_come_with_the_insert_response(server: SandboxServer) -> None:
     """Google often has the conference ready at once; the sandbox can answer that way too."""
     server.sandbox.calendar.set_conferences(settle_on_insert=True)
-    event = _service(server).events().insert(calendarId="primary", conferenceDataVersion=1, body=_event(
-        "settled0001", conferenceData={"createRequest": {"requestId": "r1", "conferenceSolutionKey": {"type": "hangoutsMeet"}}},
-    )).execute()
+    event = (
+        _service(server)
+        .events()
+        .insert(
+            calendarId="primary",
+            conferenceDataVersion=1,
+            body=_event(
+                "settled0001",
+                conferenceData={"createRequest": {"requestId": "r1", "conferenceSolutionKey": {"type": "hangoutsMeet"}}},
+            ),
+        )
+        .execute()
+    )
     assert event["conferenceData"]["createRequest"]["status"]["statusCode"] == "success"
     assert event["hangoutLink"].startswith("https://meet.google.com/")

@@ -113,9 +113,7 @@ def test_flow_with_pkce_yields_refresh_token_scopes_and_a_verifiable_id_token(se
     assert token["refresh_token"].startswith("1//") and token["access_token"].startswith("ya29.")
     assert token["expires_in"] == 3599 and token["token_type"] == "Bearer"
     assert set(token["scope"]) == set(SCOPES)  # oauthlib hands the scope back as a list
-    claims = id_token.verify_token(
-        token["id_token"], Request(), audience=CLIENT_ID, certs_url=server.url + GOOGLE_CERTS_PATH
-    )
+    claims = id_token.verify_token(token["id_token"], Request(), audience=CLIENT_ID, certs_url=server.url + GOOGLE_CERTS_PATH)
     assert claims["iss"] == "https://accounts.google.com" and claims["azp"] == CLIENT_ID
     assert (claims["email"], claims["email_verified"]) == (ADA, True)
     assert claims["sub"] == server.oauth_state()[ADA]["sub"] and claims["sub"].isdigit()
@@ -404,9 +402,7 @@ def test_consent_page_renders_and_its_buttons_decide(server: SandboxServer) -> N
 
     decision = server.url + "/o/oauth2/v2/auth/decision"
     base = {"request": form.hidden["request"], "account": "lin@example.com"}
-    allowed = requests.post(
-        decision, data=base | {"decision": "allow", "scope": [EVENTS]}, allow_redirects=False, timeout=5
-    )
+    allowed = requests.post(decision, data=base | {"decision": "allow", "scope": [EVENTS]}, allow_redirects=False, timeout=5)
     denied = requests.post(decision, data=base | {"decision": "deny"}, allow_redirects=False, timeout=5)
 
     assert allowed.status_code == 302
@@ -451,8 +447,10 @@ def test_control_api_over_http(server: SandboxServer) -> None:
     client = {"client_id": "c2", "client_secret": "s2", "redirect_uris": [REDIRECT], "name": "Other app"}
     assert requests.post(control + "/clients", json=client, timeout=5).status_code == 200
     account = requests.post(control + "/accounts", json={"email": "Bo@Example.com", "name": "Bo"}, timeout=5).json()
-    url = server.url + "/o/oauth2/v2/auth?" + urlencode(
-        {"client_id": "c2", "redirect_uri": REDIRECT, "response_type": "code", "scope": EVENTS, "state": "z"}
+    url = (
+        server.url
+        + "/o/oauth2/v2/auth?"
+        + urlencode({"client_id": "c2", "redirect_uri": REDIRECT, "response_type": "code", "scope": EVENTS, "state": "z"})
     )
 
     consent = requests.post(control + "/consent", json={"authorization_url": url, "email": "bo@example.com"}, timeout=5)

@@ -72,9 +72,7 @@ def _secret_path(secret: str) -> str:
 
 
 def test_firebase_id_token_decodes_against_served_certs(server: SandboxServer) -> None:
-    token = server.mint_id_token(
-        "user-1", "ada@example.com", name="Ada", claims={"workspace_id": "w1", "role": "admin"}
-    )
+    token = server.mint_id_token("user-1", "ada@example.com", name="Ada", claims={"workspace_id": "w1", "role": "admin"})
     certs = _certs(server, FIREBASE_CERTS_PATH)
     assert jwt.decode_header(token)["kid"] in certs
     assert jwt.decode_header(token)["alg"] == "RS256"
@@ -163,9 +161,7 @@ def test_secret_versions_through_the_real_client(
     created = client.create_secret(
         request={"parent": f"projects/{PROJECT}", "secret_id": "api-key", "secret": {"replication": {"automatic": {}}}}
     )
-    client.add_secret_version(
-        request={"parent": created.name, "payload": {"data": b"one", "data_crc32c": crc32c(b"one")}}
-    )
+    client.add_secret_version(request={"parent": created.name, "payload": {"data": b"one", "data_crc32c": crc32c(b"one")}})
     client.add_secret_version(request={"parent": _secret_path("api-key"), "payload": {"data": b"two"}})
 
     latest = client.access_secret_version(name=_secret_path("api-key") + "/versions/latest")
@@ -182,9 +178,7 @@ def test_secret_versions_through_the_real_client(
     assert all(v.state == secretmanager.SecretVersion.State.ENABLED for v in versions)
 
 
-def test_missing_secret_and_duplicate_create(
-    server: SandboxServer, client: secretmanager.SecretManagerServiceClient
-) -> None:
+def test_missing_secret_and_duplicate_create(server: SandboxServer, client: secretmanager.SecretManagerServiceClient) -> None:
     server.put_secret("dup", "x")
 
     with pytest.raises(exceptions.NotFound):
@@ -219,9 +213,7 @@ def test_disabled_and_destroyed_versions_fail_precondition(
     assert _error_status(destroyed.value) == "FAILED_PRECONDITION"
 
 
-def test_crc_mismatch_is_invalid_argument(
-    server: SandboxServer, client: secretmanager.SecretManagerServiceClient
-) -> None:
+def test_crc_mismatch_is_invalid_argument(server: SandboxServer, client: secretmanager.SecretManagerServiceClient) -> None:
     server.put_secret("checked", "v1")
 
     with pytest.raises(exceptions.BadRequest) as mismatch:
@@ -233,9 +225,7 @@ def test_crc_mismatch_is_invalid_argument(
     assert client.access_secret_version(name=_secret_path("checked") + "/versions/latest").name.endswith("/1")
 
 
-def test_project_number_paths_and_other_projects(
-    server: SandboxServer, client: secretmanager.SecretManagerServiceClient
-) -> None:
+def test_project_number_paths_and_other_projects(server: SandboxServer, client: secretmanager.SecretManagerServiceClient) -> None:
     assert server.put_secret("shared", "mine") == "1"
     server.put_secret("shared", "theirs", project="other-project")
 
@@ -318,9 +308,7 @@ def test_unknown_route_answers_google_error_shape(server: SandboxServer) -> None
     assert response.json()["error"]["status"] == "NOT_FOUND"
 
 
-def test_reset_clears_state_but_keeps_keys(
-    server: SandboxServer, client: secretmanager.SecretManagerServiceClient
-) -> None:
+def test_reset_clears_state_but_keeps_keys(server: SandboxServer, client: secretmanager.SecretManagerServiceClient) -> None:
     certs = _certs(server, FIREBASE_CERTS_PATH)
     server.put_secret("ephemeral", "x")
     server.inject("/never-called", [{"status": 500}])

@@ -3,6 +3,7 @@ dispatching to a real HTTP worker on loopback."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -110,9 +111,7 @@ def _queue(client: tasks_v2.CloudTasksClient, queue_id: str, **queue: Any) -> st
     return client.create_queue(parent=LOCATION, queue={"name": f"{LOCATION}/queues/{queue_id}", **queue}).name
 
 
-def _task(
-    client: tasks_v2.CloudTasksClient, queue: str, url: str, task_id: str | None = None, **task: Any
-) -> tasks_v2.Task:
+def _task(client: tasks_v2.CloudTasksClient, queue: str, url: str, task_id: str | None = None, **task: Any) -> tasks_v2.Task:
     http_request = {"url": url, "oidc_token": {"service_account_email": INVOKER}, **task.pop("http_request", {})}
     body: dict[str, Any] = {"http_request": http_request, **task}
     if task_id:
@@ -274,7 +273,7 @@ def test_retries_follow_the_queue_backoff_and_stop_at_max_attempts(
     attempts = server.task_attempts(queue)
     assert [(a["attempt"], a["status"]) for a in attempts] == [(n, 503) for n in range(1, 6)]
     # Backoff 1s, then doubled once (2s), then linear by 2s (4s, 6s); real gaps are 1/20 of that.
-    gaps = [b["dispatched_at"] - a["dispatched_at"] for a, b in zip(attempts, attempts[1:])]
+    gaps = [b["dispatched_at"] - a["dispatched_at"] for a, b in itertools.pairwise(attempts)]
     for gap, nominal in zip(gaps, [1, 2, 4, 6]):
         assert nominal * 0.05 * 0.9 <= gap < nominal * 0.05 + 0.1, gaps
     assert gaps == sorted(gaps)
@@ -323,9 +322,7 @@ def test_exceeding_the_dispatch_deadline_is_a_failed_attempt(
     assert second["status"] == 200
 
 
-def test_redeliver_sends_a_completed_task_again(
-    server: SandboxServer, client: tasks_v2.CloudTasksClient, worker: Worker
-) -> None:
+def test_redeliver_sends_a_completed_task_again(server: SandboxServer, client: tasks_v2.CloudTasksClient, worker: Worker) -> None:
     queue = _queue(client, "at-least-once")
     task = _task(client, queue, worker.url("/idempotent"), "charge-7", http_request={"body": b"charge 7"})
     assert server.drain_tasks()
@@ -411,9 +408,7 @@ def test_deleted_and_purged_tasks_are_never_dispatched(
     assert worker.received == [] and server.task_attempts() == []
 
 
-def test_max_concurrent_dispatches_is_honoured(
-    server: SandboxServer, client: tasks_v2.CloudTasksClient, worker: Worker
-) -> None:
+def test_max_concurrent_dispatches_is_honoured(server: SandboxServer, client: tasks_v2.CloudTasksClient, worker: Worker) -> None:
     queue = _queue(client, "one-at-a-time", rate_limits={"max_concurrent_dispatches": 1})
     worker.script("/serial", [(200, 0.1)] * 3)
 
@@ -423,7 +418,7 @@ def test_max_concurrent_dispatches_is_honoured(
     assert server.drain_tasks()
     starts = [r.at for r in worker.received]
     assert len(starts) == 3
-    assert all(b - a >= 0.09 for a, b in zip(starts, starts[1:])), starts
+    assert all(b - a >= 0.09 for a, b in itertools.pairwise(starts)), starts
 
 
 def test_invalid_task_ids_and_missing_queues(client: tasks_v2.CloudTasksClient, worker: Worker) -> None:

@@ -22,7 +22,9 @@ def _imports(path: Path) -> set[str]:
 def test_the_domain_imports_only_the_standard_library():
     offenders = {}
     for path in (ROOT / "shared" / "domain").glob("*.py"):
-        bad = {n for n in _imports(path) if n.split(".")[0] not in sys.stdlib_module_names and not n.startswith(ALLOWED_IN_DOMAIN)}
+        bad = {
+            n for n in _imports(path) if n.split(".")[0] not in sys.stdlib_module_names and not n.startswith(ALLOWED_IN_DOMAIN)
+        }
         if bad:
             offenders[path.name] = bad
     assert offenders == {}

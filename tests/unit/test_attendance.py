@@ -1,7 +1,7 @@
 """The attendance decision table: Meet participants or portal joins → status and outcome."""
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from shared.domain.models import Attendance, InterviewStatus, InterviewType, Joi
 from shared.errors import Unprocessable
 from tests.factories import interview
 
-START = datetime(2026, 6, 10, 14, 0, tzinfo=timezone.utc)  # 45 minutes: ends 14:45
+START = datetime(2026, 6, 10, 14, 0, tzinfo=UTC)  # 45 minutes: ends 14:45
 END = START + timedelta(minutes=45)
 WINDOW = JoinWindow(15, 60)  # opens 13:45, closes 15:45
 NOW = END + timedelta(hours=2)
@@ -43,8 +43,13 @@ def guest(joined: datetime, left: datetime | None, user: str | None = "users/222
     ("presences", "status", "host_attended", "guest_attended", "actual"),
     [
         # both joined: completed, from the first join to the last leave
-        ([host(START - 5 * M, END + 3 * M), guest(START + 2 * M, END)], InterviewStatus.COMPLETED, True, True,
-         (START - 5 * M, END + 3 * M)),
+        (
+            [host(START - 5 * M, END + 3 * M), guest(START + 2 * M, END)],
+            InterviewStatus.COMPLETED,
+            True,
+            True,
+            (START - 5 * M, END + 3 * M),
+        ),
         # only the host: the candidate did not come
         ([host(START, START + 30 * M)], InterviewStatus.NO_SHOW, True, False, (None, None)),
         # no conference at all
@@ -54,14 +59,23 @@ def guest(joined: datetime, left: datetime | None, user: str | None = "users/222
         # an anonymous or dial-in guest is the guest side too
         ([host(START, END), guest(START + M, END - M, user=None)], InterviewStatus.COMPLETED, True, True, (START, END)),
         # a panel: two guests and the host
-        ([host(START, END), guest(START, END - 10 * M), guest(START + 5 * M, END + 5 * M, "users/333")],
-         InterviewStatus.COMPLETED, True, True, (START, END + 5 * M)),
+        (
+            [host(START, END), guest(START, END - 10 * M), guest(START + 5 * M, END + 5 * M, "users/333")],
+            InterviewStatus.COMPLETED,
+            True,
+            True,
+            (START, END + 5 * M),
+        ),
         # the room was already open: an early join that lasts into the window counts from its start
-        ([host(START - 3 * 60 * M, END), guest(START, END)], InterviewStatus.COMPLETED, True, True,
-         (START - 3 * 60 * M, END)),
+        ([host(START - 3 * 60 * M, END), guest(START, END)], InterviewStatus.COMPLETED, True, True, (START - 3 * 60 * M, END)),
         # participants of another meeting in the same space (outside the window) do not count
-        ([host(START - 4 * 60 * M, START - 3 * 60 * M), guest(START - 4 * 60 * M, START - 3 * 60 * M)],
-         InterviewStatus.NO_SHOW, False, False, (None, None)),
+        (
+            [host(START - 4 * 60 * M, START - 3 * 60 * M), guest(START - 4 * 60 * M, START - 3 * 60 * M)],
+            InterviewStatus.NO_SHOW,
+            False,
+            False,
+            (None, None),
+        ),
         ([host(START, END), guest(END + 61 * M, END + 90 * M)], InterviewStatus.NO_SHOW, True, False, (None, None)),
         # the window's edges: leaving exactly at its opening or joining at its close is outside
         ([host(START, END), guest(START - 30 * M, START - 15 * M)], InterviewStatus.NO_SHOW, True, False, (None, None)),
@@ -78,8 +92,9 @@ def test_meet_decisions(presences, status, host_attended, guest_attended, actual
 
 
 def test_meet_duration_is_the_real_one():
-    decision = decide_from_meet(IV, [host(START, START + 38 * M), guest(START + M, START + 38 * M + 30 * timedelta(seconds=1))],
-                                HOST, WINDOW, NOW)
+    decision = decide_from_meet(
+        IV, [host(START, START + 38 * M), guest(START + M, START + 38 * M + 30 * timedelta(seconds=1))], HOST, WINDOW, NOW
+    )
     assert decision is not None and decision.outcome.actual_duration_minutes == 38.5
 
 
@@ -117,8 +132,13 @@ def joins(count: int, first: datetime | None = None) -> Attendance:
 @pytest.mark.parametrize(
     ("attendance", "status", "host_attended", "guest_attended", "actual_start"),
     [
-        ({Participant.HOST: joins(1, START - 2 * M), Participant.GUEST: joins(2, START + M)}, InterviewStatus.COMPLETED,
-         True, True, START - 2 * M),
+        (
+            {Participant.HOST: joins(1, START - 2 * M), Participant.GUEST: joins(2, START + M)},
+            InterviewStatus.COMPLETED,
+            True,
+            True,
+            START - 2 * M,
+        ),
         ({Participant.GUEST: joins(1, START + 4 * M)}, InterviewStatus.COMPLETED, False, True, START + 4 * M),
         ({Participant.HOST: joins(3, START)}, InterviewStatus.NO_SHOW, True, False, None),
         ({}, InterviewStatus.NO_SHOW, False, False, None),
@@ -152,11 +172,11 @@ def test_a_decision_goes_through_the_status_machine_and_clears_reminders():
 @pytest.mark.parametrize(
     ("changes", "now", "ready"),
     [
-        ({}, END + 60 * M, True),                                        # the window has just closed
-        ({}, END + 59 * M, False),                                       # a late joiner may still come
-        ({}, END + 30 * timedelta(days=1), True),                        # the last day Meet keeps records
-        ({}, END + 30 * timedelta(days=1) + M, False),                   # records gone: not ours to decide
-        ({"join_window": JoinWindow(15, 120)}, END + 90 * M, False),     # its own, longer window
+        ({}, END + 60 * M, True),  # the window has just closed
+        ({}, END + 59 * M, False),  # a late joiner may still come
+        ({}, END + 30 * timedelta(days=1), True),  # the last day Meet keeps records
+        ({}, END + 30 * timedelta(days=1) + M, False),  # records gone: not ours to decide
+        ({"join_window": JoinWindow(15, 120)}, END + 90 * M, False),  # its own, longer window
         ({"join_window": JoinWindow(15, 120)}, END + 120 * M, True),
         ({"status": InterviewStatus.CANCELLED}, NOW, False),
         ({"status": InterviewStatus.COMPLETED}, NOW, False),

@@ -1,6 +1,6 @@
 """Validation of create/reschedule input: every refusal names the field and the reason."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,26 +18,38 @@ from shared.domain.booking import (
 from shared.domain.models import InterviewType
 from shared.errors import BadRequest, Unprocessable
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 LIMITS = BookingLimits(min_duration=15, max_duration=480, default_duration=60, horizon_days=365)
 
 
 def body(**changes):
-    return {"candidate": {"email": "gus@example.com", "name": "Gus"}, "job_title": "Engineer", "date": "2026-06-10",
-            "time": "14:30", "timezone": "Europe/Berlin", "interview_type": "google_meet"} | changes
+    return {
+        "candidate": {"email": "gus@example.com", "name": "Gus"},
+        "job_title": "Engineer",
+        "date": "2026-06-10",
+        "time": "14:30",
+        "timezone": "Europe/Berlin",
+        "interview_type": "google_meet",
+    } | changes
 
 
 def test_the_seeds_shape():
     booking = parse_booking(body(note="Bring a laptop"), now=NOW, limits=LIMITS)
-    assert booking.start == datetime(2026, 6, 10, 12, 30, tzinfo=timezone.utc)
-    assert (booking.timezone, booking.duration_minutes, booking.type, booking.confirm) == ("Europe/Berlin", 60, InterviewType.GOOGLE_MEET, True)
+    assert booking.start == datetime(2026, 6, 10, 12, 30, tzinfo=UTC)
+    assert (booking.timezone, booking.duration_minutes, booking.type, booking.confirm) == (
+        "Europe/Berlin",
+        60,
+        InterviewType.GOOGLE_MEET,
+        True,
+    )
     assert booking.candidate.email == "gus@example.com" and booking.note == "Bring a laptop"
 
 
 def test_an_rfc3339_start_with_the_booking_zone():
-    booking = parse_booking(body(date=None, time=None, start="2026-06-10T08:30:00-04:00", timezone="America/New_York"),
-                            now=NOW, limits=LIMITS)
-    assert booking.start == datetime(2026, 6, 10, 12, 30, tzinfo=timezone.utc)
+    booking = parse_booking(
+        body(date=None, time=None, start="2026-06-10T08:30:00-04:00", timezone="America/New_York"), now=NOW, limits=LIMITS
+    )
+    assert booking.start == datetime(2026, 6, 10, 12, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -75,13 +87,18 @@ def test_refusals_say_why(changes, code, field):
 
 def test_dst_refusals_explain_the_clock_change():
     with pytest.raises(Unprocessable, match="does not exist"):
-        parse_booking(body(date="2026-03-08", time="02:30", timezone="America/New_York"), now=datetime(2026, 1, 1, tzinfo=timezone.utc), limits=LIMITS)
+        parse_booking(
+            body(date="2026-03-08", time="02:30", timezone="America/New_York"),
+            now=datetime(2026, 1, 1, tzinfo=UTC),
+            limits=LIMITS,
+        )
     with pytest.raises(Unprocessable, match="happens twice"):
         parse_booking(body(date="2026-11-01", time="01:30", timezone="America/New_York"), now=NOW, limits=LIMITS)
 
 
-@pytest.mark.parametrize("changes", [{"candidate": "gus@example.com"}, {"duration_minutes": "60"}, {"duration_minutes": True},
-                                     {"job_title": 42}])
+@pytest.mark.parametrize(
+    "changes", [{"candidate": "gus@example.com"}, {"duration_minutes": "60"}, {"duration_minutes": True}, {"job_title": 42}]
+)
 def test_wrong_types_are_bad_requests(changes):
     with pytest.raises(BadRequest):
         parse_booking(body(**changes), now=NOW, limits=LIMITS)
@@ -103,7 +120,7 @@ def test_interview_ids_are_calendar_event_ids_and_stable_per_seed():
 
 
 def test_overlap_is_half_open():
-    t = datetime(2026, 6, 1, 10, tzinfo=timezone.utc)
+    t = datetime(2026, 6, 1, 10, tzinfo=UTC)
     hour = timedelta(hours=1)
     assert overlaps(t, t + hour, t + timedelta(minutes=30), t + 2 * hour)
     assert not overlaps(t, t + hour, t + hour, t + 2 * hour)  # back to back
@@ -115,17 +132,20 @@ def test_overlap_is_half_open():
 
 def test_start_with_agreeing_date_and_time():
     booking = parse_booking(body(start="2026-06-10T14:30:00+02:00"), now=NOW, limits=LIMITS)
-    assert booking.start == datetime(2026, 6, 10, 12, 30, tzinfo=timezone.utc)
+    assert booking.start == datetime(2026, 6, 10, 12, 30, tzinfo=UTC)
     assert parse_start({"start": "2026-06-10T12:30:00Z", "time": "14:30:00", "timezone": "Europe/Berlin"})[0] == booking.start
     assert parse_start({"start": "2026-06-10T12:30:00Z", "date": "2026-06-10"}, "Europe/Berlin")[0] == booking.start
 
 
-@pytest.mark.parametrize(("changes", "fields"), [
-    ({"time": "14:31"}, ["start", "time"]),
-    ({"date": "2026-06-11"}, ["start", "date"]),
-    ({"date": "2026-06-11", "time": "08:00"}, ["start", "date", "time"]),
-    ({"time": "12:30", "timezone": "Europe/Berlin"}, ["start", "time"]),  # the UTC reading is not the local one
-])
+@pytest.mark.parametrize(
+    ("changes", "fields"),
+    [
+        ({"time": "14:31"}, ["start", "time"]),
+        ({"date": "2026-06-11"}, ["start", "date"]),
+        ({"date": "2026-06-11", "time": "08:00"}, ["start", "date", "time"]),
+        ({"time": "12:30", "timezone": "Europe/Berlin"}, ["start", "time"]),  # the UTC reading is not the local one
+    ],
+)
 def test_start_with_disagreeing_date_or_time(changes, fields):
     with pytest.raises(Unprocessable) as excinfo:
         parse_booking(body(start="2026-06-10T14:30:00+02:00") | changes, now=NOW, limits=LIMITS)
@@ -141,28 +161,53 @@ def test_a_malformed_date_or_time_beside_start_is_still_malformed():
 # --- one text rule (issue 9, item 8) ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("a\r\nb", "a\nb"), ("a\rb", "a\nb"), ("a\nb", "a\nb"), ("a\u2028b\u2029c", "a\nb\nc"), ("a\tb", "a\tb"),
-    ("  \r\n  padded \r\n", "padded"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("a\r\nb", "a\nb"),
+        ("a\rb", "a\nb"),
+        ("a\nb", "a\nb"),
+        ("a\u2028b\u2029c", "a\nb\nc"),
+        ("a\tb", "a\tb"),
+        ("  \r\n  padded \r\n", "padded"),
+    ],
+)
 def test_multi_line_text_normalizes_line_breaks_to_lf(value, expected):
     assert clean_text(value, "note", 100, multi_line=True) == expected
 
 
-@pytest.mark.parametrize(("value", "reason"), [
-    ("a\nb", "line_break"), ("a\r\nb", "line_break"), ("a\rb", "line_break"), ("a\u2028b", "line_break"),
-    ("a\u2029b", "line_break"), ("a\tb", "control_character"), ("a\x00b", "control_character"), ("a\x1bb", "control_character"),
-    ("a\x7fb", "control_character"), ("a\x85b", "control_character"), ("a\x9fb", "control_character"),
-    ("a\ud800b", "invalid_unicode"),
-])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("a\nb", "line_break"),
+        ("a\r\nb", "line_break"),
+        ("a\rb", "line_break"),
+        ("a\u2028b", "line_break"),
+        ("a\u2029b", "line_break"),
+        ("a\tb", "control_character"),
+        ("a\x00b", "control_character"),
+        ("a\x1bb", "control_character"),
+        ("a\x7fb", "control_character"),
+        ("a\x85b", "control_character"),
+        ("a\x9fb", "control_character"),
+        ("a\ud800b", "invalid_unicode"),
+    ],
+)
 def test_single_line_text_refuses_breaks_and_controls(value, reason):
     with pytest.raises(Unprocessable) as excinfo:
         clean_text(value, "job_title", 100)
     assert (excinfo.value.code, excinfo.value.details) == ("invalid_field", {"field": "job_title", "reason": reason})
 
 
-@pytest.mark.parametrize(("value", "reason"), [("a\x00b", "control_character"), ("a\x0bb", "control_character"),
-                                              ("a\x85b", "control_character"), ("a\udfffb", "invalid_unicode")])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("a\x00b", "control_character"),
+        ("a\x0bb", "control_character"),
+        ("a\x85b", "control_character"),
+        ("a\udfffb", "invalid_unicode"),
+    ],
+)
 def test_multi_line_text_still_refuses_other_controls(value, reason):
     with pytest.raises(Unprocessable) as excinfo:
         clean_text(value, "note", 100, multi_line=True)
@@ -175,12 +220,15 @@ def test_lengths_count_after_normalization():
         clean_text("é" * 201, "job_title", 200)
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"job_title": "Lead\nEngineer"}, "job_title"),
-    ({"candidate": {"email": "gus@example.com", "name": "Gus\r\nG"}}, "candidate.name"),
-    ({"interview_type": "in_person", "location": "Room 1\nFloor 2"}, "location"),
-    ({"interview_type": "phone", "phone": "+49 30\n1234567"}, "phone"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"job_title": "Lead\nEngineer"}, "job_title"),
+        ({"candidate": {"email": "gus@example.com", "name": "Gus\r\nG"}}, "candidate.name"),
+        ({"interview_type": "in_person", "location": "Room 1\nFloor 2"}, "location"),
+        ({"interview_type": "phone", "phone": "+49 30\n1234567"}, "phone"),
+    ],
+)
 def test_every_single_line_field_of_a_booking(changes, field):
     with pytest.raises(Unprocessable) as excinfo:
         parse_booking(body(**changes), now=NOW, limits=LIMITS)
@@ -212,8 +260,9 @@ def test_ids(value):
     assert valid_id(value, "host_uid") == value
 
 
-@pytest.mark.parametrize(("changes", "field"), [({"candidate_id": "a/b", "candidate": None}, "candidate_id"),
-                                               ({"host_uid": "__x__"}, "host_uid")])
+@pytest.mark.parametrize(
+    ("changes", "field"), [({"candidate_id": "a/b", "candidate": None}, "candidate_id"), ({"host_uid": "__x__"}, "host_uid")]
+)
 def test_ids_in_a_booking(changes, field):
     with pytest.raises(BadRequest) as excinfo:
         parse_booking(body(**changes), now=NOW, limits=LIMITS)
@@ -227,13 +276,16 @@ def test_instants_outside_the_calendar_or_malformed_name_their_field(value):
     assert (excinfo.value.code, excinfo.value.details["field"]) == ("invalid_timestamp", "from")
 
 
-@pytest.mark.parametrize(("changes", "code"), [
-    ({"date": None, "time": None, "start": "0001-01-01T00:00:00+14:00"}, "invalid_timestamp"),
-    ({"date": "9999-12-31", "start": "9999-12-31T23:00:00Z", "timezone": "Asia/Tokyo"}, "invalid_timestamp"),
-    ({"date": "0001-01-01", "time": "00:00"}, "invalid_date"),
-    ({"date": "9999-12-31", "time": "23:59", "timezone": "America/New_York"}, "invalid_date"),
-    ({"date": "２０２６-06-10"}, "invalid_date"),
-])
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"date": None, "time": None, "start": "0001-01-01T00:00:00+14:00"}, "invalid_timestamp"),
+        ({"date": "9999-12-31", "start": "9999-12-31T23:00:00Z", "timezone": "Asia/Tokyo"}, "invalid_timestamp"),
+        ({"date": "0001-01-01", "time": "00:00"}, "invalid_date"),
+        ({"date": "9999-12-31", "time": "23:59", "timezone": "America/New_York"}, "invalid_date"),
+        ({"date": "２０２６-06-10"}, "invalid_date"),
+    ],
+)
 def test_dates_at_the_edges_of_the_calendar(changes, code):
     with pytest.raises(Unprocessable) as excinfo:
         parse_booking(body(**changes), now=NOW, limits=LIMITS)

@@ -12,8 +12,13 @@ def test_defaults_from_a_minimal_environment():
 
 
 def test_google_cloud_project_is_the_fallback_and_lists_are_parsed():
-    settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "p2", "CONVENE_CORS_ORIGINS": " https://a.example, ,https://b.example",
-                                  "CONVENE_JOIN_OPENS_MINUTES": "5"})
+    settings = Settings.from_env(
+        {
+            "GOOGLE_CLOUD_PROJECT": "p2",
+            "CONVENE_CORS_ORIGINS": " https://a.example, ,https://b.example",
+            "CONVENE_JOIN_OPENS_MINUTES": "5",
+        }
+    )
     assert settings.project_id == "p2"
     assert settings.cors_origins == ("https://a.example", "https://b.example")
     assert settings.join_opens_minutes == 5

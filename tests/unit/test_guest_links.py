@@ -2,7 +2,7 @@
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from shared.auth.principal import PrincipalKind
 from shared.errors import Unauthenticated
 from shared.secrets import LocalSecrets
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SECRET = "convene-guest-link-key"
 
 
@@ -93,8 +93,14 @@ def test_a_link_is_valid_in_its_one_canonical_spelling_only(secrets_file):
     prefix, payload, mac = token.split(".")
     twins = _same_bytes_variants(mac)
     assert len(twins) == 3  # a 32-byte MAC leaves 2 unused bits in its last character
-    variants = [token + "=", token + "==", f"{prefix}.{payload}=.{mac}", f"{prefix}.{payload}.{mac[:5]}+{mac[6:]}",
-                f"{prefix}.{payload}.{mac[:5]} {mac[5:]}", *(f"{prefix}.{payload}.{twin}" for twin in twins)]
+    variants = [
+        token + "=",
+        token + "==",
+        f"{prefix}.{payload}=.{mac}",
+        f"{prefix}.{payload}.{mac[:5]}+{mac[6:]}",
+        f"{prefix}.{payload}.{mac[:5]} {mac[5:]}",
+        *(f"{prefix}.{payload}.{twin}" for twin in twins),
+    ]
     for variant in variants:
         with pytest.raises(Unauthenticated) as excinfo:
             links(secrets_file).verify(variant, now=NOW)
@@ -111,7 +117,9 @@ def test_an_odd_payload_is_an_invalid_link_not_an_error(secrets_file, payload):
 
 
 def test_a_link_signed_for_another_purpose_is_rejected(secrets_file):
-    token = links(secrets_file).sign(interview_id="iv1", workspace_id="ws1", expires_at=NOW + timedelta(hours=1), purpose="cancel")
+    token = links(secrets_file).sign(
+        interview_id="iv1", workspace_id="ws1", expires_at=NOW + timedelta(hours=1), purpose="cancel"
+    )
     with pytest.raises(Unauthenticated):
         links(secrets_file).verify(token, now=NOW)
 

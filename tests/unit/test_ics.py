@@ -7,7 +7,7 @@ Times are written in UTC (see ``shared.mail.ics``): around DST changes (folds, g
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +17,6 @@ from shared.domain.models import InterviewStatus, InterviewType, Person
 from shared.mail.ics import build_ics
 from tests.factories import GUEST, HOST, NOW, interview
 
-UTC = timezone.utc
 BERLIN_SUMMER = datetime(2026, 6, 1, 12, 10, tzinfo=UTC)  # 14:10 CEST
 BERLIN_SPRING_FORWARD = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30 CEST, 90 minutes after the clocks jump
 NEW_YORK_FALL_BACK = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT, the first of the two 01:30s
@@ -59,7 +58,12 @@ def test_a_request_carries_every_property_an_invitation_needs():
 
     attendees = {str(a): a.params for a in event["ATTENDEE"]}
     assert attendees[f"mailto:{GUEST.email}"] == {
-        "CN": GUEST.name, "CUTYPE": "INDIVIDUAL", "ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION", "RSVP": "TRUE"}
+        "CN": GUEST.name,
+        "CUTYPE": "INDIVIDUAL",
+        "ROLE": "REQ-PARTICIPANT",
+        "PARTSTAT": "NEEDS-ACTION",
+        "RSVP": "TRUE",
+    }
     assert attendees[f"mailto:{HOST.email}"]["PARTSTAT"] == "ACCEPTED"
     assert attendees[f"mailto:{HOST.email}"]["RSVP"] == "FALSE"
 
@@ -107,11 +111,14 @@ def test_a_naive_now_is_refused_rather_than_read_in_the_servers_zone():
         build_ics(interview(), method="REQUEST", now=NOW.replace(tzinfo=None))
 
 
-@pytest.mark.parametrize(("kind", "detail", "link"), [
-    (InterviewType.PHONE, {"phone": "+49 30 1234567", "meet_link": None}, None),
-    (InterviewType.IN_PERSON, {"location": "Acme HQ, Torstraße 1, Berlin", "meet_link": None}, None),
-    (InterviewType.CUSTOM_VIDEO, {"meet_link": "https://video.example/room/42"}, "https://video.example/room/42"),
-])
+@pytest.mark.parametrize(
+    ("kind", "detail", "link"),
+    [
+        (InterviewType.PHONE, {"phone": "+49 30 1234567", "meet_link": None}, None),
+        (InterviewType.IN_PERSON, {"location": "Acme HQ, Torstraße 1, Berlin", "meet_link": None}, None),
+        (InterviewType.CUSTOM_VIDEO, {"meet_link": "https://video.example/room/42"}, "https://video.example/room/42"),
+    ],
+)
 def test_location_and_url_follow_the_type(kind: InterviewType, detail: dict, link: str | None):
     iv = interview(type=kind, **detail)
     _, event = parse(build_ics(iv, method="REQUEST", now=NOW))
@@ -122,8 +129,9 @@ def test_location_and_url_follow_the_type(kind: InterviewType, detail: dict, lin
 
 
 def test_a_custom_link_that_is_not_a_web_address_is_not_offered():
-    _, event = parse(build_ics(interview(type=InterviewType.CUSTOM_VIDEO, meet_link="javascript:alert(1)"),
-                               method="REQUEST", now=NOW))
+    _, event = parse(
+        build_ics(interview(type=InterviewType.CUSTOM_VIDEO, meet_link="javascript:alert(1)"), method="REQUEST", now=NOW)
+    )
     assert "URL" not in event and "LOCATION" not in event
     assert "javascript" not in event["DESCRIPTION"]
 
@@ -148,8 +156,9 @@ def _changes(tz: ZoneInfo, first: datetime, last: datetime) -> list[tuple[dateti
         after = hour + timedelta(hours=1)
         before_offset, after_offset = hour.astimezone(tz).utcoffset(), after.astimezone(tz).utcoffset()
         if before_offset != after_offset:
-            change = next(t for t in (hour + timedelta(minutes=m) for m in range(1, 61))
-                          if t.astimezone(tz).utcoffset() == after_offset)
+            change = next(
+                t for t in (hour + timedelta(minutes=m) for m in range(1, 61)) if t.astimezone(tz).utcoffset() == after_offset
+            )
             found.append((change, before_offset, after_offset))
         hour = after
     return found
@@ -192,13 +201,24 @@ def _edge_cases() -> list[Case]:
         for change, before, after in _changes_around(name):
             shift, minute = abs(after - before), timedelta(minutes=1)
             if after < before:  # a fold: [change - shift, change) and [change, change + shift) show the same wall times
-                moments = {"before-fold": change - shift - minute, "fold-first-starts": change - shift,
-                           "fold-first-middle": change - shift / 2, "fold-first-last-minute": change - minute,
-                           "fold-second-starts": change, "fold-second-middle": change + shift / 2,
-                           "fold-second-last-minute": change + shift - minute, "after-fold": change + shift}
+                moments = {
+                    "before-fold": change - shift - minute,
+                    "fold-first-starts": change - shift,
+                    "fold-first-middle": change - shift / 2,
+                    "fold-first-last-minute": change - minute,
+                    "fold-second-starts": change,
+                    "fold-second-middle": change + shift / 2,
+                    "fold-second-last-minute": change + shift - minute,
+                    "after-fold": change + shift,
+                }
             else:  # a gap: the wall times [change, change + shift) in the old offset never happen
-                moments = {"gap-one-shift-before": change - shift, "gap-last-minute-before": change - minute,
-                           "gap-first-after": change, "gap-minute-after": change + minute, "gap-one-shift-after": change + shift}
+                moments = {
+                    "gap-one-shift-before": change - shift,
+                    "gap-last-minute-before": change - minute,
+                    "gap-first-after": change,
+                    "gap-minute-after": change + minute,
+                    "gap-one-shift-after": change + shift,
+                }
             cases += [Case(name, moment, minutes, label) for label, moment in moments.items() for minutes in (30, 90)]
     return cases
 
@@ -227,8 +247,9 @@ def libical_reports() -> dict[tuple[str, str], object]:
     """libical's report on every case's REQUEST and CANCEL, from one child process."""
     ical_check = pytest.importorskip("devstack.ical_check")
     keys = [(case.id, method) for case in DST_CASES for method in ("REQUEST", "CANCEL")]
-    texts = [build_ics(_iv(case, method), method=method, now=NOW).decode() for case in DST_CASES
-             for method in ("REQUEST", "CANCEL")]
+    texts = [
+        build_ics(_iv(case, method), method=method, now=NOW).decode() for case in DST_CASES for method in ("REQUEST", "CANCEL")
+    ]
     return dict(zip(keys, ical_check.check_icals(texts), strict=True))
 
 
@@ -236,11 +257,15 @@ def test_the_cases_cover_both_occurrences_of_each_fold_and_each_gap_edge():
     """The scan really finds the changes, so the cases below are not vacuous."""
     changes = {name: [(t.isoformat(), before - after) for t, before, after in _changes_around(name)] for name in EDGE_YEARS}
     assert changes == {
-        "America/New_York": [("2027-03-14T07:00:00+00:00", timedelta(hours=-1)),
-                             ("2027-11-07T06:00:00+00:00", timedelta(hours=1))],
+        "America/New_York": [
+            ("2027-03-14T07:00:00+00:00", timedelta(hours=-1)),
+            ("2027-11-07T06:00:00+00:00", timedelta(hours=1)),
+        ],
         "Europe/Berlin": [("2027-03-28T01:00:00+00:00", timedelta(hours=-1)), ("2027-10-31T01:00:00+00:00", timedelta(hours=1))],
-        "Australia/Lord_Howe": [("2027-04-03T15:00:00+00:00", timedelta(minutes=30)),
-                                ("2027-10-02T15:30:00+00:00", timedelta(minutes=-30))],
+        "Australia/Lord_Howe": [
+            ("2027-04-03T15:00:00+00:00", timedelta(minutes=30)),
+            ("2027-10-02T15:30:00+00:00", timedelta(minutes=-30)),
+        ],
         "Asia/Kathmandu": [("1985-12-31T18:30:00+00:00", timedelta(minutes=-15))],
     }
     for case in DST_CASES:
@@ -277,12 +302,23 @@ def _offset_text(local: datetime) -> str:
     return f"UTC{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-@pytest.mark.parametrize(("zone_name", "start", "utc_text", "when"), [
-    ("Europe/Berlin", datetime(2027, 10, 31, 2, 30, tzinfo=timezone(timedelta(hours=2))), b"20271031T003000Z",
-     "Sunday, 31 October 2027, 02:30 UTC+02:00 – 02:15 UTC+01:00 (Europe/Berlin)"),
-    ("Australia/Lord_Howe", datetime(2027, 4, 4, 1, 45, tzinfo=timezone(timedelta(hours=11))), b"20270403T144500Z",
-     "Sunday, 4 April 2027, 01:45 UTC+11:00 – 02:00 UTC+10:30 (Australia/Lord_Howe)"),
-])
+@pytest.mark.parametrize(
+    ("zone_name", "start", "utc_text", "when"),
+    [
+        (
+            "Europe/Berlin",
+            datetime(2027, 10, 31, 2, 30, tzinfo=timezone(timedelta(hours=2))),
+            b"20271031T003000Z",
+            "Sunday, 31 October 2027, 02:30 UTC+02:00 – 02:15 UTC+01:00 (Europe/Berlin)",
+        ),
+        (
+            "Australia/Lord_Howe",
+            datetime(2027, 4, 4, 1, 45, tzinfo=timezone(timedelta(hours=11))),
+            b"20270403T144500Z",
+            "Sunday, 4 April 2027, 01:45 UTC+11:00 – 02:00 UTC+10:30 (Australia/Lord_Howe)",
+        ),
+    ],
+)
 def test_the_first_occurrence_of_a_repeated_time_is_not_read_late(zone_name, start, utc_text, when):
     """The issue's two cases: libical read the TZID form 1 hour (Berlin) and 30 minutes (Lord Howe) late."""
     ical_check = pytest.importorskip("devstack.ical_check")
@@ -301,8 +337,16 @@ def test_the_first_occurrence_of_a_repeated_time_is_not_read_late(zone_name, sta
 
 LIBICAL_CASES = [
     pytest.param(interview(start=BERLIN_SPRING_FORWARD, note="Bring a laptop; we'll pair."), id="berlin-spring-forward"),
-    pytest.param(interview(start=NEW_YORK_FALL_BACK + timedelta(hours=1), timezone="America/New_York",
-                           type=InterviewType.PHONE, phone="+1 212 555 0100", meet_link=None), id="new-york-repeated-hour"),
+    pytest.param(
+        interview(
+            start=NEW_YORK_FALL_BACK + timedelta(hours=1),
+            timezone="America/New_York",
+            type=InterviewType.PHONE,
+            phone="+1 212 555 0100",
+            meet_link=None,
+        ),
+        id="new-york-repeated-hour",
+    ),
 ]
 
 

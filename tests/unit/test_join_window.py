@@ -1,7 +1,7 @@
 """The join window and meeting status, to the second at every edge."""
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -9,16 +9,23 @@ from shared.domain.join_window import MeetingStatus as M
 from shared.domain.join_window import join_state
 from shared.domain.models import Interview, InterviewStatus, InterviewType, JoinWindow, Person
 
-START = datetime(2026, 6, 1, 14, 0, tzinfo=timezone.utc)
+START = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
 DEFAULT = JoinWindow(opens_minutes_before=15, closes_minutes_after_end=60)
 SECOND = timedelta(seconds=1)
 
 
 def interview(**changes) -> Interview:
     base = Interview(
-        id="iv1", workspace_id="ws1", host=Person("h@example.com", "Hana", "uid-h"), guest=Person("g@example.com", "Gus"),
-        start=START, timezone="Europe/Berlin", type=InterviewType.GOOGLE_MEET, status=InterviewStatus.CONFIRMED,
-        duration_minutes=60, meet_link="https://meet.google.com/abc-defg-hij",
+        id="iv1",
+        workspace_id="ws1",
+        host=Person("h@example.com", "Hana", "uid-h"),
+        guest=Person("g@example.com", "Gus"),
+        start=START,
+        timezone="Europe/Berlin",
+        type=InterviewType.GOOGLE_MEET,
+        status=InterviewStatus.CONFIRMED,
+        duration_minutes=60,
+        meet_link="https://meet.google.com/abc-defg-hij",
     )
     return replace(base, **changes)
 
@@ -95,7 +102,7 @@ def test_minutes_until_start(now, minutes):
 
 def test_window_across_a_dst_change_is_measured_in_real_time():
     # 2026-03-29 in Berlin: 01:50 CET is 00:50 UTC; the start at 03:05 CEST is 01:05 UTC.
-    start = datetime(2026, 3, 29, 1, 5, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 29, 1, 5, tzinfo=UTC)
     iv = interview(start=start, duration_minutes=30)
     # 15 real minutes before the start, although the wall clock jumped an hour in between.
     assert join_state(iv, start - timedelta(minutes=15), DEFAULT).can_join

@@ -18,7 +18,9 @@ def _capture():
 
 def test_lines_are_json_with_severity_context_and_only_allowed_fields():
     logger, stream = _capture()
-    with logs.bound(function="join", **logs.trace_fields({"X-Cloud-Trace-Context": "0af7651916cd43dd8448eb211c80319c/42;o=1"}, "p")):
+    with logs.bound(
+        function="join", **logs.trace_fields({"X-Cloud-Trace-Context": "0af7651916cd43dd8448eb211c80319c/42;o=1"}, "p")
+    ):
         logs.bind(interview_id="iv1")
         logs.log(logger, logging.WARNING, "hello", status=404, email="someone@example.com", token="secret")
     entry = json.loads(stream.getvalue())

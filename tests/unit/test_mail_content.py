@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import itertools
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jinja2
 import pytest
 from icalendar import Calendar
 
 from shared.domain.models import Interview, InterviewType, Person
-from shared.mail import Audience, EmailKind, RenderedEmail, describe_time, render_email
-from shared.mail import content
+from shared.mail import Audience, EmailKind, RenderedEmail, content, describe_time, render_email
 from tests.factories import GUEST, HOST, interview
 
-UTC = timezone.utc
 START = datetime(2026, 6, 1, 12, 10, tzinfo=UTC)  # Monday 14:10 in Berlin (CEST)
 PORTAL = "https://convene.example/join/iv-1?token=abc&sig=def"
 SCRIPT = "<script>alert(1)</script>"
@@ -27,8 +25,9 @@ TYPES = {
 }
 
 
-def render(kind: EmailKind, audience: Audience, iv: Interview | None = None, *, now: datetime | None = None,
-           portal: str | None = PORTAL) -> RenderedEmail:
+def render(
+    kind: EmailKind, audience: Audience, iv: Interview | None = None, *, now: datetime | None = None, portal: str | None = PORTAL
+) -> RenderedEmail:
     iv = iv or interview(start=START, note=SCRIPT)
     return render_email(kind, audience, iv, portal_join_url=portal, now=now or iv.start - timedelta(days=2))
 
@@ -92,8 +91,11 @@ def test_a_script_in_the_note_is_escaped_in_html_and_verbatim_in_text():
 
 
 def test_names_and_titles_are_escaped_in_html_too():
-    iv = interview(start=START, job_title='<img src=x onerror="alert(1)">', guest=Person(
-        email="gus@candidates.example", name="Gus <b>Guest</b>"))
+    iv = interview(
+        start=START,
+        job_title='<img src=x onerror="alert(1)">',
+        guest=Person(email="gus@candidates.example", name="Gus <b>Guest</b>"),
+    )
     email = render(EmailKind.INVITATION, Audience.HOST, iv)
     assert "<img" not in email.html and "<b>" not in email.html
     assert "&lt;img" in email.html and "Gus &lt;b&gt;Guest&lt;/b&gt;" in email.html
@@ -107,9 +109,14 @@ def test_a_custom_link_that_is_not_a_web_address_is_never_a_link():
     assert "not available yet" in email.text
 
 
-@pytest.mark.parametrize(("kind", "method"), [
-    (EmailKind.INVITATION, "REQUEST"), (EmailKind.UPDATE, "REQUEST"), (EmailKind.CANCELLATION, "CANCEL"),
-])
+@pytest.mark.parametrize(
+    ("kind", "method"),
+    [
+        (EmailKind.INVITATION, "REQUEST"),
+        (EmailKind.UPDATE, "REQUEST"),
+        (EmailKind.CANCELLATION, "CANCEL"),
+    ],
+)
 @pytest.mark.parametrize("audience", list(Audience))
 def test_invitations_and_updates_carry_a_request_and_cancellations_a_cancel(kind, method, audience):
     iv = interview(start=START, ical_sequence=3)
@@ -128,11 +135,14 @@ def test_reminders_carry_no_calendar_attachment(kind: EmailKind):
     assert (email.ics, email.ics_method) == (None, None)
 
 
-@pytest.mark.parametrize(("kind", "before", "words"), [
-    (EmailKind.REMINDER_24H, timedelta(hours=24), "in 24 hours"),
-    (EmailKind.REMINDER_1H, timedelta(hours=1), "in 1 hour"),
-    (EmailKind.REMINDER_1H, timedelta(minutes=40), "in 40 minutes"),  # a late run says how soon it really is
-])
+@pytest.mark.parametrize(
+    ("kind", "before", "words"),
+    [
+        (EmailKind.REMINDER_24H, timedelta(hours=24), "in 24 hours"),
+        (EmailKind.REMINDER_1H, timedelta(hours=1), "in 1 hour"),
+        (EmailKind.REMINDER_1H, timedelta(minutes=40), "in 40 minutes"),  # a late run says how soon it really is
+    ],
+)
 def test_reminders_say_how_soon_the_interview_starts(kind: EmailKind, before: timedelta, words: str):
     email = render(kind, Audience.HOST, now=START - before)
     assert email.subject == f"Reminder: Backend Engineer interview with {GUEST.name} {words} — Mon 1 Jun, 14:10 CEST"
@@ -173,13 +183,15 @@ def test_new_york_interviews_read_in_new_york_time_whatever_the_servers_zone(mon
 def test_an_interview_across_a_clock_change_shows_both_offsets():
     start = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT; two hours later it is 02:30 EST
     assert describe_time(start, start + timedelta(hours=2), "America/New_York") == (
-        "Sunday, 1 November 2026, 01:30 UTC-04:00 – 02:30 UTC-05:00 (America/New_York)")
+        "Sunday, 1 November 2026, 01:30 UTC-04:00 – 02:30 UTC-05:00 (America/New_York)"
+    )
 
 
 def test_an_interview_past_midnight_names_both_days():
     start = datetime(2026, 6, 1, 21, 30, tzinfo=UTC)  # 23:30 in Berlin
     assert describe_time(start, start + timedelta(minutes=45), "Europe/Berlin") == (
-        "Monday, 1 June 2026, 23:30 – Tuesday, 2 June 2026, 00:15 (Europe/Berlin, UTC+02:00)")
+        "Monday, 1 June 2026, 23:30 – Tuesday, 2 June 2026, 00:15 (Europe/Berlin, UTC+02:00)"
+    )
 
 
 def test_zones_without_a_letter_abbreviation_show_the_offset_in_the_subject():

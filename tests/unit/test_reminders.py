@@ -1,24 +1,24 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shared.domain.reminders import DEFAULT_OFFSETS_MINUTES, kind_of, plan
 
-START = datetime(2026, 6, 10, 14, 0, tzinfo=timezone.utc)
+START = datetime(2026, 6, 10, 14, 0, tzinfo=UTC)
 H = timedelta(hours=1)
 
 
 @pytest.mark.parametrize(
     ("now", "done", "send", "skip", "next_at"),
     [
-        (START - 48 * H, (), None, (), START - 24 * H),                    # nothing due yet
+        (START - 48 * H, (), None, (), START - 24 * H),  # nothing due yet
         (START - 24 * H - timedelta(seconds=1), (), None, (), START - 24 * H),
-        (START - 24 * H, (), 1440, (), START - H),                       # exactly due
-        (START - 21 * H, (), 1440, (), START - H),                       # a run 3 h late catches up
-        (START - 21 * H, (1440,), None, (), START - H),                  # already sent: nothing twice
+        (START - 24 * H, (), 1440, (), START - H),  # exactly due
+        (START - 21 * H, (), 1440, (), START - H),  # a run 3 h late catches up
+        (START - 21 * H, (1440,), None, (), START - H),  # already sent: nothing twice
         (START - H, (1440,), 60, (), None),
-        (START - timedelta(minutes=30), (), 60, (1440,), None),          # very late: only the closest
-        (START, (), None, (1440, 60), None),                             # started: never
+        (START - timedelta(minutes=30), (), 60, (1440,), None),  # very late: only the closest
+        (START, (), None, (1440, 60), None),  # started: never
         (START + H, (1440,), None, (60,), None),
         (START - H, (1440, 60), None, (), None),
     ],

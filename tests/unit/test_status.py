@@ -7,8 +7,11 @@ from shared.domain.status import TERMINAL, can_transition, transition
 from shared.errors import Unprocessable
 
 EXPECTED = {
-    (S.PENDING, S.CONFIRMED), (S.PENDING, S.CANCELLED),
-    (S.CONFIRMED, S.COMPLETED), (S.CONFIRMED, S.NO_SHOW), (S.CONFIRMED, S.CANCELLED),
+    (S.PENDING, S.CONFIRMED),
+    (S.PENDING, S.CANCELLED),
+    (S.CONFIRMED, S.COMPLETED),
+    (S.CONFIRMED, S.NO_SHOW),
+    (S.CONFIRMED, S.CANCELLED),
 }
 
 

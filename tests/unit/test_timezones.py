@@ -1,13 +1,11 @@
 """Local time → UTC across DST changes in two hemispheres' worth of rules."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
 from shared.domain.timezones import local_to_utc, parse_rfc3339, to_local_iso, zone
 from shared.errors import Unprocessable
-
-UTC = timezone.utc
 
 
 def _code(excinfo: pytest.ExceptionInfo[Unprocessable]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -29,7 +29,7 @@ from shared.auth.tokens import (
 from shared.clock import FixedClock
 from shared.errors import Unauthenticated
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 T = int(NOW.timestamp())
 PROJECT = "convene-unit"
 AUDIENCE = "https://europe-west1-p.cloudfunctions.net/reminders"
@@ -129,9 +129,20 @@ def test_an_oidc_token_has_the_same_allowance(identity, oidc, expired_ago, accep
 
 
 def test_a_firebase_sign_in_in_the_future_is_refused(identity, firebase):
-    token = signed(identity, json.dumps({"alg": "RS256", "kid": identity.firebase_key.kid}).encode(), json.dumps({
-        "iss": f"https://securetoken.google.com/{PROJECT}", "aud": PROJECT, "sub": "uid-hana", "iat": T, "exp": T + 60,
-        "auth_time": T + 3600}).encode())
+    token = signed(
+        identity,
+        json.dumps({"alg": "RS256", "kid": identity.firebase_key.kid}).encode(),
+        json.dumps(
+            {
+                "iss": f"https://securetoken.google.com/{PROJECT}",
+                "aud": PROJECT,
+                "sub": "uid-hana",
+                "iat": T,
+                "exp": T + 60,
+                "auth_time": T + 3600,
+            }
+        ).encode(),
+    )
     assert rejected(firebase, token) == "invalid_token"
 
 
@@ -148,9 +159,17 @@ def test_every_other_spelling_of_a_valid_token_is_refused(identity, firebase, oi
     verifier = firebase if kind == "firebase" else oidc
     token = id_token(identity) if kind == "firebase" else identity.mint_oidc_token(SCHEDULER, AUDIENCE, issued_at=T - 60)
     header, payload, signature = token.split(".")
-    variants = [token + "=", token + "==", token + "%3D", f"{header}=.{payload}.{signature}", f"{header}.{payload}==.{signature}",
-                f"{header}.{payload}.{signature[:20]}+{signature[21:]}", f"{header}.{payload}.{signature[:20]}/{signature[21:]}",
-                f"{header}.{payload}.{signature[:20]} {signature[20:]}", f"{header}.{payload}.{signature}\n"]
+    variants = [
+        token + "=",
+        token + "==",
+        token + "%3D",
+        f"{header}=.{payload}.{signature}",
+        f"{header}.{payload}==.{signature}",
+        f"{header}.{payload}.{signature[:20]}+{signature[21:]}",
+        f"{header}.{payload}.{signature[:20]}/{signature[21:]}",
+        f"{header}.{payload}.{signature[:20]} {signature[20:]}",
+        f"{header}.{payload}.{signature}\n",
+    ]
     variants += [f"{header}.{payload}.{v}" for v in same_bytes_variants(signature)]
     variants += [f"{v}.{payload}.{signature}" for v in same_bytes_variants(header)]
     variants += [f"{header}.{v}.{signature}" for v in same_bytes_variants(payload)]
@@ -213,12 +232,14 @@ def _odd_tokens(identity) -> dict[str, str]:
         "payload-1500-deep-signed": signed(identity, header.encode(), ('{"sub":"u","x":' + nested + "}").encode()),
         "payload-array-signed": signed(identity, header.encode(), b"[1]"),
         "payload-nan-signed": signed(identity, header.encode(), claims.replace('"iat": ' + str(T), '"iat": NaN').encode()),
-        "payload-duplicate-sub-signed": signed(identity, header.encode(),
-                                               claims.replace('"sub": "u"', '"sub": "u", "sub": "v"').encode()),
+        "payload-duplicate-sub-signed": signed(
+            identity, header.encode(), claims.replace('"sub": "u"', '"sub": "u", "sub": "v"').encode()
+        ),
         "payload-times-as-strings": signed(identity, header.encode(), claims.replace(str(T + 60), f'"{T + 60}"').encode()),
         "payload-times-as-booleans": signed(identity, header.encode(), claims.replace(str(T + 60), "true").encode()),
-        "payload-aud-list": signed(identity, header.encode(),
-                                   claims.replace(f'"aud": "{PROJECT}"', f'"aud": ["{PROJECT}"]').encode()),
+        "payload-aud-list": signed(
+            identity, header.encode(), claims.replace(f'"aud": "{PROJECT}"', f'"aud": ["{PROJECT}"]').encode()
+        ),
         "two-parts": "e30.e30",
         "four-parts": "e30.e30.e30.e30",
         "empty-parts": "..",
@@ -256,8 +277,14 @@ def test_the_certificate_cache_treats_a_non_string_key_id_as_none(tmp_path, iden
 def test_json_object_bounds_nesting_without_recursion():
     assert json_object(b'{"a": [[1]]}') == {"a": [[1]]}
     assert json_object(('{"a": "' + "[" * 5000 + '"}').encode()) == {"a": "[" * 5000}  # brackets in strings do not count
-    for bad in (b"[" * 5000 + b"]" * 5000, ('{"a":' + "[" * 17 + "]" * 17 + "}").encode(), b'{"a":1,"a":2}', b"[]",
-                b'{"a": Infinity}', b"\xff"):
+    for bad in (
+        b"[" * 5000 + b"]" * 5000,
+        ('{"a":' + "[" * 17 + "]" * 17 + "}").encode(),
+        b'{"a":1,"a":2}',
+        b"[]",
+        b'{"a": Infinity}',
+        b"\xff",
+    ):
         with pytest.raises(ValueError):
             json_object(bad)
     assert tokens.MAX_JSON_DEPTH == 16

@@ -53,14 +53,22 @@ _lock = threading.Lock()
 _COMPREHENSIONS = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"})  # own frames before 3.12
 
 _FIELD_OPS = {
-    "EQUAL": "==", "NOT_EQUAL": "!=", "LESS_THAN": "<", "LESS_THAN_OR_EQUAL": "<=", "GREATER_THAN": ">",
-    "GREATER_THAN_OR_EQUAL": ">=", "IN": "in", "NOT_IN": "not-in", "ARRAY_CONTAINS": "array-contains",
+    "EQUAL": "==",
+    "NOT_EQUAL": "!=",
+    "LESS_THAN": "<",
+    "LESS_THAN_OR_EQUAL": "<=",
+    "GREATER_THAN": ">",
+    "GREATER_THAN_OR_EQUAL": ">=",
+    "IN": "in",
+    "NOT_IN": "not-in",
+    "ARRAY_CONTAINS": "array-contains",
     "ARRAY_CONTAINS_ANY": "array-contains-any",
 }
 _UNARY_OPS = {"IS_NULL": "is-null", "IS_NAN": "is-nan", "IS_NOT_NULL": "is-not-null", "IS_NOT_NAN": "is-not-nan"}
 
 
 # --- protobuf → shape ------------------------------------------------------------------------
+
 
 def _raw(message: Any) -> Any:
     """The plain protobuf behind a proto-plus message (or the message itself)."""
@@ -99,9 +107,16 @@ def shapes(structured_query: Any, aggregations: list[dict[str, Any]] | None = No
     selector = getattr(sq, "from_", None) or getattr(sq, "from")  # `from`: a Python keyword
     selector = selector[0]
     orders = [{"field": o.field.field_path, "direction": _enum_name(o, "direction")} for o in sq.order_by]
-    return [{"collection": selector.collection_id, "collection_group": bool(selector.all_descendants),
-             "filters": filters, "orders": orders, "aggregations": list(aggregations or [])}
-            for filters in _disjunctions(sq.where)]
+    return [
+        {
+            "collection": selector.collection_id,
+            "collection_group": bool(selector.all_descendants),
+            "filters": filters,
+            "orders": orders,
+            "aggregations": list(aggregations or []),
+        }
+        for filters in _disjunctions(sq.where)
+    ]
 
 
 def _aggregation_shapes(structured_aggregation_query: Any) -> list[dict[str, Any]]:
@@ -115,6 +130,7 @@ def _aggregation_shapes(structured_aggregation_query: Any) -> list[dict[str, Any
 
 
 # --- where a query comes from ----------------------------------------------------------------
+
 
 def _app_site(frame: Any) -> str | None:
     """``path:line in function`` of the innermost frame in the application (shared/ or
@@ -131,6 +147,7 @@ def _app_site(frame: Any) -> str | None:
 
 
 # --- writing -----------------------------------------------------------------------------------
+
 
 def _write(records: list[dict[str, Any]]) -> None:
     path = os.environ.get(ENV)
@@ -157,6 +174,7 @@ def _record(request: dict[str, Any], key: str) -> None:
 
 
 # --- patching ----------------------------------------------------------------------------------
+
 
 def _wrap(cls: type, key: str) -> None:
     original = cls.__dict__["_prep_stream"]
