@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: dev test unit bench package tools clean trigger infra-check
+.PHONY: dev test unit bench package tools clean trigger infra-check lint openapi-lint
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,14 +22,31 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	@touch $(CHECKOV_STAMP)
 
+# Redocly CLI (OpenAPI linter), pinned by package.json + package-lock.json, in ./node_modules.
+# Lint never touches the network: telemetry off (also in redocly.yaml), no update check.
+NODE_STAMP := node_modules/.installed
+REDOCLY := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true node_modules/.bin/redocly
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo 'make openapi-lint needs node >= 20.19 and npm on PATH (NodeSource nodejs 20/22; Debian 12 has 18)' >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+openapi-lint: $(NODE_STAMP) ## docs/openapi.yaml against Redocly's recommended rules (redocly.yaml, exceptions in .redocly.lint-ignore.yaml)
+	$(REDOCLY) lint docs/openapi.yaml
+
 tools:
 	@scripts/check-tools
 
 dev: $(STAMP) tools
 	$(BIN)/python -m devstack.dev
 
-test: $(STAMP) $(CHECKOV_STAMP) tools
+# SKIP_OPENAPI_LINT=1: for a build image without node (Cloud Build lints in a node step of its own).
+test: $(STAMP) $(CHECKOV_STAMP) tools lint $(if $(SKIP_OPENAPI_LINT),,openapi-lint)
 	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff: lint and format check (fix with: .venv/bin/ruff check --fix . && .venv/bin/ruff format .)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
@@ -38,7 +55,7 @@ package: $(STAMP)
 	$(BIN)/python scripts/package.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) dist .convene .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules dist .convene .pytest_cache
 
 bench: $(STAMP) tools ## join cold start vs its floor and hello; Firestore ops per join request (docs/benchmarks.md)
 	$(BIN)/python -m bench.cold_start --runs 15 --json .convene/bench/cold_start.json
