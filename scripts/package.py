@@ -18,54 +18,42 @@ Before zipping, the function's requirements.txt is checked: it must exist, pin e
 entry with ``==``, and use the same pin as the root requirements.txt for each package.
 
 The bundle does not ship that file as written. Its ``requirements.txt`` is generated: the
-function's FULL pinned closure, i.e. its direct pins plus every transitive dependency, each
-pinned (``name==version``, sorted, one per line) to the version in the root
-``constraints.txt`` (the resolved set the tests ran with). Otherwise the buildpack would
-resolve grpcio, protobuf, Flask, Werkzeug, gunicorn, urllib3... to whatever is newest on
-deploy day. The source ``functions/<name>/requirements.txt`` is never modified, and the
-content hash covers the generated file, so a changed closure gives a new bundle name.
+function's FULL pinned closure (its direct pins plus every transitive dependency, sorted,
+one ``name==version`` a line), each at its version in the root ``constraints.txt`` (the set
+the tests ran with). Otherwise the buildpack would resolve grpcio, protobuf, Flask,
+gunicorn, urllib3... to whatever is newest on deploy day. The source
+``functions/<name>/requirements.txt`` is never modified, and the content hash covers the
+generated file, so a changed closure gives a new bundle name.
 
-The closure is read from the metadata of the *installed* distributions
-(``importlib.metadata``), walking ``Requires-Dist`` from the function's own requirements.
-Environment markers are evaluated with ``packaging.markers`` for the deploy runtime
-(CPython 3.12 on Linux x86_64, see DEPLOY_ENVIRONMENT), not for the Python running this
-script, and an extra is followed only where a requirement asks for it
-(``google-api-core[grpc]``). So run the packager with the project virtualenv, where the
-pinned set is installed (``make package``, or ``.venv/bin/python scripts/package.py``
-after ``make test``): any other Python does not see those distributions, and the
-packager then stops with an error naming what is missing rather than guess. It also
-stops when a dependency in the closure is not pinned in constraints.txt, when the
-installed version differs from that pin, or when the pin does not satisfy a dependent's
-version range.
+The closure is resolved by ``uv pip compile`` (uv is pinned in requirements-dev.txt and
+constraints.txt, so the project virtualenv has it) with ``-c constraints.txt``, for the
+deploy runtime (UV_TARGET: markers are evaluated for CPython 3.12 on Linux x86_64, not for
+the Python running this script) from the packages' published wheel metadata; nothing is
+built. Every package in the result must be pinned in constraints.txt, so the output only
+depends on that file, the function's requirements and those pinned releases' metadata
+(which an index never changes): the same inputs give the same bytes, whatever is newest. uv runs ``--offline`` first (its cache, warm after one
+build, is enough) and goes to the index (PyPI, or UV_DEFAULT_INDEX...) only on a miss. A
+pin that a dependent does not accept, or a package the index does not have, stops the
+packager with uv's explanation.
 
-Needs the ``packaging`` library (installed in the project virtualenv; it is pinned in
-constraints.txt) besides the standard library; Python 3.11+.
+Standard library only besides the ``uv`` package; Python 3.11+.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.metadata
 import io
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import zipfile
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-try:  # in the project virtualenv; prepare() says how to get it when it is missing
-    from packaging.markers import Marker
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-    from packaging.version import InvalidVersion, Version
-except ImportError:  # pragma: no cover - exercised only outside the virtualenv
-    Marker = Requirement = None  # type: ignore[assignment,misc]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,24 +67,25 @@ EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".swp", "~")
 EXCLUDED_FILE_NAMES = {"conftest.py"}
 TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
 
-# The deploy runtime (Cloud Functions gen2 "python312", Ubuntu on x86_64), as PEP 508
-# marker variables: dependency markers are evaluated for it, not for the Python that runs
-# this script. The runtime name does not fix the patch version: a marker drawing a line
-# inside 3.12 (python_full_version) would be read as for 3.12.0.
+# The deploy runtime (Cloud Functions gen2 "python312", Ubuntu on x86_64), as uv's resolution
+# target: markers are evaluated for it and metadata is read from the wheels it would install
+# (manylinux_2_28 and older; the runtime's glibc is newer). uv reads "3.12" as 3.12.0.
 DEPLOY_RUNTIME = "Python 3.12 (CPython) on Linux x86_64"
-DEPLOY_ENVIRONMENT: dict[str, str] = {
-    "implementation_name": "cpython",
-    "implementation_version": "3.12.0",
-    "os_name": "posix",
-    "platform_machine": "x86_64",
-    "platform_python_implementation": "CPython",
-    "platform_release": "",
-    "platform_system": "Linux",
-    "platform_version": "",
-    "python_full_version": "3.12.0",
-    "python_version": "3.12",
-    "sys_platform": "linux",
-}
+UV_TARGET = ("--python-version", "3.12", "--python-platform", "x86_64-manylinux_2_28")
+# The UV_* settings passed through to uv (by prefix): where and how to fetch. Any other
+# (UV_OVERRIDE, UV_EXCLUDE, UV_CONSTRAINT...) could change the closure, so it is dropped.
+UV_FETCH_SETTINGS = (
+    "UV_CACHE_DIR",
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_HTTP_",
+    "UV_INSECURE_HOST",
+    "UV_KEYRING_PROVIDER",
+    "UV_NATIVE_TLS",
+    "UV_SYSTEM_CERTS",
+)
 
 SETUP_HINT = (
     "run `make test` (it creates .venv and installs requirements-dev.txt with -c constraints.txt), "
@@ -110,6 +99,8 @@ PIN = re.compile(
     r"==\s*(?P<version>[A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*"
     r"(?:;.*)?$"
 )
+# One line of `uv pip compile --annotation-style line`: name==version  # via a, b, -c file
+COMPILED = re.compile(r"^(?P<name>[a-z0-9][a-z0-9.-]*)==(?P<version>\S+)\s*(?:#\s*via\s+(?P<via>.*))?$")
 
 
 class PackagingError(Exception):
@@ -146,17 +137,23 @@ def _requirement_lines(path: Path) -> list[tuple[int, str]]:
     return lines
 
 
-def read_root_pins(path: Path) -> dict[str, tuple[str, str]]:
-    """The root requirements.txt: normalised name -> (name as written, version)."""
+def read_pins(path: Path) -> dict[str, tuple[str, str]]:
+    """A pinned requirements file (requirements.txt, constraints.txt): normalised name ->
+    (name as written, version). pip options (-r, -c, --index-url) carry no pins of their own."""
     if not path.is_file():
-        raise PackagingError(f"{path}: root requirements file not found")
+        raise PackagingError(f"{path}: not found ({SETUP_HINT})")
     pins: dict[str, tuple[str, str]] = {}
-    for _number, line in _requirement_lines(path):
+    problems: list[str] = []
+    for number, line in _requirement_lines(path):
         if line.startswith("-"):
-            continue  # pip options (-r, -c, --index-url) carry no pins of their own
+            continue
         match = PIN.match(line)
-        if match:
-            pins[normalize(match["name"])] = (match["name"], match["version"])
+        if not match:
+            problems.append(f"{path}:{number}: {line!r} is not an exact pin (name==version)")
+            continue
+        pins[normalize(match["name"])] = (match["name"], match["version"])
+    if problems:
+        raise PackagingError("pins check failed:\n  " + "\n  ".join(problems))
     return pins
 
 
@@ -185,8 +182,7 @@ def check_requirements(path: Path, root_pins: dict[str, tuple[str, str]], root_f
         elif root_pins[key][1] != version:
             root_name, root_version = root_pins[key]
             problems.append(
-                f"{where}: {match['name']}=={version} does not match {root_file}, "
-                f"which pins {root_name}=={root_version}"
+                f"{where}: {match['name']}=={version} does not match {root_file}, which pins {root_name}=={root_version}"
             )
     if "functions-framework" not in pins and not problems:
         problems.append(f"{path}: functions-framework must be pinned (otherwise the buildpack installs the latest)")
@@ -198,194 +194,77 @@ def check_requirements(path: Path, root_pins: dict[str, tuple[str, str]], root_f
 # --------------------------------------------------------------------------- closure
 
 
-@dataclass(frozen=True)
-class Installed:
-    """What the closure needs from one installed distribution's metadata."""
-
-    name: str  # as its metadata spells it
-    version: str
-    requires: tuple[str, ...]  # Requires-Dist lines, markers included
-
-
-@dataclass
-class Resolved:
-    """A distribution in a function's closure, and every requirement that pulled it in."""
-
-    name: str
-    version: str  # installed
-    requires: tuple[str, ...]
-    extras: set[str]  # extras followed so far ("" = the distribution itself)
-    wanted_by: list[tuple[str, Requirement]]  # (who asked, what it asked for)
-
-
-Lookup = Callable[[str], "Installed | None"]
-
-
-def installed_distribution(name: str) -> Installed | None:
-    """The distribution as the Python running this script sees it (so: the project venv)."""
+def uv_binary() -> str:
     try:
-        dist = importlib.metadata.distribution(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    return Installed(dist.metadata["Name"] or name, dist.version, tuple(dist.requires or ()))
+        from uv import find_uv_bin
+    except ImportError:
+        raise PackagingError(f"the 'uv' package is not installed in {sys.prefix}; {SETUP_HINT}") from None
+    return find_uv_bin()
 
 
-def read_constraints(path: Path) -> dict[str, tuple[str, str]]:
-    """constraints.txt (pip freeze): normalised name -> (name as written, version)."""
-    if not path.is_file():
-        raise PackagingError(f"{path}: not found; bundles pin their dependencies to it ({SETUP_HINT})")
-    pins: dict[str, tuple[str, str]] = {}
-    problems: list[str] = []
-    for number, line in _requirement_lines(path):
-        if line.startswith("-"):
-            continue
-        match = PIN.match(line)
-        if not match:
-            problems.append(f"{path}:{number}: {line!r} is not an exact pin (name==version)")
-            continue
-        pins[normalize(match["name"])] = (match["name"], match["version"])
+def compile_closure(requirements: Path, constraints_file: Path, *, uv_args: Sequence[str] = ()) -> list[tuple[str, str, str]]:
+    """`uv pip compile` of `requirements` under `constraints_file` for the deploy runtime:
+    [(canonical name, version, who asked for it)] sorted by name. `uv_args` go to uv as they
+    are (tests point it at a local folder of wheels)."""
+    command = [
+        uv_binary(),
+        "pip",
+        "compile",
+        str(requirements),
+        "--constraints",
+        str(constraints_file),
+        *UV_TARGET,
+        "--python",
+        sys.executable,  # uv needs an interpreter; it only reads metadata (--no-build) for UV_TARGET
+        "--no-python-downloads",
+        "--no-config",
+        "--no-build",
+        "--no-header",
+        "--annotation-style",
+        "line",
+        "--quiet",
+        *uv_args,
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_") or k.startswith(UV_FETCH_SETTINGS)}
+    for offline in (["--offline"], []):  # the cache first; the index only on a miss
+        result = subprocess.run([*command, *offline], check=False, capture_output=True, text=True, env=env, timeout=600)
+        if result.returncode == 0:
+            break
+    else:
+        raise PackagingError(f"uv pip compile {requirements} -c {constraints_file} failed:\n{result.stderr.strip()}")
+    pins = []
+    for line in result.stdout.splitlines():
+        if line.strip() and not line.startswith("#"):
+            match = COMPILED.match(line.strip())
+            if not match:
+                raise PackagingError(f"cannot read uv's output line {line!r}")
+            via = [who for who in (match["via"] or "").split(", ") if who and not who.startswith(("-c ", "-r "))]
+            pins.append((normalize(match["name"]), match["version"], ", ".join(via) or str(requirements)))
+    return sorted(pins)
+
+
+def bundle_requirements(function: str, source: Path, constraints_file: Path) -> bytes:
+    """The generated requirements.txt for a function whose `source` requirements passed
+    check_requirements(): a header, then one `name==version` a line, sorted."""
+    constraints = read_pins(constraints_file)
+    pins = compile_closure(source, constraints_file)
+    problems = [
+        f"{name} (required by {via}) is not pinned in {constraints_file}; pin it there (uv picked {version})"
+        if name not in constraints
+        else f"{name}: uv picked {version} but {constraints_file} pins {constraints[name][1]}"
+        for name, version, via in pins
+        if constraints.get(name, ("", ""))[1] != version
+    ]
     if problems:
-        raise PackagingError("constraints check failed:\n  " + "\n  ".join(problems))
-    return pins
-
-
-def _applies(marker: Marker | None, extra: str, environment: Mapping[str, str]) -> bool:
-    """Whether a Requires-Dist entry is wanted when `extra` ("" = none) of its distribution is
-    installed on `environment`. For an extra, only what the extra adds counts."""
-    if marker is None:
-        return extra == ""
-    if extra == "":
-        return marker.evaluate({**environment, "extra": ""})
-    return marker.evaluate({**environment, "extra": extra}) and not marker.evaluate({**environment, "extra": ""})
-
-
-def resolve_closure(
-    roots: Iterable[Requirement],
-    *,
-    lookup: Lookup | None = None,
-    environment: Mapping[str, str] = DEPLOY_ENVIRONMENT,
-    source: str = "requirements.txt",
-) -> tuple[dict[str, Resolved], dict[str, list[str]]]:
-    """Walk Requires-Dist from `roots` over the installed metadata, markers evaluated for
-    `environment`, extras followed only where a requirement names them. `lookup` finds an
-    installed distribution by name (default: installed_distribution, i.e. this Python's).
-
-    Returns ({canonical name: Resolved}, {canonical name of a distribution that is not
-    installed: [who asked for it]}).
-    """
-    lookup = lookup or installed_distribution
-    nodes: dict[str, Resolved] = {}
-    missing: dict[str, list[str]] = {}
-    queue: deque[tuple[str, str]] = deque()  # (distribution, extra) whose requirements are still to read
-
-    def want(requirement: Requirement, asked_by: str) -> None:
-        key = canonicalize_name(requirement.name)
-        extras = {canonicalize_name(extra) for extra in requirement.extras}
-        if key in missing:
-            missing[key].append(asked_by)
-            return
-        node = nodes.get(key)
-        if node is None:
-            dist = lookup(requirement.name)
-            if dist is None:
-                missing[key] = [asked_by]
-                return
-            node = nodes[key] = Resolved(dist.name, dist.version, dist.requires, set(), [])
-        node.wanted_by.append((asked_by, requirement))
-        for extra in sorted(({""} | extras) - node.extras):
-            node.extras.add(extra)
-            queue.append((key, extra))
-
-    for requirement in roots:
-        if requirement.marker is None or requirement.marker.evaluate({**environment, "extra": ""}):
-            want(requirement, source)
-    while queue:
-        key, extra = queue.popleft()
-        node = nodes[key]
-        for line in node.requires:
-            try:
-                dependency = Requirement(line)
-            except InvalidRequirement as exc:
-                raise PackagingError(f"{node.name} {node.version}: cannot read {line!r} from its metadata: {exc}") from exc
-            if _applies(dependency.marker, extra, environment):
-                want(dependency, f"{node.name}[{extra}]" if extra else node.name)
-    return nodes, missing
-
-
-def pin_closure(
-    nodes: Mapping[str, Resolved],
-    missing: Mapping[str, list[str]],
-    constraints: Mapping[str, tuple[str, str]],
-    constraints_file: Path,
-) -> list[tuple[str, str]]:
-    """[(canonical name, version from constraints.txt)] sorted by name, or a PackagingError
-    listing every distribution that is not installed, not in constraints.txt, installed at
-    another version, or pinned outside what a dependent accepts."""
-    problems: list[str] = []
-    setup = bool(missing)  # the venv is missing or stale, as opposed to constraints.txt lacking a pin
-
-    def asked(by: Iterable[str]) -> str:
-        return ", ".join(sorted(set(by)))
-
-    for key in sorted(missing):
-        problems.append(f"{key} (required by {asked(missing[key])}) is not installed in {sys.prefix}")
-    for key in sorted(nodes):
-        node = nodes[key]
-        by = asked(who for who, _ in node.wanted_by)
-        if key not in constraints:
-            problems.append(f"{node.name} (required by {by}) is not pinned in {constraints_file}; "
-                            f"pin it there (the installed version is {node.version})")
-            continue
-        version = constraints[key][1]
-        if node.version != version:
-            setup = True
-            problems.append(f"{node.name} (required by {by}): {constraints_file} pins {version} "
-                            f"but {node.version} is installed in {sys.prefix}")
-            continue
-        for who, requirement in node.wanted_by:
-            try:
-                accepted = requirement.specifier.contains(Version(version), prereleases=True)
-            except InvalidVersion:
-                accepted = False
-            if not accepted:
-                problems.append(f"{node.name}=={version} (pinned in {constraints_file}) does not satisfy "
-                                f"{who}'s requirement {requirement}")
-    if problems:
-        hint = SETUP_HINT if setup else (
-            "every dependency of a bundle is pinned from constraints.txt: keep it the project venv's `pip freeze`")
+        hint = "every dependency of a bundle is pinned from constraints.txt: keep it the project venv's `pip freeze`"
         raise PackagingError("dependency closure failed:\n  " + "\n  ".join(problems) + f"\n  ({hint})")
-    return [(key, constraints[key][1]) for key in sorted(nodes)]
-
-
-def render_requirements(function: str, pins: Iterable[tuple[str, str]]) -> bytes:
-    """The bundle's requirements.txt: a header, then one `name==version` a line, sorted."""
     header = (
         "# GENERATED by scripts/package.py; do not edit (edit the source, then rebuild).\n"
         f"# The full pinned closure of functions/{function}/requirements.txt: its direct pins plus\n"
-        "# every transitive dependency (from the installed distributions' metadata), each pinned\n"
-        "# to its version in constraints.txt; dependency markers evaluated for the deploy runtime,\n"
-        f"# {DEPLOY_RUNTIME}.\n"
+        "# every transitive dependency (uv pip compile -c constraints.txt), each pinned to its\n"
+        f"# version in constraints.txt; dependency markers evaluated for the deploy runtime,\n# {DEPLOY_RUNTIME}.\n"
     )
-    return (header + "".join(f"{name}=={version}\n" for name, version in sorted(pins))).encode("utf-8")
-
-
-def bundle_requirements(function: str, source: Path, constraints_file: Path, *,
-                        lookup: Lookup | None = None) -> bytes:
-    """The generated requirements.txt for a function whose `source` requirements passed
-    check_requirements()."""
-    roots = [Requirement(line) for _number, line in _requirement_lines(source)]
-    constraints = read_constraints(constraints_file)
-    problems = [
-        f"{source}: {root.name} is pinned to {pin} but {constraints_file} pins {constraints[key][1]}"
-        for root in roots
-        for key in [canonicalize_name(root.name)]
-        for pin in [next(iter(root.specifier)).version]
-        if key in constraints and constraints[key][1] != pin
-    ]
-    if problems:
-        raise PackagingError("dependency closure failed:\n  " + "\n  ".join(problems))
-    nodes, missing = resolve_closure(roots, lookup=lookup, source=f"functions/{function}/requirements.txt")
-    return render_requirements(function, pin_closure(nodes, missing, constraints, constraints_file))
+    return (header + "".join(f"{name}=={version}\n" for name, version, _via in pins)).encode("utf-8")
 
 
 # --------------------------------------------------------------------------- files
@@ -395,12 +274,7 @@ def _excluded(relative: Path) -> bool:
     *dirs, name = relative.parts
     if any(part in EXCLUDED_DIR_NAMES or part.startswith(".") for part in dirs):
         return True
-    return (
-        name.startswith(".")
-        or name.endswith(EXCLUDED_SUFFIXES)
-        or name in EXCLUDED_FILE_NAMES
-        or bool(TEST_FILE.match(name))
-    )
+    return name.startswith(".") or name.endswith(EXCLUDED_SUFFIXES) or name in EXCLUDED_FILE_NAMES or bool(TEST_FILE.match(name))
 
 
 def _walk(base: Path, prefix: str) -> dict[str, Path]:
@@ -466,11 +340,9 @@ def prepare(function: str, *, root: Path = ROOT) -> dict[str, bytes]:
     if not function_dir.is_dir():
         known = ", ".join(discover(root)) or "none"
         raise PackagingError(f"no function {function!r} under {root / 'functions'} (known: {known})")
-    if Requirement is None:
-        raise PackagingError(f"the 'packaging' library is not installed in {sys.prefix}; {SETUP_HINT}")
     root_file = root / "requirements.txt"
     source = function_dir / "requirements.txt"
-    check_requirements(source, read_root_pins(root_file), root_file)
+    check_requirements(source, read_pins(root_file), root_file)
     entries = collect(function_dir, root / "shared")
     # Only the bundle's copy is replaced; the hash and the zip are computed from `entries`.
     entries["requirements.txt"] = bundle_requirements(function, source, root / "constraints.txt")

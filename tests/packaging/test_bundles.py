@@ -5,8 +5,8 @@ installed into a fresh virtualenv from its own requirements.txt only, imports an
 under functions-framework, exactly as the Cloud Functions buildpack would run it.
 
 That requirements.txt is generated: the function's full pinned closure (direct pins plus
-every transitive dependency, versions from constraints.txt), read by the packager from the
-distributions installed in the venv running these tests.
+every transitive dependency, versions from constraints.txt), resolved by `uv pip compile`
+for the deploy runtime.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -37,13 +38,12 @@ sys.modules[_spec.name] = package  # dataclasses look the module up by name
 _spec.loader.exec_module(package)
 
 FUNCTIONS = package.discover(ROOT)
-CONSTRAINTS = package.read_constraints(ROOT / "constraints.txt")
+CONSTRAINTS = package.read_pins(ROOT / "constraints.txt")
 PIN_LINE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*==[A-Za-z0-9.+!_-]+$")  # canonical name==version
 
 
 def run_cli(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
 def zip_names(path: Path) -> list[str]:
@@ -79,9 +79,12 @@ def bundled_requirements(path: Path) -> tuple[list[str], dict[str, str]]:
 
 def direct_pins(function: str) -> dict[str, str]:
     path = ROOT / "functions" / function / "requirements.txt"
-    return {package.normalize(name): version for name, version in
-            (line.split("#")[0].strip().split("==") for line in path.read_text().splitlines()
-             if line.split("#")[0].strip())}
+    return {
+        package.normalize(name): version
+        for name, version in (
+            line.split("#")[0].strip().split("==") for line in path.read_text().splitlines() if line.split("#")[0].strip()
+        )
+    }
 
 
 def add_function(root: Path, name: str, requirements: str | None) -> Path:
@@ -213,8 +216,19 @@ def test_bundled_requirements_are_the_full_closure_pinned_from_constraints(funct
 def test_join_pins_its_transitive_dependencies(tmp_path: Path):
     _comments, pins = bundled_requirements(package.build("join", tmp_path, root=ROOT).path)
 
-    for name in ("grpcio", "protobuf", "flask", "werkzeug", "gunicorn", "urllib3", "grpcio-status",
-                 "googleapis-common-protos", "proto-plus", "certifi", "markupsafe"):
+    for name in (
+        "grpcio",
+        "protobuf",
+        "flask",
+        "werkzeug",
+        "gunicorn",
+        "urllib3",
+        "grpcio-status",
+        "googleapis-common-protos",
+        "proto-plus",
+        "certifi",
+        "markupsafe",
+    ):
         assert pins.get(name) == CONSTRAINTS[name][1], name
     assert "grpcio" not in direct_pins("join") and "protobuf" not in direct_pins("join")
     # grpcio-status comes only from google-api-core[grpc]: the extra was followed where asked.
@@ -233,70 +247,93 @@ def test_source_requirements_is_left_alone_and_the_hash_covers_the_generated_one
     assert package.content_hash(entries) == bundle.sha256
 
 
-def test_a_changed_closure_gives_a_new_bundle_name(fake_root: Path, tmp_path: Path, monkeypatch):
+def test_a_changed_closure_gives_a_new_bundle_name(fake_root: Path, tmp_path: Path):
     out = tmp_path / "dist"
     before = package.build("join", out, root=fake_root)
     assert "six" not in bundled_requirements(before.path)[1]
 
-    real = package.installed_distribution
-
-    def with_one_more_dependency(name: str):
-        found = real(name)
-        if found is not None and package.normalize(name) == "functions-framework":
-            return package.Installed(found.name, found.version, found.requires + ("six>=1",))
-        return found
-
-    monkeypatch.setattr(package, "installed_distribution", with_one_more_dependency)
+    for name in ("requirements.txt", "functions/join/requirements.txt"):
+        with open(fake_root / name, "a") as handle:
+            handle.write(f"six=={CONSTRAINTS['six'][1]}\n")
     after = package.build("join", out, root=fake_root)
 
     assert after.path.name != before.path.name
     assert bundled_requirements(after.path)[1]["six"] == CONSTRAINTS["six"][1]
 
 
-def _closure(metadata: dict[str, tuple[str, list[str]]], *roots: str):
-    def lookup(name: str):
-        found = metadata.get(package.normalize(name))
-        return found and package.Installed(name, found[0], tuple(found[1]))
+def test_uv_settings_that_would_change_the_closure_are_ignored(fake_root: Path, tmp_path: Path, monkeypatch):
+    before = package.build("join", tmp_path / "a", root=fake_root)
+    overrides = tmp_path / "overrides.txt"
+    overrides.write_text("grpcio==1.0.0\n")
+    monkeypatch.setenv("UV_OVERRIDE", str(overrides))
+    monkeypatch.setenv("UV_EXCLUDE", str(overrides))
 
-    nodes, missing = package.resolve_closure([package.Requirement(r) for r in roots], lookup=lookup)
-    return {key: (node.version, sorted(node.extras)) for key, node in nodes.items()}, missing
+    assert package.build("join", tmp_path / "b", root=fake_root).path.read_bytes() == before.path.read_bytes()
 
 
-def test_closure_evaluates_markers_for_the_deploy_runtime_and_follows_only_requested_extras():
-    metadata = {
-        "app": ("1.0", ['lib[fast]>=1', 'on-312; python_version >= "3.12"', 'old-py; python_version < "3.12"',
-                        'windows-only; sys_platform == "win32"', 'linux-only; platform_system == "Linux"',
-                        'pypy-only; platform_python_implementation == "PyPy"', 'tests-dep; extra == "testing"']),
-        "lib": ("2.0", ["Base_Dep", 'speedup; extra == "fast"', 'slow-thing; extra == "slow"',
-                        'speedup-312; python_version >= "3.12" and extra == "Fast"']),
-        "base-dep": ("3.0", ["app"]),  # a cycle back to the root
-        "speedup": ("4.0", []), "speedup-312": ("4.1", []), "on-312": ("5.0", []), "linux-only": ("6.0", []),
-        "old-py": ("7.0", []), "windows-only": ("8.0", []), "pypy-only": ("9.0", []), "tests-dep": ("10", []),
-        "slow-thing": ("11", []),
+def test_a_warm_cache_needs_no_network(fake_root: Path, tmp_path: Path, monkeypatch):
+    before = package.build("join", tmp_path / "a", root=fake_root)  # warms uv's cache, if it was not
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    assert package.build("join", tmp_path / "b", root=fake_root).path.read_bytes() == before.path.read_bytes()
+
+
+def _wheel(folder: Path, name: str, version: str, requires: list[str], extras: tuple[str, ...] = ()) -> None:
+    """A minimal wheel: metadata only, which is all resolution reads."""
+    dist_info = f"{name.replace('-', '_')}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    metadata += "".join(f"Provides-Extra: {extra}\n" for extra in extras)
+    metadata += "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
+    wheel = "Wheel-Version: 1.0\nGenerator: convene-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    with zipfile.ZipFile(folder / f"{name.replace('-', '_')}-{version}-py3-none-any.whl", "w") as archive:
+        archive.writestr(f"{dist_info}/METADATA", metadata)
+        archive.writestr(f"{dist_info}/WHEEL", wheel)
+        archive.writestr(f"{dist_info}/RECORD", f"{dist_info}/METADATA,,\n{dist_info}/WHEEL,,\n{dist_info}/RECORD,,\n")
+
+
+def test_closure_evaluates_markers_for_the_deploy_runtime_and_follows_only_requested_extras(tmp_path: Path):
+    """On a local folder of wheels, no index: what the packager asks uv for, not how uv resolves."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    requires = {
+        "app": [
+            "lib[fast]>=1",
+            'on-312; python_version >= "3.12"',
+            'old-py; python_version < "3.12"',  # what the Python running the tests (3.11) would take
+            'windows-only; sys_platform == "win32"',
+            'linux-only; platform_system == "Linux" and platform_machine == "x86_64"',
+            'pypy-only; platform_python_implementation == "PyPy"',
+            'tests-dep; extra == "testing"',
+        ],
+        "lib": ["Base_Dep", 'speedup; extra == "fast"', 'slow-thing; extra == "slow"'],
+        "base-dep": ["app"],  # a cycle back to the root
     }
-    nodes, missing = _closure(metadata, "app==1.0")
+    extras = {"app": ("testing",), "lib": ("fast", "slow")}
+    names = ["app", "lib", "base-dep", "speedup", "on-312", "old-py", "windows-only", "linux-only", "pypy-only"]
+    names += ["tests-dep", "slow-thing"]
+    for name in names:
+        _wheel(wheels, name, "1.0", requires.get(name, []), extras.get(name, ()))
+    (tmp_path / "requirements.txt").write_text("app==1.0\n")
+    (tmp_path / "constraints.txt").write_text("".join(f"{name}==1.0\n" for name in names))
 
-    assert missing == {}
-    assert sorted(nodes) == ["app", "base-dep", "lib", "linux-only", "on-312", "speedup", "speedup-312"]
-    assert nodes["lib"] == ("2.0", ["", "fast"])
-    assert nodes["app"] == ("1.0", [""])  # the cycle did not switch on app[testing]
+    pins = package.compile_closure(
+        tmp_path / "requirements.txt", tmp_path / "constraints.txt", uv_args=["--no-index", "--find-links", str(wheels)]
+    )
 
-
-def test_an_extra_asked_for_later_is_still_followed():
-    metadata = {
-        "a": ("1", ["c", "b"]), "b": ("1", ["c[grpc]"]), "c": ("1", ['grpc-lib; extra == "grpc"']),
-        "grpc-lib": ("1", ["missing-one"]),
-    }
-    nodes, missing = _closure(metadata, "a==1")
-
-    assert sorted(nodes) == ["a", "b", "c", "grpc-lib"]
-    assert missing == {"missing-one": ["grpc-lib"]}
+    assert [(name, version) for name, version, _via in pins] == [
+        (name, "1.0") for name in sorted(["app", "base-dep", "lib", "linux-only", "on-312", "speedup"])
+    ]
+    assert {name: via for name, _version, via in pins}["speedup"] == "lib"
 
 
 def test_dependency_missing_from_constraints_fails_clearly(fake_root: Path, tmp_path: Path):
     constraints = fake_root / "constraints.txt"
-    constraints.write_text("".join(line + "\n" for line in constraints.read_text().splitlines()
-                                   if not line.startswith(("grpcio==", "urllib3=="))))
+    constraints.write_text(
+        "".join(line + "\n" for line in constraints.read_text().splitlines() if not line.startswith(("grpcio==", "urllib3==")))
+    )
     out = tmp_path / "dist"
 
     result = run_cli("--root", fake_root, "--out", out, "join")
@@ -309,8 +346,8 @@ def test_dependency_missing_from_constraints_fails_clearly(fake_root: Path, tmp_
     assert not out.exists()
 
 
-def test_dependency_not_installed_fails_clearly_and_says_how_to_install(fake_root: Path, tmp_path: Path):
-    pin = "convene-not-installed-anywhere==1.0\n"
+def test_package_the_index_does_not_have_fails_with_uvs_explanation(fake_root: Path, tmp_path: Path):
+    pin = "convene-not-published-anywhere==1.0\n"
     for name in ("requirements.txt", "constraints.txt"):
         with open(fake_root / name, "a") as handle:
             handle.write(pin)
@@ -320,19 +357,16 @@ def test_dependency_not_installed_fails_clearly_and_says_how_to_install(fake_roo
     result = run_cli("--root", fake_root, "--out", out, "fake")
 
     assert result.returncode == 1
-    assert ("convene-not-installed-anywhere (required by functions/fake/requirements.txt) is not installed"
-            in result.stderr)
-    assert "make test" in result.stderr and ".venv/bin/python scripts/package.py" in result.stderr
+    assert "error: fake: uv pip compile " in result.stderr
+    assert "convene-not-published-anywhere was not found" in result.stderr
     assert not out.exists()
 
 
-def test_installed_version_other_than_the_constraint_fails(fake_root: Path, tmp_path: Path):
+def test_a_pin_that_a_dependent_does_not_accept_fails_with_uvs_explanation(fake_root: Path, tmp_path: Path):
     constraints = fake_root / "constraints.txt"
-    constraints.write_text(re.sub(r"(?m)^protobuf==.*$", "protobuf==0.0.1", constraints.read_text()))
+    constraints.write_text(re.sub(r"(?m)^protobuf==.*$", "protobuf==3.0.0", constraints.read_text()))
 
-    with pytest.raises(package.PackagingError,
-                       match=rf"protobuf \(required by .*\): .*constraints.txt pins 0.0.1 but "
-                             rf"{re.escape(CONSTRAINTS['protobuf'][1])} is installed"):
+    with pytest.raises(package.PackagingError, match=r"(?s)uv pip compile .*protobuf.*unsatisfiable"):
         package.build("join", tmp_path, root=fake_root)
 
 
@@ -374,24 +408,28 @@ def test_cli_unknown_function_fails_clearly(tmp_path: Path):
 # ----------------------------------------------------------------------------- requirement pins
 
 
-@pytest.mark.parametrize(("requirements", "message"), [
-    ("functions-framework==3.10.2\nrequests==2.0.0\n",
-     "fake/requirements.txt:2: requests==2.0.0 does not match {root}/requirements.txt, which pins requests==2.34.2"),
-    ("functions-framework==3.10.2\nrequests>=2\n",
-     "fake/requirements.txt:2: 'requests>=2' is not pinned; write it as name==version"),
-    ("functions-framework==3.10.2\nrequests\n",
-     "fake/requirements.txt:2: 'requests' is not pinned"),
-    ("functions-framework==3.10.2\nleft-pad==1.0\n",
-     "fake/requirements.txt:2: left-pad==1.0 is not in {root}/requirements.txt"),
-    ("functions-framework==3.10.2\n-r ../../requirements.txt\n",
-     "pip options are not allowed"),
-    ("functions-framework==3.10.2\nrequests==2.34.2\nRequests==2.34.2\n",
-     "Requests is listed twice"),
-    ("requests==2.34.2\n",
-     "functions-framework must be pinned"),
-    (None,
-     "fake/requirements.txt: missing"),
-])
+@pytest.mark.parametrize(
+    ("requirements", "message"),
+    [
+        (
+            "functions-framework==3.10.2\nrequests==2.0.0\n",
+            "fake/requirements.txt:2: requests==2.0.0 does not match {root}/requirements.txt, which pins requests==2.34.2",
+        ),
+        (
+            "functions-framework==3.10.2\nrequests>=2\n",
+            "fake/requirements.txt:2: 'requests>=2' is not pinned; write it as name==version",
+        ),
+        ("functions-framework==3.10.2\nrequests\n", "fake/requirements.txt:2: 'requests' is not pinned"),
+        (
+            "functions-framework==3.10.2\nleft-pad==1.0\n",
+            "fake/requirements.txt:2: left-pad==1.0 is not in {root}/requirements.txt",
+        ),
+        ("functions-framework==3.10.2\n-r ../../requirements.txt\n", "pip options are not allowed"),
+        ("functions-framework==3.10.2\nrequests==2.34.2\nRequests==2.34.2\n", "Requests is listed twice"),
+        ("requests==2.34.2\n", "functions-framework must be pinned"),
+        (None, "fake/requirements.txt: missing"),
+    ],
+)
 def test_bad_requirements_are_rejected_with_a_clear_message(fake_root: Path, tmp_path: Path, requirements, message):
     add_function(fake_root, "fake", requirements)
     out = tmp_path / "dist"
@@ -405,16 +443,18 @@ def test_bad_requirements_are_rejected_with_a_clear_message(fake_root: Path, tmp
 
 
 def test_pins_match_by_normalised_name_and_allow_comments(fake_root: Path, tmp_path: Path):
-    add_function(fake_root, "fake", "# pinned like the root file\nfunctions_framework==3.10.2  # entry point\n"
-                                    "jinja2==3.1.6\n\nGoogle.Auth==2.62.2\n")
+    add_function(
+        fake_root,
+        "fake",
+        "# pinned like the root file\nfunctions_framework==3.10.2  # entry point\njinja2==3.1.6\n\nGoogle.Auth==2.62.2\n",
+    )
     assert package.build("fake", tmp_path, root=fake_root).path.is_file()
 
 
 def test_every_real_function_passes_the_requirements_check():
-    root_pins = package.read_root_pins(ROOT / "requirements.txt")
+    root_pins = package.read_pins(ROOT / "requirements.txt")
     for function in FUNCTIONS:
-        package.check_requirements(ROOT / "functions" / function / "requirements.txt", root_pins,
-                                   ROOT / "requirements.txt")
+        package.check_requirements(ROOT / "functions" / function / "requirements.txt", root_pins, ROOT / "requirements.txt")
 
 
 # ----------------------------------------------------------------------------- the real check
@@ -429,8 +469,12 @@ def _clean_env(home: Path, **extra: str) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "PYTHONNOUSERSITE": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "http_proxy": dead, "https_proxy": dead,
-        "GCE_METADATA_HOST": "127.0.0.1:9", "GCE_METADATA_IP": "127.0.0.1:9",
+        "HTTP_PROXY": dead,
+        "HTTPS_PROXY": dead,
+        "http_proxy": dead,
+        "https_proxy": dead,
+        "GCE_METADATA_HOST": "127.0.0.1:9",
+        "GCE_METADATA_IP": "127.0.0.1:9",
         **extra,
     }
 
@@ -457,40 +501,74 @@ def test_bundle_installs_imports_and_serves_in_a_clean_venv(function: str, tmp_p
 
     # The machine's pip configuration (index, cache) applies; nothing from this repository does.
     pip_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    install = subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                              "-r", "requirements.txt"], cwd=src, env=pip_env, capture_output=True, text=True,
-                             timeout=300)
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", "requirements.txt"],
+        cwd=src,
+        env=pip_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert install.returncode == 0, install.stderr[-4000:]
     # Nothing was resolved outside the pins: the venv holds exactly the bundle's closure.
-    listed = subprocess.run([str(python), "-c", "import importlib.metadata as m, json; print(json.dumps("
-                             "{d.metadata['Name']: d.version for d in m.distributions()}))"],
-                            env=pip_env, capture_output=True, text=True, timeout=60, check=True)
-    installed = {package.normalize(name): version for name, version in json.loads(listed.stdout).items()
-                 if package.normalize(name) not in {"pip", "setuptools", "wheel"}}
+    listed = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.metadata as m, json; print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))",
+        ],
+        env=pip_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    installed = {
+        package.normalize(name): version
+        for name, version in json.loads(listed.stdout).items()
+        if package.normalize(name) not in {"pip", "setuptools", "wheel"}
+    }
     assert installed == bundled_requirements(bundle.path)[1]
 
     home = tmp_path / "home"
     home.mkdir()
     # The local stack's wiring (emulator, sandbox) so a real request can run; loopback bypasses the dead proxy.
-    env = _clean_env(home, PATH=f"{venv / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin", **stack_env,
-                     NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    env = _clean_env(
+        home,
+        PATH=f"{venv / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin",
+        **stack_env,
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
     check = (
         "import importlib.util, os, main, shared\n"
         f"assert callable(main.{function})\n"
         "assert os.path.dirname(shared.__file__) == os.path.join(os.getcwd(), 'shared'), shared.__file__\n"
         "assert importlib.util.find_spec('pytest') is None, 'the venv sees packages it should not'\n"
     )
-    imported = subprocess.run([str(python), "-c", check], cwd=src, env=env, capture_output=True, text=True,
-                              timeout=60)
+    imported = subprocess.run([str(python), "-c", check], cwd=src, env=env, capture_output=True, text=True, timeout=60)
     assert imported.returncode == 0, imported.stderr[-4000:]
 
     port = free_port()
     log_path = tmp_path / "functions-framework.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [str(venv / "bin" / "functions-framework"), "--target", function, "--source", "main.py",
-             "--host", LOOPBACK, "--port", str(port)],
-            cwd=src, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                str(venv / "bin" / "functions-framework"),
+                "--target",
+                function,
+                "--source",
+                "main.py",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(port),
+            ],
+            cwd=src,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     service = Service(function, process, f"http://{LOOPBACK}:{port}", log_path)
@@ -517,9 +595,14 @@ def test_bundle_installs_imports_and_serves_in_a_clean_venv(function: str, tmp_p
 
 def _real_requests(function: str, url: str, db, sandbox) -> list[int]:
     """Status codes of a few real requests to the function, each exercising its client libraries."""
-    per_function = {"join": _join_requests, "oauth": _oauth_requests, "interviews": _interviews_requests,
-                    "email_worker": _email_worker_requests, "reminders": _scheduled_requests({}),
-                    "maintenance": _scheduled_requests({"jobs": ["connections", "cleanup"]})}
+    per_function = {
+        "join": _join_requests,
+        "oauth": _oauth_requests,
+        "interviews": _interviews_requests,
+        "email_worker": _email_worker_requests,
+        "reminders": _scheduled_requests({}),
+        "maintenance": _scheduled_requests({"jobs": ["connections", "cleanup"]}),
+    }
     assert function in per_function, f"no real request for {function!r}: add one to _real_requests"
     return per_function[function](url, db, sandbox)
 
@@ -540,17 +623,18 @@ def _oauth_requests(url: str, db, sandbox) -> list[int]:
 
 def _join_requests(url: str, db, sandbox) -> list[int]:
     """Join checks as the host (ID token) and as the guest (signed link) of a seeded interview."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from shared.adapters.firestore import InterviewRepository
     from shared.auth.guest_links import GuestLinks
     from shared.secrets import SecretManagerSecrets
     from tests import factories
 
-    interview = factories.interview(start=datetime.now(timezone.utc) + timedelta(minutes=5))
+    interview = factories.interview(start=datetime.now(UTC) + timedelta(minutes=5))
     InterviewRepository(db).add(interview)
     link = GuestLinks(SecretManagerSecrets(sandbox.project, sandbox.url), "convene-guest-link-key").sign(
-        interview_id=interview.id, workspace_id=interview.workspace_id, expires_at=interview.end + timedelta(hours=1))
+        interview_id=interview.id, workspace_id=interview.workspace_id, expires_at=interview.end + timedelta(hours=1)
+    )
     host = sandbox.mint_id_token(factories.HOST.uid, factories.HOST.email)
     return [_open(f"{url}/interviews/{interview.id}", token) for token in (host, link)]
 
@@ -570,17 +654,23 @@ def _interviews_requests(url: str, db, sandbox) -> list[int]:
 
 def _scheduled_requests(body: dict):
     """A Cloud Scheduler call (OIDC token): the scheduled function runs its jobs on Firestore."""
+
     def requests_(url: str, db, sandbox) -> list[int]:
         import json as _json
 
         from tests.conftest import TASKS_INVOKER, WORKER_URL
 
         token = sandbox.mint_oidc_token(TASKS_INVOKER, WORKER_URL)
-        request = urllib.request.Request(url + "/", data=_json.dumps(body).encode(), method="POST",
-                                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url + "/",
+            data=_json.dumps(body).encode(),
+            method="POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(request, timeout=30) as response:
             return [response.status]
+
     return requests_
 
 
@@ -591,8 +681,12 @@ def _email_worker_requests(url: str, db, sandbox) -> list[int]:
     from tests.conftest import TASKS_INVOKER, WORKER_URL
 
     token = sandbox.mint_oidc_token(TASKS_INVOKER, WORKER_URL)
-    request = urllib.request.Request(url + "/", data=_json.dumps({"email_id": "unknown-email"}).encode(), method="POST",
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url + "/",
+        data=_json.dumps({"email_id": "unknown-email"}).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(request, timeout=10) as response:
         return [response.status]
