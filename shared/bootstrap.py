@@ -18,9 +18,14 @@ from shared.clock import Clock, SystemClock
 from shared.config import Settings
 
 if TYPE_CHECKING:  # built lazily: a function loads only the modules its requests use
+    from shared.adapters.candidates import CandidateRepository
     from shared.auth.guest_links import GuestLinks
     from shared.domain.models import JoinWindow
+    from shared.ports import Cleanup, DueReminders, EndedMeetings, InterviewStats, JobCursors, OutboxRepository
     from shared.secrets import Secrets
+    from shared.services.access import AccessPolicy
+    from shared.services.connections import GoogleConnections
+    from shared.services.interviews import InterviewService
 
 
 T = TypeVar("T")
@@ -169,16 +174,16 @@ class Container:
         return CredentialsManager(self.settings, self.oauth_client, self.token_cipher, self.connections, self.clock)
 
     @lazy
-    def google_connections(self) -> Any:
+    def google_connections(self) -> GoogleConnections:
         """Connect/callback/status/disconnect; the Google pieces are built only when a request needs them."""
         from shared.services.connections import GoogleConnections
 
         return GoogleConnections(
             settings=self.settings,
             clock=self.clock,
+            access=self.access,
             states=self.oauth_states,
             connections=self.connections,
-            users=self.users,
             cipher=_Deferred(lambda: self.token_cipher),
             oauth=lambda: self.google_oauth,
             calendar=lambda: self.calendar_api,
@@ -207,7 +212,43 @@ class Container:
     def email_queue(self) -> Any:
         from shared.services.emails import EmailQueue
 
-        return EmailQueue(firestore_client=self.firestore, tasks=self.email_tasks, worker_url=self.settings.email_worker_url)
+        return EmailQueue(outbox=self.outbox, tasks=self.email_tasks, worker_url=self.settings.email_worker_url)
+
+    @lazy
+    def outbox(self) -> OutboxRepository:
+        from shared.adapters.outbox import FirestoreOutbox
+
+        return FirestoreOutbox(self.firestore)
+
+    @lazy
+    def due_reminders(self) -> DueReminders:
+        from shared.adapters.interview_queries import FirestoreDueReminders
+
+        return FirestoreDueReminders(self.firestore)
+
+    @lazy
+    def ended_meetings(self) -> EndedMeetings:
+        from shared.adapters.interview_queries import FirestoreEndedMeetings
+
+        return FirestoreEndedMeetings(self.firestore)
+
+    @lazy
+    def interview_stats(self) -> InterviewStats:
+        from shared.adapters.interview_queries import FirestoreInterviewStats
+
+        return FirestoreInterviewStats(self.firestore)
+
+    @lazy
+    def cleanup(self) -> Cleanup:
+        from shared.adapters.maintenance_queries import FirestoreCleanup
+
+        return FirestoreCleanup(self.firestore)
+
+    @lazy
+    def job_cursors(self) -> JobCursors:
+        from shared.adapters.maintenance_queries import FirestoreJobCursors
+
+        return FirestoreJobCursors(self.firestore)
 
     @lazy
     def calendar_events(self) -> Any:
@@ -216,18 +257,31 @@ class Container:
         return CalendarEvents(self.calendar_api, self.settings)
 
     @lazy
-    def interview_service(self) -> Any:
+    def access(self) -> AccessPolicy:
+        """Who may see and change what: the one policy of every function (shared/services/access.py)."""
+        from shared.services.access import AccessPolicy
+
+        return AccessPolicy(self.users)
+
+    @lazy
+    def candidates(self) -> CandidateRepository:
+        from shared.adapters.candidates import CandidateRepository
+
+        return CandidateRepository(self.firestore)
+
+    @lazy
+    def interview_service(self) -> InterviewService:
         """Create/confirm/…; Google, Tasks and the outbox are built only when a change needs them."""
         from shared.services.interviews import InterviewService
 
         return InterviewService(
             settings=self.settings,
             clock=self.clock,
+            access=self.access,
             interviews=self.interviews,
             bookings=self.bookings,
             idempotency=self.idempotency,
-            users=self.users,
-            firestore_client=self.firestore,
+            candidates=self.candidates,
             connections=lambda: self.google_connections,
             calendar_events=lambda: self.calendar_events,
             emails=lambda: self.email_queue,
@@ -250,7 +304,7 @@ class Container:
         return EmailWorker(
             settings=self.settings,
             clock=self.clock,
-            firestore_client=self.firestore,
+            outbox=self.outbox,
             interviews=self.interviews,
             mailer=lambda: self.mailer,
             guest_links=self.guest_links,
@@ -272,7 +326,7 @@ class Container:
     def reminder_run(self) -> Any:
         from shared.services.reminders import ReminderRun
 
-        return ReminderRun(firestore_client=self.firestore, emails=lambda: self.email_queue)
+        return ReminderRun(due=self.due_reminders, emails=lambda: self.email_queue)
 
     @lazy
     def attendance_job(self) -> Any:
@@ -280,7 +334,7 @@ class Container:
         from shared.services.attendance import AttendanceJob
 
         return AttendanceJob(
-            firestore_client=self.firestore,
+            ended=self.ended_meetings,
             bookings=self.bookings,
             connections=self.connections,
             google_connections=lambda: self.google_connections,
@@ -292,7 +346,7 @@ class Container:
     def analytics(self) -> Any:
         from shared.services.analytics import Analytics
 
-        return Analytics(firestore_client=self.firestore, members=self.interview_service, clock=self.clock)
+        return Analytics(stats=self.interview_stats, members=self.access, clock=self.clock)
 
     @lazy
     def maintenance(self) -> Any:
@@ -303,9 +357,11 @@ class Container:
 
         s = self.settings
         return Maintenance(
-            firestore_client=self.firestore,
             connections=self.connections,
             users=self.users,
+            outbox=self.outbox,
+            cleanup=self.cleanup,
+            cursors=self.job_cursors,
             credentials=lambda: self.google_credentials,
             google_connections=lambda: self.google_connections,
             tasks=lambda: self.email_tasks,

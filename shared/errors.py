@@ -8,6 +8,7 @@ contain a secret, a token or an internal exception's text.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 
@@ -15,8 +16,8 @@ class ConveneError(Exception):
     """Base of every error that becomes an HTTP response."""
 
     status: ClassVar[int] = 500
-    code: ClassVar[str] = "internal"
-    headers: ClassVar[Mapping[str, str]] = {}  # response headers the error implies (e.g. Retry-After)
+    code: str = "internal"  # a class default that an instance may override (``code=``)
+    headers: Mapping[str, str] = MappingProxyType({})  # response headers the error implies (e.g. Retry-After)
 
     def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
         super().__init__(message)

@@ -221,7 +221,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def error_response(error: ConveneError) -> flask.Response:
     """The SPEC §3 shape; 429 and 503 always say when to retry, other errors may (``error.headers``)."""
-    headers = ({"Retry-After": "5"} if error.status in (429, 503) else {}) | error.headers
+    headers = ({"Retry-After": "5"} if error.status in (429, 503) else {}) | dict(error.headers)
     return json_response(error.to_body(), error.status, headers or None)
 
 
@@ -286,7 +286,7 @@ class Router:
         except Exception:
             logger.exception("configuration error")
             return error_response(InternalError())
-        with logs.bound(function=self.function, **logs.trace_fields(raw.headers, settings.project_id)):
+        with logs.bound(function=self.function, **logs.trace_fields(dict(raw.headers.items()), settings.project_id)):
             response = self._dispatch(raw)
             origin = raw.headers.get("Origin")
             if origin and origin in settings.cors_origins:

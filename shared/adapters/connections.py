@@ -22,6 +22,7 @@ from shared.domain.connections import (
     ProviderError,
     SealedSecret,
 )
+from shared.ports import ConnectedEntry, ReauthIncident
 
 CONNECTIONS = "connections"
 OAUTH_STATES = "oauth_states"
@@ -67,6 +68,47 @@ def connection_id(uid: str, provider: str) -> str:
     return f"{uid}_{provider}"
 
 
+def connection_from_document(data: Mapping[str, Any]) -> Connection:
+    error = data.get("last_error")
+    return Connection(
+        uid=data["uid"],
+        workspace_id=data["workspace_id"],
+        provider=data["provider"],
+        status=ConnectionStatus(data["status"]),
+        account_email=data.get("account_email"),
+        scopes=tuple(data.get("scopes") or ()),
+        calendars=tuple(_calendar(c) for c in data.get("calendars") or ()),
+        refresh_token=sealed_from_document(data.get("refresh_token")),
+        connected_at=_utc(data.get("connected_at")),
+        last_sync_at=_utc(data.get("last_sync_at")),
+        last_error=ProviderError(error["code"], error["message"], _utc(error["at"])) if error else None,  # type: ignore[arg-type]
+        updated_at=_utc(data.get("updated_at")),
+        account_id=data.get("account_id"),
+    )
+
+
+def connection_to_document(connection: Connection) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "uid": connection.uid,
+        "workspace_id": connection.workspace_id,
+        "provider": connection.provider,
+        "status": connection.status.value,
+        "account_email": connection.account_email,
+        "account_id": connection.account_id,
+        "scopes": list(connection.scopes),
+        "calendars": [calendar_to_document(c) for c in connection.calendars],
+        "connected_at": connection.connected_at,
+        "last_sync_at": connection.last_sync_at,
+        "last_error": None
+        if connection.last_error is None
+        else {"code": connection.last_error.code, "message": connection.last_error.message, "at": connection.last_error.at},
+        "updated_at": connection.updated_at,
+    }
+    if connection.refresh_token is not None:
+        document["refresh_token"] = sealed_to_document(connection.refresh_token)
+    return document
+
+
 class ConnectionRepository:
     def __init__(self, client: firestore.Client):
         self._client = client
@@ -77,47 +119,11 @@ class ConnectionRepository:
 
     def get(self, uid: str, provider: str) -> Connection | None:
         snapshot = self._ref(uid, provider).get()
-        if not snapshot.exists:
-            return None
-        data = snapshot.to_dict() or {}
-        error = data.get("last_error")
-        return Connection(
-            uid=data["uid"],
-            workspace_id=data["workspace_id"],
-            provider=data["provider"],
-            status=ConnectionStatus(data["status"]),
-            account_email=data.get("account_email"),
-            scopes=tuple(data.get("scopes") or ()),
-            calendars=tuple(_calendar(c) for c in data.get("calendars") or ()),
-            refresh_token=sealed_from_document(data.get("refresh_token")),
-            connected_at=_utc(data.get("connected_at")),
-            last_sync_at=_utc(data.get("last_sync_at")),
-            last_error=ProviderError(error["code"], error["message"], _utc(error["at"])) if error else None,  # type: ignore[arg-type]
-            updated_at=_utc(data.get("updated_at")),
-            account_id=data.get("account_id"),
-        )
+        return connection_from_document(snapshot.to_dict() or {}) if snapshot.exists else None
 
     def save(self, connection: Connection) -> None:
         """Write the whole connection (a new grant replaces the previous one)."""
-        document: dict[str, Any] = {
-            "uid": connection.uid,
-            "workspace_id": connection.workspace_id,
-            "provider": connection.provider,
-            "status": connection.status.value,
-            "account_email": connection.account_email,
-            "account_id": connection.account_id,
-            "scopes": list(connection.scopes),
-            "calendars": [calendar_to_document(c) for c in connection.calendars],
-            "connected_at": connection.connected_at,
-            "last_sync_at": connection.last_sync_at,
-            "last_error": None
-            if connection.last_error is None
-            else {"code": connection.last_error.code, "message": connection.last_error.message, "at": connection.last_error.at},
-            "updated_at": connection.updated_at,
-        }
-        if connection.refresh_token is not None:
-            document["refresh_token"] = sealed_to_document(connection.refresh_token)
-        self._ref(connection.uid, connection.provider).set(document)
+        self._ref(connection.uid, connection.provider).set(connection_to_document(connection))
 
     def update(self, uid: str, provider: str, fields: Mapping[str, Any]) -> None:
         self._ref(uid, provider).update(dict(fields))
@@ -141,6 +147,58 @@ class ConnectionRepository:
 
     def store_refresh_token(self, uid: str, provider: str, sealed: SealedSecret, at: datetime) -> None:
         self.update(uid, provider, {"refresh_token": sealed_to_document(sealed), "updated_at": at})
+
+    # -- queries of the maintenance run (composite indexes: (status, last_sync_at), (status, last_error.at)) --
+
+    def connected_page(self, *, after: str | None, limit: int) -> list[ConnectedEntry]:
+        """Connected connections in document-id order after the key ``after`` (round robin)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self._collection.where(filter=FieldFilter("status", "==", ConnectionStatus.CONNECTED.value))
+            .order_by("__name__")
+            .select(["uid"])
+            .limit(limit)
+        )
+        if after:
+            query = query.start_after({"__name__": after})
+        return [ConnectedEntry(snapshot.id, snapshot.get("uid")) for snapshot in query.stream()]
+
+    def never_synced_uids(self, limit: int) -> list[str]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        return self._connected_uids(FieldFilter("last_sync_at", "==", None), limit)
+
+    def synced_before_uids(self, before: datetime, limit: int) -> list[str]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        return self._connected_uids(FieldFilter("last_sync_at", "<", before), limit)
+
+    def _connected_uids(self, condition: Any, limit: int) -> list[str]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.where(filter=FieldFilter("status", "==", ConnectionStatus.CONNECTED.value))
+        return [snapshot.get("uid") for snapshot in query.where(filter=condition).select(["uid"]).limit(limit).stream()]
+
+    def needs_reauth_since(self, since: datetime, limit: int) -> list[ReauthIncident]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self._collection.where(filter=FieldFilter("status", "==", ConnectionStatus.NEEDS_REAUTH.value))
+            .where(filter=FieldFilter("last_error.at", ">=", since))
+            .select(["uid", "workspace_id", "last_error", "reauth_notice_id"])
+            .limit(limit)
+        )
+        incidents = []
+        for snapshot in query.stream():
+            data = snapshot.to_dict() or {}
+            at = _utc(data["last_error"]["at"])
+            assert at is not None
+            incidents.append(ReauthIncident(data["uid"], data["workspace_id"], at, data.get("reauth_notice_id")))
+        return incidents
+
+    def mark_notified(self, uid: str, provider: str, notice_id: str, at: datetime) -> None:
+        self.update(uid, provider, {"reauth_notice_id": notice_id, "reauth_notified_at": at})
 
     def disconnect(self, uid: str, provider: str, at: datetime) -> None:
         self.update(
@@ -170,7 +228,7 @@ def _state_from(snapshot: Any) -> OAuthState:
         result_url=data.get("result_url"),
         code_verifier=verifier,
         login_hint=data.get("login_hint"),
-        created_at=_utc(data["created_at"]),
+        created_at=_utc(data["created_at"]),  # type: ignore[arg-type]
         expires_at=_utc(data["expires_at"]),  # type: ignore[arg-type]
         browser_binding=data.get("browser_binding"),
     )

@@ -129,7 +129,8 @@ def clean_text(value: str, field: str, max_length: int, *, multi_line: bool = Fa
 
 def text(body: dict[str, Any], name: str, max_length: int, *, multi_line: bool = False) -> str | None:
     """An optional text field of a request body, by the module's text rule."""
-    return _field(body, name, str, max_length, multi_line=multi_line)
+    value: str | None = _field(body, name, str, max_length, multi_line=multi_line)
+    return value
 
 
 def valid_id(value: Any, field: str) -> str:

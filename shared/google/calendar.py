@@ -162,7 +162,7 @@ def build_service(name: str, version: str, settings: Settings, endpoint: str) ->
 
     scale = settings.google_backoff_scale
 
-    class ScaledBackoffRequest(HttpRequest):  # type: ignore[misc]
+    class ScaledBackoffRequest(HttpRequest):
         """googleapiclient's own retry loop, with its random backoff scaled (tests shrink it)."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:

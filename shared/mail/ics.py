@@ -105,13 +105,24 @@ def _attendees(interview: Interview, method: str) -> list[vCalAddress]:
     """
     from icalendar import vCalAddress
 
-    guest_reply = {"partstat": "NEEDS-ACTION", "rsvp": True} if method == REQUEST else {}
-    host_reply = {"partstat": "ACCEPTED", "rsvp": False} if method == REQUEST else {}
+    request = method == REQUEST
     return [
         vCalAddress.new(
-            interview.guest.email, cn=interview.guest.name, cutype="INDIVIDUAL", role="REQ-PARTICIPANT", **guest_reply
+            interview.guest.email,
+            cn=interview.guest.name,
+            cutype="INDIVIDUAL",
+            role="REQ-PARTICIPANT",
+            partstat="NEEDS-ACTION" if request else None,
+            rsvp=True if request else None,
         ),
-        vCalAddress.new(interview.host.email, cn=interview.host.name, cutype="INDIVIDUAL", role="REQ-PARTICIPANT", **host_reply),
+        vCalAddress.new(
+            interview.host.email,
+            cn=interview.host.name,
+            cutype="INDIVIDUAL",
+            role="REQ-PARTICIPANT",
+            partstat="ACCEPTED" if request else None,
+            rsvp=False if request else None,
+        ),
     ]
 
 

@@ -9,17 +9,17 @@ Meet refusing the read). The decision is written in a transaction that re-reads 
 interview: one marked, cancelled or rescheduled meanwhile keeps what its user did. A
 transient Google or Firestore failure leaves the interview for the next run.
 
-Composite index: ``interviews`` (status ASC, type ASC, end ASC).
+The query lives in shared/adapters/interview_queries.py (``FirestoreEndedMeetings``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared import logs
-from shared.adapters.firestore import INTERVIEWS, interview_from_document
 from shared.domain.attendance import (
     MEET_RETENTION,
     SOURCE_MEET,
@@ -32,10 +32,10 @@ from shared.domain.attendance import (
     ready_for_decision,
     record_span,
 )
-from shared.domain.connections import GOOGLE, MEET_READONLY
-from shared.domain.models import Interview, InterviewStatus, InterviewType, JoinWindow
+from shared.domain.connections import GOOGLE, MEET_READONLY, GoogleAuthRequired
+from shared.domain.models import Interview, InterviewStatus, JoinWindow
 from shared.errors import NotFound, Unavailable, UpstreamError
-from shared.google.credentials import GoogleAuthRequired
+from shared.ports import BookingStore, ConnectionRepository, EndedMeetings
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +50,15 @@ class AttendanceJob:
     def __init__(
         self,
         *,
-        firestore_client: Any,
-        bookings: Any,
-        connections: Any,
-        google_connections: Any,
-        meet: Any,
+        ended: EndedMeetings,
+        bookings: BookingStore,
+        connections: ConnectionRepository,
+        google_connections: Callable[[], Any],
+        meet: Callable[[], Any],
         default_window: JoinWindow,
     ):
         # google_connections and meet are zero-argument factories: a run that needs no Meet read builds no Google client.
-        self._db = firestore_client
+        self._ended = ended
         self._bookings = bookings
         self._connections = connections
         self._google = google_connections
@@ -67,29 +67,17 @@ class AttendanceJob:
 
     def run(self, now: datetime, limit: int = BATCH) -> dict[str, Any]:
         """Decide up to ``limit`` interviews: what happened to them, and whether more are waiting."""
-        from google.cloud.firestore_v1.base_query import FieldFilter
-
         closed_before = now - timedelta(minutes=self._window.closes_minutes_after_end)
-        query = (
-            self._db.collection(INTERVIEWS)
-            .where(filter=FieldFilter("status", "==", InterviewStatus.CONFIRMED.value))
-            .where(filter=FieldFilter("type", "==", InterviewType.GOOGLE_MEET.value))
-            .where(filter=FieldFilter("end", "<", closed_before))
-            .where(filter=FieldFilter("end", ">=", now - MEET_RETENTION))
-            .order_by("end")
-            .limit(limit + 1)
-        )
+        ended = self._ended.ended(closed_before=closed_before, not_before=now - MEET_RETENTION, limit=limit + 1)
         counts = dict.fromkeys(
             ("decided_meet", "decided_portal", "completed", "no_show", "left_for_later", "changed_meanwhile"), 0
         )
-        snapshots = list(query.stream())
-        for snapshot in snapshots[:limit]:
-            interview = interview_from_document(snapshot.id, snapshot.to_dict() or {})
+        for interview in ended[:limit]:
             with logs.bound(interview_id=interview.id, workspace_id=interview.workspace_id):
                 for key in self._one(interview, now):
                     counts[key] += 1
         logs.log(logger, logging.INFO, "attendance run", event="attendance_run", **counts)
-        return {**counts, "more": len(snapshots) > limit}
+        return {**counts, "more": len(ended) > limit}
 
     def _one(self, interview: Interview, now: datetime) -> tuple[str, ...]:
         """Decide and record one interview; returns the counts it goes to."""

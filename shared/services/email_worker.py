@@ -13,15 +13,15 @@ recipient and link in the outbox record itself.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from google.cloud import firestore
-
 from shared import logs
 from shared.domain.models import Interview, InterviewStatus, InterviewType
 from shared.errors import Conflict, Unavailable
+from shared.ports import Clock, InterviewRepository, LeaseHeld, Mailer, OutboxRepository
 from shared.services.portal import portal_join_url
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-OUTBOX = "outbox"
 LEASE = timedelta(minutes=2)
 INVITATION_KINDS = ("invitation", "update")
 NOTICE_KINDS = ("reconnect",)  # emails about a host's account (shared.mail.content.NoticeKind), not an interview
@@ -40,43 +39,46 @@ class EmailWorker:
         self,
         *,
         settings: Any,
-        clock: Any,
-        firestore_client: Any,
-        interviews: Any,
-        mailer: Any,
+        clock: Clock,
+        outbox: OutboxRepository,
+        interviews: InterviewRepository,
+        mailer: Callable[[], Mailer],
         guest_links: Any,
-        meet_link_resolver: Any,
+        meet_link_resolver: Callable[[Interview], str | None],
     ):
         self._settings = settings
         self._clock = clock
-        self._db = firestore_client
+        self._outbox = outbox
         self._interviews = interviews
         self._mailer = mailer  # zero-argument factory: the SendGrid client is built on the first real send
         self._guest_links = guest_links
         self._resolve_meet_link = meet_link_resolver
 
     def handle(self, email_id: str, delivery: int) -> dict[str, Any]:
-        ref = self._db.collection(OUTBOX).document(email_id)
-        claimed = self._claim(ref)
+        now = self._clock.now()
+        try:
+            claimed = self._outbox.claim(email_id, now, now + LEASE)
+        except LeaseHeld:
+            raise Conflict("Another delivery of this email is in progress.", code="email_in_progress") from None
         if claimed is None:
             return {"email_id": email_id, "status": "unknown"}
-        record, fresh = claimed
+        record, fresh = claimed.record, claimed.fresh
         logs.bind(interview_id=record.get("interview_id"))
         if not fresh:
             logs.log(logger, logging.INFO, "duplicate delivery acknowledged", event="email_duplicate", status=record["status"])
             return {"email_id": email_id, "status": record["status"], "duplicate": True}
         now = self._clock.now()
         if record["kind"] in NOTICE_KINDS:
-            return self._send(ref, email_id, record, self._notice(record), delivery, now)
+            return self._send(email_id, record, self._notice(record), delivery, now)
         interview = self._interviews.get(record["interview_id"])
         skip = _superseded(record, interview)
         if skip:
-            return self._finish(ref, email_id, {"status": "skipped", "last_error": {"code": skip, "message": skip, "at": now}})
+            return self._finish(email_id, {"status": "skipped", "last_error": {"code": skip, "message": skip, "at": now}})
         assert interview is not None
         if interview.type is InterviewType.GOOGLE_MEET and not interview.meet_link and record["kind"] != "cancellation":
             link = self._resolve_meet_link(interview)
             if not link:
-                self._release(ref, "meet_link_pending", "Google has not created the Meet link yet.")
+                self._release(email_id, "meet_link_pending", "Google has not created the Meet link yet.")
                 raise Unavailable("The Meet link is not ready yet; the queue will retry.")
             interview = replace(interview, meet_link=link)
         from shared.mail.content import Audience, EmailKind, render_email
@@ -90,7 +92,7 @@ class EmailWorker:
             from_name=self._settings.mail_from_name,
             now=now,
         )
-        return self._send(ref, email_id, record, email, delivery, now)
+        return self._send(email_id, record, email, delivery, now)
 
     def _notice(self, record: dict[str, Any]) -> RenderedEmail:
         """A notice carries its recipient and link in the outbox record: there is no interview to read them from."""
@@ -104,57 +106,26 @@ class EmailWorker:
             from_name=self._settings.mail_from_name,
         )
 
-    def _send(
-        self, ref: Any, email_id: str, record: dict[str, Any], email: RenderedEmail, delivery: int, now: datetime
-    ) -> dict[str, Any]:
+    def _send(self, email_id: str, record: dict[str, Any], email: RenderedEmail, delivery: int, now: datetime) -> dict[str, Any]:
         result = self._mailer().send(email, categories=["convene", record["kind"]], custom_args={"email_id": email_id})
         if result.ok:
             logs.log(logger, logging.INFO, "email sent", event="email_sent", attempt=delivery)
             return self._finish(
-                ref, email_id, {"status": "sent", "sendgrid_message_id": result.message_id, "sent_at": now, "last_error": None}
+                email_id, {"status": "sent", "sendgrid_message_id": result.message_id, "sent_at": now, "last_error": None}
             )
         error = {"code": result.code, "message": result.detail or result.code, "at": now}
         if result.transient:
-            self._release(ref, result.code, result.detail or result.code)
+            self._release(email_id, result.code, result.detail or result.code)
             logs.log(logger, logging.WARNING, "email send failed, will retry", event="email_retry", error_code=result.code)
             raise Unavailable("The email could not be sent yet; the queue will retry.")
         logs.log(logger, logging.ERROR, "email refused permanently", event="email_failed", error_code=result.code)
-        return self._finish(ref, email_id, {"status": "failed", "last_error": error})
+        return self._finish(email_id, {"status": "failed", "last_error": error})
 
-    def _claim(self, ref: Any) -> tuple[dict[str, Any], bool] | None:
-        now = self._clock.now()
+    def _release(self, email_id: str, code: str, message: str) -> None:
+        self._outbox.release(email_id, code, message, self._clock.now())
 
-        @firestore.transactional
-        def claim(transaction: Any) -> tuple[dict[str, Any], bool] | None:
-            snapshot = ref.get(transaction=transaction)
-            if not snapshot.exists:
-                return None
-            record = snapshot.to_dict() or {}
-            if record.get("status") in ("sent", "failed", "skipped"):
-                return record, False
-            lease = record.get("lease_until")
-            if record.get("status") == "sending" and lease is not None and lease > now:
-                raise Conflict("Another delivery of this email is in progress.", code="email_in_progress")
-            transaction.update(
-                ref, {"status": "sending", "lease_until": now + LEASE, "attempts": firestore.Increment(1), "updated_at": now}
-            )
-            return record, True
-
-        return claim(self._db.transaction())
-
-    def _release(self, ref: Any, code: str, message: str) -> None:
-        now = self._clock.now()
-        ref.update(
-            {
-                "status": "queued",
-                "lease_until": firestore.DELETE_FIELD,
-                "updated_at": now,
-                "last_error": {"code": code, "message": message[:300], "at": now},
-            }
-        )
-
-    def _finish(self, ref: Any, email_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        ref.update({**fields, "lease_until": firestore.DELETE_FIELD, "updated_at": self._clock.now()})
+    def _finish(self, email_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        self._outbox.finish(email_id, fields, self._clock.now())
         return {"email_id": email_id, "status": fields["status"]}
 
 

@@ -14,15 +14,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import logs
-from shared.auth.principal import Principal, PrincipalKind
+from shared.auth.principal import Principal
 from shared.domain.join_window import JoinState, join_state
 from shared.domain.models import Interview, JoinWindow, Participant
 from shared.domain.timezones import to_local_iso
 from shared.errors import Conflict, NotFound
+from shared.services.access import NOT_FOUND as NOT_FOUND_MESSAGE
+from shared.services.access import participant
 
 logger = logging.getLogger(__name__)
-
-NOT_FOUND_MESSAGE = "No interview with this id is visible to you."
 
 
 @dataclass(frozen=True)
@@ -33,37 +33,11 @@ class JoinView:
     joined_at: datetime | None = None
 
 
-def participant_of(principal: Principal, interview: Interview) -> Participant:
-    """Which side the caller is on, or the same 404 as a missing interview."""
-    if principal.kind is PrincipalKind.GUEST_LINK:
-        if principal.interview_id == interview.id and principal.workspace_id == interview.workspace_id:
-            return Participant.GUEST
-    elif principal.kind is PrincipalKind.USER:
-        # A host acts inside its workspace only: a token naming another workspace is a stranger.
-        same_workspace = principal.workspace_id in (None, interview.workspace_id)
-        if same_workspace and interview.host.uid is not None and principal.subject == interview.host.uid:
-            return Participant.HOST
-        # A guest belongs to no workspace: the invitation to this interview is what grants access,
-        # so a candidate invited by two companies sees both of its own interviews.
-        if interview.guest.uid is not None and principal.subject == interview.guest.uid:
-            return Participant.GUEST
-        if principal.email_verified and principal.email and same_email(principal.email, interview.guest.email):
-            return Participant.GUEST
-    raise NotFound(NOT_FOUND_MESSAGE, code="interview_not_found")
-
-
-def same_email(a: str, b: str) -> bool:
-    """Case-insensitive for ASCII addresses only: Unicode case folding merges distinct domains (ß/ss)."""
-    if a.isascii() and b.isascii():
-        return a.lower() == b.lower()
-    return a == b
-
-
 def load_for_participant(repo: Any, principal: Principal, interview_id: str) -> tuple[Interview, Participant]:
     interview = repo.get(interview_id)
     if interview is None:
         raise NotFound(NOT_FOUND_MESSAGE, code="interview_not_found")
-    return interview, participant_of(principal, interview)
+    return interview, participant(principal, interview)  # the access policy's rule
 
 
 def check(repo: Any, principal: Principal, interview_id: str, *, now: datetime, default_window: JoinWindow) -> JoinView:

@@ -21,8 +21,10 @@ fails is reported and logged, and the others still run.
   final state (sent, failed, skipped) older than the retention period, deleted in batches
   by queries that read only what they delete.
 
-Composite indexes: ``connections`` (status, last_sync_at) and (status, last_error.at);
-``outbox`` (status, updated_at).
+Every query lives in an adapter: the connection ones on ``ConnectionRepository``
+(shared/adapters/connections.py), the deletions in ``Cleanup`` and the round robin's
+place in ``JobCursors`` (shared/adapters/maintenance_queries.py), the reconnect email in
+the outbox (shared/adapters/outbox.py).
 """
 
 from __future__ import annotations
@@ -35,15 +37,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.api_core import exceptions as gexc
-from google.cloud.firestore_v1.base_query import FieldFilter
-
 from shared import logs
-from shared.adapters.connections import CONNECTIONS, OAUTH_STATES
-from shared.adapters.idempotency import IDEMPOTENCY
 from shared.domain.connections import GOOGLE, ConnectionStatus, GoogleAuthRequired, ProviderError
 from shared.errors import BadRequest, ConveneError, NotFound
-from shared.services.emails import OUTBOX
+from shared.ports import Cleanup, ConnectionRepository, JobCursors, OutboxEmail, OutboxRepository, TaskQueue, UserRepository
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +52,6 @@ BATCH = 500  # Firestore's limit of writes in one batch
 SYNC_EVERY = timedelta(hours=24)
 OUTBOX_RETENTION = timedelta(days=30)
 NOTICE_LOOKBACK = timedelta(days=7)  # an incident older than this is no longer news: not emailed
-FINAL_EMAIL_STATES = ["sent", "failed", "skipped"]
-STATE = "maintenance"  # maintenance/{job}: where a job stopped, for the next run
 _TASK_SAFE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
@@ -72,12 +67,14 @@ class Maintenance:
     def __init__(
         self,
         *,
-        firestore_client: Any,
-        connections: Any,
-        users: Any,
+        connections: ConnectionRepository,
+        users: UserRepository,
+        outbox: OutboxRepository,
+        cleanup: Cleanup,
+        cursors: JobCursors,
         credentials: Callable[[], Any],
         google_connections: Callable[[], Any],
-        tasks: Callable[[], Any],
+        tasks: Callable[[], TaskQueue],
         worker_url: str,
         max_connections: int = MAX_CONNECTIONS,
         max_deletions: int = MAX_DELETIONS,
@@ -86,9 +83,11 @@ class Maintenance:
         reconnect_page: str | None = None,
     ):
         # credentials, google_connections and tasks are zero-argument factories: a cleanup run builds no Google or Tasks client.
-        self._db = firestore_client
         self._connections = connections
         self._users = users
+        self._outbox = outbox
+        self._cleanup = cleanup
+        self._cursors = cursors
         self._credentials = credentials
         self._google = google_connections
         self._tasks = tasks
@@ -120,22 +119,11 @@ class Maintenance:
 
     def _next_connected(self) -> tuple[list[str], bool]:
         """The connected connections after where the previous run stopped (round robin by document id)."""
-        cursor = self._db.collection(STATE).document("connections")
-        after = (cursor.get().to_dict() or {}).get("after")
-        query = (
-            self._db.collection(CONNECTIONS)
-            .where(filter=FieldFilter("status", "==", ConnectionStatus.CONNECTED.value))
-            .order_by("__name__")
-            .select(["uid"])
-            .limit(self._max_connections + 1)
-        )
-        if after:
-            query = query.start_after({"__name__": after})
-        page = list(query.stream())
+        page = self._connections.connected_page(after=self._cursors.get("connections"), limit=self._max_connections + 1)
         more = len(page) > self._max_connections
         page = page[: self._max_connections]
-        cursor.set({"after": page[-1].id if more else None})
-        return [snapshot.get("uid") for snapshot in page], more
+        self._cursors.set("connections", page[-1].key if more else None)
+        return [entry.uid for entry in page], more
 
     def _check(self, connection: Any, now: datetime) -> str:
         """Refresh for real (a cached access token proves nothing); the outcome's counter name."""
@@ -160,21 +148,14 @@ class Maintenance:
 
     def _notify_needs_reauth(self, now: datetime) -> tuple[int, int]:
         """Email each host whose connection needs consent again, once per incident; (notified, failed)."""
-        query = (
-            self._db.collection(CONNECTIONS)
-            .where(filter=FieldFilter("status", "==", ConnectionStatus.NEEDS_REAUTH.value))
-            .where(filter=FieldFilter("last_error.at", ">=", now - NOTICE_LOOKBACK))
-            .select(["uid", "workspace_id", "last_error", "reauth_notice_id"])
-            .limit(self._max_connections)
-        )
+        incidents = self._connections.needs_reauth_since(now - NOTICE_LOOKBACK, self._max_connections)
         notified = failed = 0
-        for snapshot in query.stream():
-            data = snapshot.to_dict() or {}
-            notice = notice_id(data["uid"], data["last_error"]["at"])
-            if data.get("reauth_notice_id") == notice:
+        for incident in incidents:
+            notice = notice_id(incident.uid, incident.at)
+            if incident.notice_id == notice:
                 continue  # told about this incident already
             try:
-                self._queue_reconnect_notice(data["uid"], data["workspace_id"], notice, now)
+                self._queue_reconnect_notice(incident.uid, incident.workspace_id, notice, now)
             except ConveneError as failure:  # the host left, or Tasks is down: the next run tries again
                 failed += 1
                 logs.log(
@@ -182,50 +163,43 @@ class Maintenance:
                     logging.WARNING,
                     "reconnect notice not queued",
                     event="reconnect_notice_failed",
-                    user_id=data["uid"],
+                    user_id=incident.uid,
                     error_code=failure.code,
                 )
                 continue
             notified += 1
-            logs.log(logger, logging.INFO, "reconnect notice queued", event="reconnect_notice_queued", user_id=data["uid"])
+            logs.log(logger, logging.INFO, "reconnect notice queued", event="reconnect_notice_queued", user_id=incident.uid)
         return notified, failed
 
     def _queue_reconnect_notice(self, uid: str, workspace_id: str, notice: str, now: datetime) -> None:
         host = self._users.get(uid)
         if host is None or host.workspace_id != workspace_id:
             raise NotFound("The host is no longer a member of the workspace.", code="not_a_host")
-        try:
-            # The link is the front-end's settings page (stable, no secret in it): a consent link
-            # would expire within minutes and would put a live OAuth state into the outbox.
-            self._db.collection(OUTBOX).document(notice).create(
-                {
-                    "kind": "reconnect",
-                    "audience": "host",
-                    "uid": uid,
-                    "workspace_id": workspace_id,
-                    "to_email": host.email,
-                    "to_name": host.display_name,
-                    "reconnect_url": self._reconnect_page,
-                    "status": "queued",
-                    "attempts": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-        except gexc.Conflict:
-            pass  # queued by an earlier or overlapping run: Cloud Tasks refuses the task below as a duplicate too
+        # The link is the front-end's settings page (stable, no secret in it): a consent link
+        # would expire within minutes and would put a live OAuth state into the outbox. An
+        # email queued by an earlier or overlapping run stays: Cloud Tasks refuses the task as a duplicate too.
+        email = OutboxEmail(
+            id=notice,
+            kind="reconnect",
+            audience="host",
+            to_email=host.email,
+            workspace_id=workspace_id,
+            uid=uid,
+            to_name=host.display_name,
+            reconnect_url=self._reconnect_page,
+        )
+        self._outbox.add(email, now)
         self._tasks().enqueue(notice, self._worker_url, {"email_id": notice})
-        self._connections.update(uid, GOOGLE, {"reauth_notice_id": notice, "reauth_notified_at": now})
+        self._connections.mark_notified(uid, GOOGLE, notice, now)
 
     # -- calendars --------------------------------------------------------------------------
 
     def sync_calendars(self, now: datetime) -> dict[str, Any]:
         """Re-read the calendar lists never read or older than a day, oldest first."""
-        connected = self._db.collection(CONNECTIONS).where(filter=FieldFilter("status", "==", ConnectionStatus.CONNECTED.value))
         wanted = self._max_connections + 1
-        uids = _uids(connected.where(filter=FieldFilter("last_sync_at", "==", None)), wanted)
+        uids = self._connections.never_synced_uids(wanted)
         if len(uids) < wanted:  # then the oldest lists first
-            uids += _uids(connected.where(filter=FieldFilter("last_sync_at", "<", now - SYNC_EVERY)), wanted - len(uids))
+            uids += self._connections.synced_before_uids(now - SYNC_EVERY, wanted - len(uids))
         counts = {"synced": 0, "needs_reauth": 0, "errors": 0}
         for uid in uids[: self._max_connections]:
             connection = self._connections.get(uid, GOOGLE)
@@ -254,40 +228,14 @@ class Maintenance:
 
     def clean_up(self, now: datetime) -> dict[str, Any]:
         """Delete expired connect attempts and idempotency records, and finished emails past retention."""
-        targets = {
-            "oauth_states": self._db.collection(OAUTH_STATES).where(filter=FieldFilter("expires_at", "<", now)),
-            "idempotency": self._db.collection(IDEMPOTENCY).where(filter=FieldFilter("expires_at", "<", now)),
-            "outbox": (
-                self._db.collection(OUTBOX)
-                .where(filter=FieldFilter("status", "in", FINAL_EMAIL_STATES))
-                .where(filter=FieldFilter("updated_at", "<", now - self._outbox_retention))
-            ),
+        budget = {"budget": self._max_deletions, "batch": self._batch_size}
+        done = {
+            "oauth_states": self._cleanup.expired_oauth_states(now, **budget),
+            "idempotency": self._cleanup.expired_idempotency(now, **budget),
+            "outbox": self._cleanup.finished_emails(now - self._outbox_retention, **budget),
         }
-        summary: dict[str, Any] = {"more": False}
-        for name, query in targets.items():
-            summary[f"{name}_deleted"], more = self._delete_matching(query)
-            summary["more"] = summary["more"] or more
-        return summary
-
-    def _delete_matching(self, query: Any) -> tuple[int, bool]:
-        """Delete what the query matches, one batch at a time, up to the run's budget; (deleted, budget used up)."""
-        deleted = 0
-        while deleted < self._max_deletions:
-            size = min(self._batch_size, self._max_deletions - deleted)
-            refs = [snapshot.reference for snapshot in query.select([]).limit(size).stream()]
-            if refs:
-                batch = self._db.batch()
-                for ref in refs:
-                    batch.delete(ref)
-                batch.commit()
-                deleted += len(refs)
-            if len(refs) < size:
-                return deleted, False
-        return deleted, True
-
-
-def _uids(query: Any, limit: int) -> list[str]:
-    return [snapshot.get("uid") for snapshot in query.select(["uid"]).limit(limit).stream()]
+        summary: dict[str, Any] = {f"{name}_deleted": deleted for name, (deleted, _) in done.items()}
+        return {"more": any(more for _, more in done.values()), **summary}
 
 
 def run_jobs(jobs: Mapping[str, Job], requested: Any, now: datetime) -> dict[str, Any]:

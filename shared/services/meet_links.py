@@ -24,8 +24,8 @@ class MeetLinks:
 
     def resolve(self, interview: Interview) -> str | None:
         """Reads the event again; stores and returns its link once Google has made it."""
+        from shared.domain.connections import GoogleAuthRequired
         from shared.google.calendar import meet_link_of
-        from shared.google.credentials import GoogleAuthRequired
 
         if not interview.calendar_event_id:
             return None

@@ -16,17 +16,19 @@ lost a race). The order per email stays: outbox, task, then state.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from google.api_core import exceptions as gexc
+from typing import TYPE_CHECKING, Any
 
 from shared import logs
-from shared.adapters.firestore import INTERVIEWS, interview_from_document
 from shared.domain.models import Interview, InterviewStatus
 from shared.domain.reminders import kind_of, plan
+from shared.ports import DueInterview, DueReminders, ReminderState
 from shared.services.emails import Email
+
+if TYPE_CHECKING:
+    from shared.services.emails import EmailQueue
 
 logger = logging.getLogger(__name__)
 
@@ -62,80 +64,53 @@ def email_kind(offset_minutes: int) -> str:
 class _Step:
     """What the run does with one due interview: the reminder to send (if any) and the new state."""
 
-    snapshot: Any
-    interview: Interview
+    due: DueInterview
     send: int | None
-    fields: dict[str, Any]
+    state: ReminderState
+
+    @property
+    def interview(self) -> Interview:
+        return self.due.interview
 
 
 class ReminderRun:
-    def __init__(self, *, firestore_client: Any, emails: Any):
-        self._db = firestore_client
+    def __init__(self, *, due: DueReminders, emails: Callable[[], EmailQueue]):
+        self._due = due
         self._emails = emails  # zero-argument factory: a run with nothing due builds no Tasks client
 
     def run(self, now: datetime) -> dict[str, Any]:
-        from google.cloud.firestore_v1.base_query import FieldFilter
-
         summary = RunSummary()
-        query = (
-            self._db.collection(INTERVIEWS)
-            .where(filter=FieldFilter("next_reminder_at", "<=", now))
-            .order_by("next_reminder_at")
-            .limit(BATCH)
-        )
         for _ in range(MAX_BATCHES):
-            snapshots = list(query.stream())
-            self._batch(snapshots, now, summary)
-            if len(snapshots) < BATCH:
+            batch = self._due.due(now, BATCH)
+            self._batch(batch, now, summary)
+            if len(batch) < BATCH:
                 break
         else:
             summary.more_left = True
         logs.log(logger, logging.INFO, "reminder run", event="reminder_run", count=summary.due)
         return summary.as_dict()
 
-    def _batch(self, snapshots: list[Any], now: datetime, summary: RunSummary) -> None:
+    def _batch(self, batch: list[DueInterview], now: datetime, summary: RunSummary) -> None:
         """Queue every due email of the batch, then advance every interview's state."""
-        steps = [self._step(snapshot, now, summary) for snapshot in snapshots]
+        steps = [self._step(due, now, summary) for due in batch]
         sending = [step for step in steps if step.send is not None]
         if sending:
             emails = [Email(step.interview, email_kind(step.send), kind_of(step.send)) for step in sending if step.send]
             self._emails().enqueue_many(emails, now, workers=WORKERS)
-        for step in self._advance(steps):
-            summary.raced += 1  # another run (or a reschedule) changed it first: its state wins
-            if step.send is not None:
-                sending.remove(step)
+        # Every new state under a precondition on the version it was read at: a step that lost
+        # the race (another run, or a reschedule, changed it first) leaves that state standing.
+        for index in self._due.advance([(step.due, step.state) for step in steps]):
+            summary.raced += 1
+            if steps[index].send is not None:
+                sending.remove(steps[index])
         summary.sent += len(sending)
 
-    def _step(self, snapshot: Any, now: datetime, summary: RunSummary) -> _Step:
+    def _step(self, due: DueInterview, now: datetime, summary: RunSummary) -> _Step:
         summary.due += 1
-        interview = interview_from_document(snapshot.id, snapshot.to_dict() or {})
+        interview = due.interview
         if interview.status is not InterviewStatus.CONFIRMED:
-            return _Step(snapshot, interview, None, {"next_reminder_at": None})
+            return _Step(due, None, ReminderState(next_at=None))
         step = plan(interview.start, interview.reminder_offsets, interview.reminders_done, now)
         done = sorted({*interview.reminders_done, *step.skip, *((step.send,) if step.send is not None else ())}, reverse=True)
         summary.skipped += len(step.skip)
-        return _Step(snapshot, interview, step.send, {"reminders.done_minutes": done, "next_reminder_at": step.next_at})
-
-    def _advance(self, steps: list[_Step]) -> list[_Step]:
-        """Write every new state in one batch, each under a precondition on the update time it
-        was read at; when one precondition fails (a concurrent run or a reschedule), the batch
-        writes nothing and each is written on its own. Returns the steps that lost such a race."""
-
-        def option(step: _Step) -> Any:
-            return self._db.write_option(last_update_time=step.snapshot.update_time)
-
-        batch = self._db.batch()
-        for step in steps:
-            batch.update(step.snapshot.reference, step.fields, option=option(step))
-        try:
-            batch.commit()
-            return []
-        except (gexc.FailedPrecondition, gexc.NotFound):
-            pass
-        lost = []
-        for step in steps:
-            try:
-                step.snapshot.reference.update(step.fields, option=option(step))
-            except (gexc.FailedPrecondition, gexc.NotFound):
-                lost.append(step)
-        return lost
+        return _Step(due, step.send, ReminderState(next_at=step.next_at, done=tuple(done)))

@@ -85,7 +85,7 @@ def host(sandbox, container, google_email):
 @pytest.fixture
 def job(container):
     return AttendanceJob(
-        firestore_client=container.firestore,
+        ended=container.ended_meetings,
         bookings=container.bookings,
         connections=container.connections,
         google_connections=lambda: container.google_connections,
@@ -356,7 +356,7 @@ def test_a_manual_mark_made_meanwhile_is_not_overwritten(container, sandbox, hos
             return records
 
     job = AttendanceJob(
-        firestore_client=container.firestore,
+        ended=container.ended_meetings,
         bookings=container.bookings,
         connections=container.connections,
         google_connections=lambda: container.google_connections,

@@ -299,9 +299,11 @@ def test_every_job_runs_by_default_and_a_failing_job_does_not_stop_the_others(ma
 
 def service(container, **limits) -> Maintenance:
     return Maintenance(
-        firestore_client=container.firestore,
         connections=container.connections,
         users=container.users,
+        outbox=container.outbox,
+        cleanup=container.cleanup,
+        cursors=container.job_cursors,
         credentials=lambda: container.google_credentials,
         google_connections=lambda: container.google_connections,
         tasks=lambda: container.email_tasks,

@@ -1,36 +1,22 @@
-"""Connecting a host's Google account (SPEC §2.1): connect, callback, status, disconnect, sync.
+"""Connecting a host's Google account: the connect link, the browser start, Google's callback.
 
-The flow, and why each step exists:
-1. ``start`` (host, ID token): a random ``state`` is created and bound to the host; only its
-   hash is stored, with the PKCE verifier encrypted. The host gets a start URL of ours.
-2. ``open_in_browser`` (the front-end's top-level form POST of the start URL, carrying the
-   host's ID token): binds the attempt to that browser with an HttpOnly cookie, then sends
-   it to Google's consent page. The binding is set only when the POST comes from one of
-   the configured front-end origins AND its ID token is the user who asked for the link:
-   a link forwarded to (or planted on) someone else binds nothing, so it can never connect
-   the victim's Google account to the requester (OAuth account-linking CSRF). The origin
-   check is what stops a requester from posting their own token from a page of theirs.
-3. ``complete`` (Google's redirect to our callback): the state is consumed in a
-   transaction (single use), the browser binding checked, the code exchanged with the
-   stored verifier, the granted scopes checked, the refresh token stored encrypted, the
-   calendar list synced. The result names the Google account and the Convene user linked.
+See shared.services.connections for the flow and why each step exists. Who may connect is
+the access policy's ``member`` rule (shared.services.access), as for every host action.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlencode
 
 from shared import logs
 from shared.auth.principal import Principal, PrincipalKind
-from shared.clock import Clock
-from shared.config import Settings
 from shared.domain.connections import (
     GOOGLE,
     SCOPE_LABELS,
@@ -39,103 +25,61 @@ from shared.domain.connections import (
     GoogleAuthRequired,
     OAuthState,
     ProviderError,
+    SealedSecret,
     missing_scopes,
     refresh_token_context,
     result_url_allowed,
 )
-from shared.errors import BadRequest, ConveneError, NeedsGoogleAuth, PermissionDenied
+from shared.errors import BadRequest, ConveneError, NeedsGoogleAuth
+from shared.services.access import AccessPolicy, Member
+from shared.services.connections.outcomes import (
+    BrowserStart,
+    ConnectLink,
+    OAuthRejected,
+    Outcome,
+    StartRefused,
+    binding_hash,
+    cookie_name,
+    origin_of,
+    state_hash,
+)
+
+if TYPE_CHECKING:
+    from shared.clock import Clock
+    from shared.config import Settings
+    from shared.ports import ConnectionRepository, OAuthStateRepository
 
 logger = logging.getLogger(__name__)
 
-COOKIE_PREFIX = "convene_oauth_"
+
+class Cipher(Protocol):
+    """shared.crypto.TokenCipher: secrets sealed under a context they are bound to."""
+
+    def seal(self, plaintext: str, *, context: str) -> SealedSecret: ...
+
+    def open(self, sealed: SealedSecret, *, context: str) -> str: ...
 
 
-def state_hash(state: str) -> str:
-    return hashlib.sha256(state.encode("utf-8")).hexdigest()
-
-
-def binding_hash(nonce: str) -> str:
-    return hashlib.sha256(("browser:" + nonce).encode("utf-8")).hexdigest()
-
-
-def cookie_name(hashed_state: str) -> str:
-    """One cookie per attempt, so two tabs connecting at once do not overwrite each other."""
-    return COOKIE_PREFIX + hashed_state[:16]
-
-
-@dataclass(frozen=True)
-class ConnectLink:
-    url: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class BrowserStart:
-    google_url: str
-    cookie_name: str
-    cookie_value: str
-    max_age_seconds: int
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the callback tells the host (redirect parameters or the result page)."""
-
-    connected: bool
-    code: str
-    message: str
-    result_url: str | None
-    account_email: str | None = None
-    missing_scopes: tuple[str, ...] = ()
-    convene_user: str | None = None  # the Convene user (email, else uid) the Google account was linked to
-
-    def redirect_location(self) -> str | None:
-        if self.result_url is None:
-            return None
-        params = {"google_connection": "connected" if self.connected else "failed"}
-        if not self.connected:
-            params["error"] = self.code
-        parts = urlsplit(self.result_url)  # keep the front-end's own query and fragment intact
-        query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
-        return urlunsplit(parts._replace(query=query))
-
-
-class OAuthRejected(ConveneError):
-    """A callback that must not proceed; answered on the result page or redirect, never as JSON."""
-
-    status = 400
-    code = "oauth_rejected"
-
-
-class StartRefused(PermissionDenied):
-    """A start that came from elsewhere than the front-end, or from another user: nothing is bound."""
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-class GoogleConnections:
+class ConnectFlow:
     def __init__(
         self,
         *,
         settings: Settings,
         clock: Clock,
-        states: Any,
-        connections: Any,
-        users: Any,
-        cipher: Any,
-        oauth: Any,
-        calendar: Any,
-        credentials: Any,
+        access: AccessPolicy,
+        states: OAuthStateRepository,
+        connections: ConnectionRepository,
+        cipher: Cipher,
+        oauth: Callable[[], Any],
+        calendar: Callable[[], Any],
+        credentials: Callable[[], Any],
     ):
         # oauth, calendar and credentials are zero-argument factories: built only when a request needs Google.
         self._settings = settings
         self._clock = clock
+        self._access = access
         self._states = states
         self._connections = connections
-        self._users = users
         self._cipher = cipher
         self._oauth = oauth
         self._calendar = calendar
@@ -143,26 +87,15 @@ class GoogleConnections:
 
     # -- 1. connect ---------------------------------------------------------------------
 
-    def _host(self, principal: Principal) -> Any:
-        from shared.domain.models import Role
-
-        if principal.kind is not PrincipalKind.USER:
-            raise PermissionDenied("Only hosts can connect a Google account.", code="not_a_host")
-        user = self._users.get(principal.subject)
-        if user is None or user.role not in (Role.HOST, Role.ADMIN):
-            raise PermissionDenied("Only hosts of a workspace can connect a Google account.", code="not_a_host")
-        return user
-
     def start(self, principal: Principal, requested_result_url: str | None) -> ConnectLink:
         if requested_result_url is not None and not isinstance(requested_result_url, str):
             raise BadRequest("redirect_to must be a string.", code="invalid_redirect")
         result_url = result_url_allowed(requested_result_url, self._settings.oauth_result_urls)
         if requested_result_url is not None and result_url is None:
             raise BadRequest("redirect_to is not one of the configured front-end URLs.", code="redirect_not_allowed")
-        user = self._host(principal)
-        return self._new_attempt(user, result_url)
+        return self._new_attempt(self._access.member(principal), result_url)
 
-    def _new_attempt(self, user: Any, result_url: str | None) -> ConnectLink:
+    def _new_attempt(self, user: Member, result_url: str | None) -> ConnectLink:
         uid, workspace_id = user.uid, user.workspace_id
         state = secrets.token_urlsafe(32)
         _, verifier = self._oauth().authorization_url(state, login_hint=user.email)  # the URL is rebuilt at /start
@@ -184,8 +117,7 @@ class GoogleConnections:
 
     def consent_error(self, principal: Principal, reason: str) -> NeedsGoogleAuth:
         """The one error a host action answers when Google needs the host's consent again."""
-        user = self._host(principal)
-        link = self._new_attempt(user, result_url_allowed(None, self._settings.oauth_result_urls))
+        link = self._new_attempt(self._access.member(principal), result_url_allowed(None, self._settings.oauth_result_urls))
         message = (
             "Connect your Google account first."
             if reason == "not_connected"
@@ -197,7 +129,7 @@ class GoogleConnections:
 
     def start_origins(self) -> frozenset[str]:
         """Where a start may be posted from: the front-end origins (CORS) and those of the result URLs."""
-        return frozenset(self._settings.cors_origins) | {_origin(u) for u in self._settings.oauth_result_urls}
+        return frozenset(self._settings.cors_origins) | {origin_of(u) for u in self._settings.oauth_result_urls}
 
     def check_start_origin(self, origin: str | None) -> None:
         """A browser always sends ``Origin`` with a form POST; only the front-end's own pages may start.
@@ -329,11 +261,6 @@ class GoogleConnections:
 
     # -- status, sync, disconnect -------------------------------------------------------------
 
-    def status(self, principal: Principal) -> dict[str, Any]:
-        if principal.kind is not PrincipalKind.USER:
-            raise PermissionDenied("Only hosts have a Google connection.", code="not_a_host")
-        return connection_view(self._connections.get(principal.subject, GOOGLE))
-
     def _sync(self, connection: Connection) -> Connection:
         try:
             credentials = self._credentials().for_connection(connection)
@@ -347,97 +274,3 @@ class GoogleConnections:
         now = self._clock.now()
         self._connections.record_sync(connection.uid, GOOGLE, calendars, now)
         return replace(connection, calendars=calendars, last_sync_at=now, last_error=None)
-
-    def sync_connection(self, connection: Connection) -> Connection:
-        """Re-read a stored connection's calendar list without a host request (the daily maintenance sync).
-
-        A failure is recorded on the connection and raised (GoogleAuthRequired when Google
-        refused the grant).
-        """
-        return self._sync(connection)
-
-    def usable_connection(self, principal: Principal) -> Connection:
-        """The host's connection with valid credentials, or the needs_google_auth error."""
-        connection = self._connections.get(principal.subject, GOOGLE)
-        if connection is None:
-            raise self.consent_error(principal, "not_connected")
-        try:
-            self._credentials().for_connection(connection)
-        except GoogleAuthRequired as required:
-            raise self.consent_error(principal, required.reason) from None
-        return connection
-
-    def credentials_for(self, connection: Connection) -> Any:
-        """Valid Google credentials of a usable connection (GoogleAuthRequired otherwise)."""
-        return self._credentials().for_connection(connection)
-
-    def sync_calendars(self, principal: Principal) -> dict[str, Any]:
-        connection = self.usable_connection(principal)
-        try:
-            return connection_view(self._sync(connection))
-        except GoogleAuthRequired as required:
-            raise self.consent_error(principal, required.reason) from None
-
-    def disconnect(self, principal: Principal) -> dict[str, Any]:
-        if principal.kind is not PrincipalKind.USER:
-            raise PermissionDenied("Only hosts have a Google connection.", code="not_a_host")
-        connection = self._connections.get(principal.subject, GOOGLE)
-        if connection is None:
-            return connection_view(None)
-        if connection.refresh_token is not None:
-            token = self._cipher.open(connection.refresh_token, context=refresh_token_context(connection.uid, GOOGLE))
-            # Unavailable propagates before anything is deleted: the token is kept so that a retry
-            # can revoke it (never drop access we cannot withdraw).
-            self._oauth().revoke(token)
-        now = self._clock.now()
-        self._connections.disconnect(connection.uid, GOOGLE, now)
-        self._credentials().forget(connection.uid)
-        logs.log(logger, logging.INFO, "google disconnected", event="google_disconnected", user_id=connection.uid)
-        return connection_view(self._connections.get(connection.uid, GOOGLE))
-
-
-def _rfc3339(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def connection_view(connection: Connection | None) -> dict[str, Any]:
-    """The seeds' check-connection answer (``connected``) with the richer fields of SPEC §2.1."""
-    if connection is None:
-        return {
-            "connected": False,
-            "status": ConnectionStatus.NOT_CONNECTED.value,
-            "provider": GOOGLE,
-            "account_email": None,
-            "scopes": [],
-            "calendars": [],
-            "connected_at": None,
-            "last_sync_at": None,
-            "last_error": None,
-        }
-    return {
-        "connected": connection.status is ConnectionStatus.CONNECTED,
-        "status": connection.status.value,
-        "provider": connection.provider,
-        "account_email": connection.account_email,
-        "scopes": list(connection.scopes),
-        "calendars": [
-            {
-                "id": c.id,
-                "summary": c.summary,
-                "primary": c.primary,
-                "access_role": c.access_role,
-                "time_zone": c.time_zone,
-                "color": c.color,
-            }
-            for c in connection.calendars
-        ],
-        "connected_at": _rfc3339(connection.connected_at),
-        "last_sync_at": _rfc3339(connection.last_sync_at),
-        "last_error": None
-        if connection.last_error is None
-        else {
-            "code": connection.last_error.code,
-            "message": connection.last_error.message,
-            "at": _rfc3339(connection.last_error.at),
-        },
-    }
