@@ -44,12 +44,13 @@ dev: $(STAMP) tools
 test: $(STAMP) $(CHECKOV_STAMP) tools lint $(if $(SKIP_OPENAPI_LINT),,openapi-lint)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP) ## ruff: lint and format check (fix with: .venv/bin/ruff check --fix . && .venv/bin/ruff format .)
+lint: $(STAMP) ## ruff (lint, format check; fix with: .venv/bin/ruff check --fix . && .venv/bin/ruff format .) and mypy (pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest tests/unit tests/service
 
 package: $(STAMP)
 	$(BIN)/python scripts/package.py
