@@ -1,7 +1,8 @@
 """One error hierarchy for the whole system.
 
-Domain and service code raise these; ``shared.http`` turns them into the SPEC §3 JSON
-shape in exactly one place. ``message`` is written for the API user and must never
+Service code raises these, the domain its own (shared.domain.errors, no HTTP there) that
+``from_domain`` maps by the one table ``FOR_DOMAIN``; ``shared.http`` turns both into the
+SPEC §3 JSON shape in exactly one place. ``message`` is written for the API user and must never
 contain a secret, a token or an internal exception's text.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
+
+from shared.domain.errors import DomainError, InvalidInput, RuleViolation
 
 
 class ConveneError(Exception):
@@ -120,3 +123,19 @@ class UpstreamError(ConveneError):
 
     status = 502
     code = "google_error"
+
+
+# What each domain refusal is to the API: the most specific class of the error's MRO wins.
+FOR_DOMAIN: Mapping[type[DomainError], type[ConveneError]] = MappingProxyType(
+    {
+        InvalidInput: BadRequest,  # malformed: 400
+        RuleViolation: Unprocessable,  # well-formed but not acceptable (TransitionNotAllowed too): 422
+        DomainError: Unprocessable,
+    }
+)
+
+
+def from_domain(error: DomainError) -> ConveneError:
+    """The API's error for a domain refusal: same code, message and details."""
+    kind = next(FOR_DOMAIN[k] for k in type(error).__mro__ if k in FOR_DOMAIN)
+    return kind(error.message, code=error.code, details=error.details)

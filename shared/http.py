@@ -1,8 +1,9 @@
 """HTTP plumbing shared by every function: routing, CORS, errors, JSON, request logs.
 
 A function declares routes on a ``Router`` and exposes ``router.handle`` as its entry
-point. Errors become the SPEC §3 JSON shape here and nowhere else; an unexpected
-exception is logged with its traceback and answered with a generic 500.
+point. Errors, and the domain's refusals (mapped by ``shared.errors.from_domain``), become
+the SPEC §3 JSON shape here and nowhere else; an unexpected exception is logged with its
+traceback and answered with a generic 500.
 
 Authentication comes before the body: a route declares its authenticator (or the
 Router one for all its routes), the Router calls it before the handler, and only then can
@@ -27,6 +28,7 @@ import flask
 from werkzeug.exceptions import HTTPException
 
 from shared import logs
+from shared.domain.errors import DomainError
 from shared.errors import (
     BadRequest,
     ConveneError,
@@ -36,6 +38,7 @@ from shared.errors import (
     PayloadTooLarge,
     Unavailable,
     UnsupportedMediaType,
+    from_domain,
 )
 
 logger = logging.getLogger("convene.http")
@@ -337,7 +340,8 @@ class Router:
                 return result
             body, status = result if isinstance(result, tuple) else (result, 200)
             return json_response(body, status)
-        except ConveneError as error:
+        except (ConveneError, DomainError) as raised:
+            error = raised if isinstance(raised, ConveneError) else from_domain(raised)  # the one mapping
             if error.status >= 500:
                 logs.log(logger, logging.ERROR, "request failed", error_code=error.code)
             return error_response(error)

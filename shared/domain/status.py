@@ -5,8 +5,8 @@ pending → confirmed → completed | no_show; pending | confirmed → cancelled
 
 from __future__ import annotations
 
+from shared.domain.errors import TransitionNotAllowed
 from shared.domain.models import InterviewStatus as S
-from shared.errors import Unprocessable
 
 ALLOWED: dict[S, frozenset[S]] = {
     S.PENDING: frozenset({S.CONFIRMED, S.CANCELLED}),
@@ -24,10 +24,10 @@ def can_transition(current: S, target: S) -> bool:
 
 
 def transition(current: S, target: S) -> S:
-    """Return ``target`` if the machine allows it, else raise a 422 that says why."""
+    """Return ``target`` if the machine allows it, else refuse it (a 422) saying why."""
     if not can_transition(current, target):
         allowed = sorted(s.value for s in ALLOWED[current])
-        raise Unprocessable(
+        raise TransitionNotAllowed(
             f"An interview that is {current.value} cannot become {target.value}.",
             code="invalid_transition",
             details={"from": current.value, "to": target.value, "allowed": allowed},

@@ -10,17 +10,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shared.errors import Unprocessable
+from shared.domain.errors import RuleViolation
 
 
 def zone(name: str) -> ZoneInfo:
-    """The IANA zone called ``name``; a clear 422 for anything else (including paths)."""
+    """The IANA zone called ``name``; a clear refusal (a 422) for anything else (including paths)."""
     if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
-        raise Unprocessable(f"Unknown time zone {name!r}.", code="unknown_time_zone", details={"timezone": name})
+        raise RuleViolation(f"Unknown time zone {name!r}.", code="unknown_time_zone", details={"timezone": name})
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise Unprocessable(f"Unknown time zone {name!r}.", code="unknown_time_zone", details={"timezone": name}) from None
+        raise RuleViolation(f"Unknown time zone {name!r}.", code="unknown_time_zone", details={"timezone": name}) from None
 
 
 def local_to_utc(day: date, at: time, tz_name: str, utc_offset: timedelta | None = None) -> datetime:
@@ -37,7 +37,7 @@ def local_to_utc(day: date, at: time, tz_name: str, utc_offset: timedelta | None
     real = sorted({i for i in instants if i.astimezone(tz).replace(tzinfo=None) == naive})
     shown = f"{naive.isoformat(timespec='minutes')} in {tz_name}"
     if not real:
-        raise Unprocessable(
+        raise RuleViolation(
             f"{shown} does not exist: the clocks skip that hour when daylight saving time starts.",
             code="nonexistent_local_time",
             details={"timezone": tz_name, "local_time": naive.isoformat()},
@@ -46,14 +46,14 @@ def local_to_utc(day: date, at: time, tz_name: str, utc_offset: timedelta | None
         for instant in real:
             if instant.astimezone(tz).utcoffset() == utc_offset:
                 return instant
-        raise Unprocessable(
+        raise RuleViolation(
             f"{shown} never has the UTC offset {_format_offset(utc_offset)}.",
             code="offset_mismatch",
             details={"timezone": tz_name, "local_time": naive.isoformat()},
         )
     if len(real) > 1:
         offsets = [_format_offset(i.astimezone(tz).utcoffset() or timedelta()) for i in real]
-        raise Unprocessable(
+        raise RuleViolation(
             f"{shown} happens twice because the clocks go back; give the UTC offset ({' or '.join(offsets)}) to choose.",
             code="ambiguous_local_time",
             details={"timezone": tz_name, "local_time": naive.isoformat(), "offsets": offsets},
@@ -64,24 +64,34 @@ def local_to_utc(day: date, at: time, tz_name: str, utc_offset: timedelta | None
 def parse_rfc3339(value: str) -> datetime:
     """An RFC 3339 timestamp with an explicit offset (``Z`` or ``±HH:MM``), as UTC."""
     if not isinstance(value, str) or len(value) > 40 or "T" not in value.upper():
-        raise Unprocessable(
+        raise RuleViolation(
             "Timestamps must be RFC 3339 with an offset, e.g. 2026-05-01T09:30:00+02:00.", code="invalid_timestamp"
         )
     try:
         parsed = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
-        raise Unprocessable(f"{value!r} is not an RFC 3339 timestamp.", code="invalid_timestamp") from None
+        raise RuleViolation(f"{value!r} is not an RFC 3339 timestamp.", code="invalid_timestamp") from None
     if parsed.tzinfo is None:
-        raise Unprocessable(f"{value!r} has no UTC offset; add Z or ±HH:MM.", code="invalid_timestamp")
+        raise RuleViolation(f"{value!r} has no UTC offset; add Z or ±HH:MM.", code="invalid_timestamp")
     try:
         return parsed.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00:00+14:00, 9999-12-31T23:59:59-12:00: outside datetime's range in UTC
-        raise Unprocessable(f"{value!r} is outside the supported range of dates.", code="invalid_timestamp") from None
+        raise RuleViolation(f"{value!r} is outside the supported range of dates.", code="invalid_timestamp") from None
 
 
 def to_local_iso(instant: datetime, tz_name: str) -> str:
     """RFC 3339 in the booking zone, the way the people involved read the time."""
     return instant.astimezone(zone(tz_name)).isoformat()
+
+
+def rfc3339_utc(instant: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``, the way the API and Google write instants."""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def rfc3339_utc_or_none(instant: datetime | None) -> str | None:
+    """``rfc3339_utc``, and ``None`` for a moment that has not happened (never synced, never joined)."""
+    return None if instant is None else rfc3339_utc(instant)
 
 
 def _format_offset(offset: timedelta) -> str:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from devstack.processes import ROOT
 
-ALLOWED_IN_DOMAIN = ("shared.domain", "shared.errors")
+ALLOWED_IN_DOMAIN = ("shared.domain",)
+# The domain states refusals by meaning (shared.domain.errors); HTTP and frameworks are the entry layer's.
+FORBIDDEN_IN_DOMAIN = ("shared.errors", "shared.http", "flask", "werkzeug", "functions_framework", "google")
 
 
 def _imports(path: Path) -> set[str]:
@@ -28,6 +30,41 @@ def test_the_domain_imports_only_the_standard_library():
         if bad:
             offenders[path.name] = bad
     assert offenders == {}
+
+
+def _all_imports(path: Path, package: str) -> set[str]:
+    """Every module ``path`` imports, at any depth (lazy imports in functions too), relative ones resolved."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]) if node.level else ""
+            module = ".".join(p for p in (base, node.module or "") if p)
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_domain_knows_nothing_of_http_or_frameworks():
+    """shared/domain raises shared.domain.errors; shared.errors.from_domain and shared.http map them."""
+    offenders = {}
+    for path in sorted((ROOT / "shared" / "domain").rglob("*.py")):
+        bad = {
+            name
+            for name in _all_imports(path, "shared.domain")
+            if any(name == f or name.startswith(f + ".") for f in FORBIDDEN_IN_DOMAIN)
+        }
+        if bad:
+            offenders[str(path.relative_to(ROOT))] = sorted(bad)
+    assert offenders == {}
+
+
+def test_the_layer_check_sees_what_it_forbids(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from shared.errors import BadRequest\n    import flask\nfrom .. import http\n")
+    found = _all_imports(probe, "shared.domain")
+    assert {"shared.errors", "flask", "shared.http"} <= found
 
 
 def test_only_the_config_module_reads_the_environment():

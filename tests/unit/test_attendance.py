@@ -15,8 +15,8 @@ from shared.domain.attendance import (
     ready_for_decision,
     record_span,
 )
+from shared.domain.errors import TransitionNotAllowed
 from shared.domain.models import Attendance, InterviewStatus, InterviewType, JoinWindow, Outcome, Participant
-from shared.errors import Unprocessable
 from tests.factories import interview
 
 START = datetime(2026, 6, 10, 14, 0, tzinfo=UTC)  # 45 minutes: ends 14:45
@@ -162,7 +162,7 @@ def test_a_decision_goes_through_the_status_machine_and_clears_reminders():
     decided = apply_decision(IV, decision)
     assert (decided.status, decided.outcome, decided.next_reminder_at) == (InterviewStatus.NO_SHOW, decision.outcome, None)
     for status in (InterviewStatus.COMPLETED, InterviewStatus.NO_SHOW, InterviewStatus.CANCELLED, InterviewStatus.PENDING):
-        with pytest.raises(Unprocessable):
+        with pytest.raises(TransitionNotAllowed):
             apply_decision(replace(IV, status=status), decision)
 
 

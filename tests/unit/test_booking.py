@@ -10,13 +10,12 @@ from shared.domain.booking import (
     clean_text,
     new_interview_id,
     overlaps,
-    parse_booking,
     parse_instant,
-    parse_start,
     valid_id,
 )
+from shared.domain.errors import InvalidInput, RuleViolation
 from shared.domain.models import InterviewType
-from shared.errors import BadRequest, Unprocessable
+from shared.services.interviews.requests import parse_booking, parse_start
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 LIMITS = BookingLimits(min_duration=15, max_duration=480, default_duration=60, horizon_days=365)
@@ -78,7 +77,7 @@ def test_an_rfc3339_start_with_the_booking_zone():
     ],
 )
 def test_refusals_say_why(changes, code, field):
-    with pytest.raises(Unprocessable) as excinfo:
+    with pytest.raises(RuleViolation) as excinfo:
         parse_booking(body(**changes), now=NOW, limits=LIMITS)
     assert excinfo.value.code == code
     if field:
@@ -86,13 +85,13 @@ def test_refusals_say_why(changes, code, field):
 
 
 def test_dst_refusals_explain_the_clock_change():
-    with pytest.raises(Unprocessable, match="does not exist"):
+    with pytest.raises(RuleViolation, match="does not exist"):
         parse_booking(
             body(date="2026-03-08", time="02:30", timezone="America/New_York"),
             now=datetime(2026, 1, 1, tzinfo=UTC),
             limits=LIMITS,
         )
-    with pytest.raises(Unprocessable, match="happens twice"):
+    with pytest.raises(RuleViolation, match="happens twice"):
         parse_booking(body(date="2026-11-01", time="01:30", timezone="America/New_York"), now=NOW, limits=LIMITS)
 
 
@@ -100,7 +99,7 @@ def test_dst_refusals_explain_the_clock_change():
     "changes", [{"candidate": "gus@example.com"}, {"duration_minutes": "60"}, {"duration_minutes": True}, {"job_title": 42}]
 )
 def test_wrong_types_are_bad_requests(changes):
-    with pytest.raises(BadRequest):
+    with pytest.raises(InvalidInput):
         parse_booking(body(**changes), now=NOW, limits=LIMITS)
 
 
@@ -147,13 +146,13 @@ def test_start_with_agreeing_date_and_time():
     ],
 )
 def test_start_with_disagreeing_date_or_time(changes, fields):
-    with pytest.raises(Unprocessable) as excinfo:
+    with pytest.raises(RuleViolation) as excinfo:
         parse_booking(body(start="2026-06-10T14:30:00+02:00") | changes, now=NOW, limits=LIMITS)
     assert (excinfo.value.code, excinfo.value.details["fields"]) == ("conflicting_fields", fields)
 
 
 def test_a_malformed_date_or_time_beside_start_is_still_malformed():
-    with pytest.raises(Unprocessable) as excinfo:
+    with pytest.raises(RuleViolation) as excinfo:
         parse_booking(body(start="2026-06-10T14:30:00+02:00", time="2:30pm"), now=NOW, limits=LIMITS)
     assert excinfo.value.code == "invalid_time"
 
@@ -194,7 +193,7 @@ def test_multi_line_text_normalizes_line_breaks_to_lf(value, expected):
     ],
 )
 def test_single_line_text_refuses_breaks_and_controls(value, reason):
-    with pytest.raises(Unprocessable) as excinfo:
+    with pytest.raises(RuleViolation) as excinfo:
         clean_text(value, "job_title", 100)
     assert (excinfo.value.code, excinfo.value.details) == ("invalid_field", {"field": "job_title", "reason": reason})
 
@@ -209,14 +208,14 @@ def test_single_line_text_refuses_breaks_and_controls(value, reason):
     ],
 )
 def test_multi_line_text_still_refuses_other_controls(value, reason):
-    with pytest.raises(Unprocessable) as excinfo:
+    with pytest.raises(RuleViolation) as excinfo:
         clean_text(value, "note", 100, multi_line=True)
     assert excinfo.value.details == {"field": "note", "reason": reason}
 
 
 def test_lengths_count_after_normalization():
     assert clean_text("x\r\n" * 10, "note", 19, multi_line=True) == "x\n" * 9 + "x"
-    with pytest.raises(Unprocessable):
+    with pytest.raises(RuleViolation):
         clean_text("é" * 201, "job_title", 200)
 
 
@@ -230,7 +229,7 @@ def test_lengths_count_after_normalization():
     ],
 )
 def test_every_single_line_field_of_a_booking(changes, field):
-    with pytest.raises(Unprocessable) as excinfo:
+    with pytest.raises(RuleViolation) as excinfo:
         parse_booking(body(**changes), now=NOW, limits=LIMITS)
     assert excinfo.value.details == {"field": field, "reason": "line_break"}
 
@@ -250,7 +249,7 @@ def test_the_id_rule_is_the_paths_id_rule():
 
 @pytest.mark.parametrize("value", ["a/b", "../x", "__x__", "__reserved__", "", "x" * 129, ".", "..", "a b", "ü", 42, None])
 def test_ids_that_are_not_ids(value):
-    with pytest.raises(BadRequest) as excinfo:
+    with pytest.raises(InvalidInput) as excinfo:
         valid_id(value, "host_uid")
     assert excinfo.value.details == {"field": "host_uid"}
 
@@ -264,14 +263,14 @@ def test_ids(value):
     ("changes", "field"), [({"candidate_id": "a/b", "candidate": None}, "candidate_id"), ({"host_uid": "__x__"}, "host_uid")]
 )
 def test_ids_in_a_booking(changes, field):
-    with pytest.raises(BadRequest) as excinfo:
+    with pytest.raises(InvalidInput) as excinfo:
         parse_booking(body(**changes), now=NOW, limits=LIMITS)
     assert excinfo.value.details == {"field": field}
 
 
 @pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "soon", "2026-06-10T10:00:00"])
 def test_instants_outside_the_calendar_or_malformed_name_their_field(value):
-    with pytest.raises(Unprocessable) as excinfo:
+    with pytest.raises(RuleViolation) as excinfo:
         parse_instant(value, "from")
     assert (excinfo.value.code, excinfo.value.details["field"]) == ("invalid_timestamp", "from")
 
@@ -287,6 +286,6 @@ def test_instants_outside_the_calendar_or_malformed_name_their_field(value):
     ],
 )
 def test_dates_at_the_edges_of_the_calendar(changes, code):
-    with pytest.raises(Unprocessable) as excinfo:
+    with pytest.raises(RuleViolation) as excinfo:
         parse_booking(body(**changes), now=NOW, limits=LIMITS)
     assert excinfo.value.code == code

@@ -2,9 +2,9 @@ import itertools
 
 import pytest
 
+from shared.domain.errors import TransitionNotAllowed
 from shared.domain.models import InterviewStatus as S
 from shared.domain.status import TERMINAL, can_transition, transition
-from shared.errors import Unprocessable
 
 EXPECTED = {
     (S.PENDING, S.CONFIRMED),
@@ -22,7 +22,7 @@ def test_every_pair_of_statuses(current, target):
     if allowed:
         assert transition(current, target) is target
     else:
-        with pytest.raises(Unprocessable) as excinfo:
+        with pytest.raises(TransitionNotAllowed) as excinfo:
             transition(current, target)
         assert excinfo.value.code == "invalid_transition"
         assert excinfo.value.details["from"] == current.value

@@ -4,11 +4,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from shared.domain.errors import RuleViolation
 from shared.domain.timezones import local_to_utc, parse_rfc3339, to_local_iso, zone
-from shared.errors import Unprocessable
+from shared.errors import from_domain
 
 
-def _code(excinfo: pytest.ExceptionInfo[Unprocessable]) -> str:
+def _code(excinfo: pytest.ExceptionInfo[RuleViolation]) -> str:
     return excinfo.value.code
 
 
@@ -45,11 +46,11 @@ def test_valid_local_times_map_to_one_instant(tz, day, at, expected_utc):
     ],
 )
 def test_times_in_the_spring_gap_are_rejected_with_the_reason(tz, day, at):
-    with pytest.raises(Unprocessable) as excinfo:
+    with pytest.raises(RuleViolation) as excinfo:
         local_to_utc(day, at, tz)
     assert _code(excinfo) == "nonexistent_local_time"
     assert "does not exist" in excinfo.value.message
-    assert excinfo.value.status == 422
+    assert from_domain(excinfo.value).status == 422
 
 
 @pytest.mark.parametrize(
@@ -61,7 +62,7 @@ def test_times_in_the_spring_gap_are_rejected_with_the_reason(tz, day, at):
     ],
 )
 def test_times_in_the_autumn_fold_are_ambiguous_without_an_offset(tz, day, at, offsets):
-    with pytest.raises(Unprocessable) as excinfo:
+    with pytest.raises(RuleViolation) as excinfo:
         local_to_utc(day, at, tz)
     assert _code(excinfo) == "ambiguous_local_time"
     assert excinfo.value.details["offsets"] == offsets
@@ -76,7 +77,7 @@ def test_an_explicit_offset_picks_one_side_of_the_fold():
 
 
 def test_an_offset_the_zone_never_has_there_is_rejected():
-    with pytest.raises(Unprocessable) as excinfo:
+    with pytest.raises(RuleViolation) as excinfo:
         local_to_utc(date(2026, 7, 1), time(9, 0), "Europe/Berlin", timedelta(hours=1))
     assert _code(excinfo) == "offset_mismatch"
 
@@ -87,7 +88,7 @@ def test_the_minute_after_the_fold_is_unambiguous_again():
 
 @pytest.mark.parametrize("name", ["Mars/Olympus", "", "../../etc/passwd", "/etc/localtime", "x" * 100, "Europe/"])
 def test_unknown_time_zones_are_rejected(name):
-    with pytest.raises(Unprocessable) as excinfo:
+    with pytest.raises(RuleViolation) as excinfo:
         zone(name)
     assert _code(excinfo) == "unknown_time_zone"
 
@@ -96,7 +97,7 @@ def test_rfc3339_parsing_requires_an_offset():
     assert parse_rfc3339("2026-03-08T02:30:00-05:00") == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
     assert parse_rfc3339("2026-03-08T07:30:00Z") == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
     for bad in ["2026-03-08T07:30:00", "2026-03-08", "tomorrow", "2026-13-08T07:30:00Z", 12]:
-        with pytest.raises(Unprocessable):
+        with pytest.raises(RuleViolation):
             parse_rfc3339(bad)  # type: ignore[arg-type]
 
 

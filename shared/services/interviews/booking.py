@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import logs
 from shared.auth.principal import Principal, PrincipalKind
+from shared.domain.errors import DomainError
 from shared.domain.models import Interview, InterviewStatus, InterviewType, Person
-from shared.errors import Conflict, Unprocessable
+from shared.errors import Conflict, Unprocessable, from_domain
 from shared.services.access import AccessPolicy, Member
 from shared.services.interviews.publishing import Publisher
 from shared.services.interviews.views import ChangeViews, without_guest_link
@@ -73,11 +74,18 @@ class OncePerKey:
         from shared.adapters.idempotency import key_seed, record_id
 
         record = record_id(member.workspace_id, member.uid, operation, key)
+
+        def attempt(resumed: bool) -> Answer:
+            try:
+                return work(key_seed(record), resumed)
+            except DomainError as refused:  # recorded and replayed as the API's error, like any refusal
+                raise from_domain(refused) from refused
+
         return self._idempotency.run(
             record,
             fingerprint,
             self._clock.now(),
-            lambda resumed: work(key_seed(record), resumed),
+            attempt,
             seal=without_guest_link,
             unseal=self._views.with_fresh_guest_link,
         )
@@ -112,7 +120,7 @@ class Booking:
         self._once = once
 
     def create(self, principal: Principal, body: dict[str, Any], key: str | None, fingerprint: str) -> Answer:
-        from shared.domain.booking import parse_booking
+        from shared.services.interviews.requests import parse_booking
 
         member = self._access.member(principal)
         booking = parse_booking(body, now=self._clock.now(), limits=limits(self._settings))

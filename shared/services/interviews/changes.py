@@ -114,7 +114,8 @@ class InterviewChanges:
     def reschedule(
         self, principal: Principal, interview_id: str, body: dict[str, Any], key: str | None, fingerprint: str
     ) -> Answer:
-        from shared.domain.booking import check_window, parse_duration, parse_start
+        from shared.domain.booking import check_window
+        from shared.services.interviews.requests import parse_duration, parse_start
 
         current = changeable(self._access.member(principal), self._interviews.get(interview_id))
         start, tz_name = parse_start(body, current.timezone)
@@ -148,7 +149,7 @@ class InterviewChanges:
         return self._change(principal, interview_id, "reschedule", key, fingerprint, apply, after, applied=applied)
 
     def cancel(self, principal: Principal, interview_id: str, body: dict[str, Any], key: str | None, fingerprint: str) -> Answer:
-        from shared.domain.booking import text
+        from shared.services.interviews.requests import text
 
         text(body, "reason", 500, multi_line=True)  # checked by the rule of every text field; not stored
 

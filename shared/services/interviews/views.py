@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.auth.principal import Principal
 from shared.domain.models import Interview, InterviewStatus
-from shared.domain.timezones import to_local_iso
+from shared.domain.timezones import rfc3339_utc_or_none, to_local_iso
 from shared.errors import BadRequest
 from shared.services.access import AccessPolicy, visible
 
@@ -23,10 +23,6 @@ MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_TOKEN = 512  # a real one is about 100 characters
 GUEST_LINK = "portal_join_url"  # holds a signed guest link: answered, never stored
-
-
-def _rfc3339(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def view(interview: Interview) -> dict[str, Any]:
@@ -44,8 +40,8 @@ def view(interview: Interview) -> dict[str, Any]:
         "date": local.date().isoformat(),
         "time": local.strftime("%H:%M"),
         "timezone": interview.timezone,
-        "start": _rfc3339(interview.start),
-        "end": _rfc3339(interview.end),
+        "start": rfc3339_utc_or_none(interview.start),
+        "end": rfc3339_utc_or_none(interview.end),
         "scheduled_time": local.isoformat(),
         "duration_minutes": interview.duration_minutes,
         "meeting_link": interview.meet_link,
@@ -55,8 +51,8 @@ def view(interview: Interview) -> dict[str, Any]:
         "ical_uid": interview.ical_uid or None,
         "sequence": interview.ical_sequence,
         "portal_join_count": interview.portal_join_count,
-        "created_at": _rfc3339(interview.created_at),
-        "updated_at": _rfc3339(interview.updated_at),
+        "created_at": rfc3339_utc_or_none(interview.created_at),
+        "updated_at": rfc3339_utc_or_none(interview.updated_at),
     }
 
 
@@ -168,6 +164,7 @@ def _decode_cursor(token: str | None) -> tuple[datetime, str] | None:
     if not token:
         return None
     from shared.domain.booking import valid_id
+    from shared.domain.errors import InvalidInput
 
     invalid = BadRequest(
         "page_token is not valid; send the next_page_token of the previous page.",
@@ -184,5 +181,5 @@ def _decode_cursor(token: str | None) -> tuple[datetime, str] | None:
         if start.tzinfo is None:
             raise invalid
         return start.astimezone(UTC), valid_id(value[1], "page_token")
-    except (ValueError, TypeError, OverflowError, RecursionError, BadRequest):
+    except (ValueError, TypeError, OverflowError, RecursionError, BadRequest, InvalidInput):
         raise invalid from None
