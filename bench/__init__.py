@@ -36,7 +36,8 @@ from devstack.stack import (
     tasks_invoker,
 )
 from shared.domain.connections import GOOGLE, REQUESTED_SCOPES, CalendarEntry, Connection, ConnectionStatus
-from shared.domain.models import Interview, InterviewStatus, InterviewType, Person, Role, User
+from shared.domain.models import Interview, Person, Role, User
+from tests import factories
 
 LOG_DIR = processes.ROOT / ".convene" / "bench-logs"
 WORKSPACE = "ws-bench"
@@ -205,20 +206,14 @@ def _control(sandbox_url: str, path: str, body: dict[str, Any]) -> Any:
 
 
 def interview(start: datetime, *, now: datetime, label: str = "ready") -> Interview:
-    """A confirmed Meet interview of the bench workspace, hosted by `HOST`, guest `GUEST`."""
-    return Interview(
+    """A confirmed Meet interview of the bench workspace, hosted by `HOST`, guest `GUEST`
+    (tests/factories.py's builder: plain dataclasses, no pytest)."""
+    return factories.interview(
         id=f"bench-{label}-{uuid.uuid4().hex[:8]}",
         workspace_id=WORKSPACE,
         host=HOST,
         guest=GUEST,
         start=start,
-        timezone="Europe/Berlin",
-        type=InterviewType.GOOGLE_MEET,
-        status=InterviewStatus.CONFIRMED,
-        duration_minutes=45,
-        job_title="Backend Engineer",
-        meet_link="https://meet.google.com/abc-mnop-xyz",
-        calendar_event_id="convene0123456789",
         ical_uid=f"bench-{label}@convene",
         created_at=now - timedelta(days=1),
         updated_at=now - timedelta(days=1),

@@ -3,13 +3,18 @@
 Every component is created on first use, so a function only pays for what its requests
 touch: the join check never imports the Secret Manager client unless a guest link
 arrives, and never the Calendar client at all.
+
+One laziness mechanism: each component is a ``@lazy`` attribute, built (and its module
+imported) on first access. A service that needs a component only on some requests receives
+a provider, ``lambda: self.component``: a zero-argument callable that reads the attribute.
+Return types name the concrete classes, imported for the type checker only.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 from shared import logs
 from shared.auth.certs import CertificateCache
@@ -18,14 +23,34 @@ from shared.clock import Clock, SystemClock
 from shared.config import Settings
 
 if TYPE_CHECKING:  # built lazily: a function loads only the modules its requests use
+    from google.cloud import firestore
+
+    from shared.adapters.bookings import BookingStore
     from shared.adapters.candidates import CandidateRepository
+    from shared.adapters.connections import ConnectionRepository, OAuthStateRepository
+    from shared.adapters.firestore import InterviewRepository, UserRepository, WorkspaceRepository
+    from shared.adapters.idempotency import IdempotencyStore
+    from shared.adapters.sendgrid_mail import SendGridMailer
+    from shared.adapters.tasks import TaskQueue
     from shared.auth.guest_links import GuestLinks
+    from shared.crypto import TokenCipher
     from shared.domain.models import JoinWindow
+    from shared.google.calendar import CalendarApi, CalendarEvents
+    from shared.google.credentials import CredentialsManager
+    from shared.google.meet import MeetApi
+    from shared.google.oauth import GoogleOAuth, OAuthClient
     from shared.ports import Cleanup, DueReminders, EndedMeetings, InterviewStats, JobCursors, OutboxRepository
     from shared.secrets import Secrets
     from shared.services.access import AccessPolicy
+    from shared.services.analytics import Analytics
+    from shared.services.attendance import AttendanceJob
     from shared.services.connections import GoogleConnections
+    from shared.services.email_worker import EmailWorker
+    from shared.services.emails import EmailQueue
     from shared.services.interviews import InterviewService
+    from shared.services.maintenance import Maintenance
+    from shared.services.meet_links import MeetLinks
+    from shared.services.reminders import ReminderRun
 
 
 T = TypeVar("T")
@@ -38,7 +63,7 @@ class lazy(Generic[T]):
     would let two threads build two clients.
     """
 
-    def __init__(self, build: Callable[[Any], T]):
+    def __init__(self, build: Callable[[Container], T]):
         self._build = build
         self.__doc__ = build.__doc__
 
@@ -48,9 +73,9 @@ class lazy(Generic[T]):
     @overload
     def __get__(self, instance: None, owner: type) -> lazy[T]: ...
     @overload
-    def __get__(self, instance: object, owner: type) -> T: ...
+    def __get__(self, instance: Container, owner: type) -> T: ...
 
-    def __get__(self, instance: Any, owner: type) -> Any:
+    def __get__(self, instance: Container | None, owner: type) -> T | lazy[T]:
         if instance is None:
             return self
         cache = instance.__dict__
@@ -58,12 +83,18 @@ class lazy(Generic[T]):
             with instance._lock:
                 if self._name not in cache:
                     cache[self._name] = self._build(instance)
-        return cache[self._name]
+        built: T = cache[self._name]
+        return built
 
 
 class Container:
     def __init__(
-        self, settings: Settings, *, clock: Clock | None = None, firestore_client: Any = None, secrets: Secrets | None = None
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        firestore_client: firestore.Client | None = None,
+        secrets: Secrets | None = None,
     ):
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -72,7 +103,7 @@ class Container:
         self._lock = threading.RLock()
 
     @lazy
-    def firestore(self) -> Any:
+    def firestore(self) -> firestore.Client:
         if self._firestore_client is None:
             from google.cloud import firestore
 
@@ -90,19 +121,19 @@ class Container:
         return SecretManagerSecrets(self.settings.project_id, self.settings.secret_manager_endpoint)
 
     @lazy
-    def interviews(self) -> Any:
+    def interviews(self) -> InterviewRepository:
         from shared.adapters.firestore import InterviewRepository
 
         return InterviewRepository(self.firestore)
 
     @lazy
-    def users(self) -> Any:
+    def users(self) -> UserRepository:
         from shared.adapters.firestore import UserRepository
 
         return UserRepository(self.firestore)
 
     @lazy
-    def workspaces(self) -> Any:
+    def workspaces(self) -> WorkspaceRepository:
         from shared.adapters.firestore import WorkspaceRepository
 
         return WorkspaceRepository(self.firestore)
@@ -126,49 +157,49 @@ class Container:
         return GuestLinks(self.secrets, self.settings.guest_link_secret)
 
     @lazy
-    def connections(self) -> Any:
+    def connections(self) -> ConnectionRepository:
         from shared.adapters.connections import ConnectionRepository
 
         return ConnectionRepository(self.firestore)
 
     @lazy
-    def oauth_states(self) -> Any:
+    def oauth_states(self) -> OAuthStateRepository:
         from shared.adapters.connections import OAuthStateRepository
 
         return OAuthStateRepository(self.firestore)
 
     @lazy
-    def token_cipher(self) -> Any:
+    def token_cipher(self) -> TokenCipher:
         from shared.crypto import TokenCipher
 
         return TokenCipher(self.secrets, self.settings.token_key_secret)
 
     @lazy
-    def oauth_client(self) -> Any:
+    def oauth_client(self) -> OAuthClient:
         from shared.google.oauth import load_client
 
         return load_client(self.secrets, self.settings.oauth_client_secret)
 
     @lazy
-    def google_oauth(self) -> Any:
+    def google_oauth(self) -> GoogleOAuth:
         from shared.google.oauth import GoogleOAuth
 
         return GoogleOAuth(self.settings, self.oauth_client, CertificateCache(self.settings.google_oidc_certs_url))
 
     @lazy
-    def calendar_api(self) -> Any:
+    def calendar_api(self) -> CalendarApi:
         from shared.google.calendar import CalendarApi
 
         return CalendarApi(self.settings)
 
     @lazy
-    def meet_api(self) -> Any:
+    def meet_api(self) -> MeetApi:
         from shared.google.meet import MeetApi
 
         return MeetApi(self.settings)
 
     @lazy
-    def google_credentials(self) -> Any:
+    def google_credentials(self) -> CredentialsManager:
         from shared.google.credentials import CredentialsManager
 
         return CredentialsManager(self.settings, self.oauth_client, self.token_cipher, self.connections, self.clock)
@@ -184,32 +215,32 @@ class Container:
             access=self.access,
             states=self.oauth_states,
             connections=self.connections,
-            cipher=_Deferred(lambda: self.token_cipher),
+            cipher=self.token_cipher,  # cheap to build: its key is read on first seal/open
             oauth=lambda: self.google_oauth,
             calendar=lambda: self.calendar_api,
             credentials=lambda: self.google_credentials,
         )
 
     @lazy
-    def bookings(self) -> Any:
+    def bookings(self) -> BookingStore:
         from shared.adapters.bookings import BookingStore
 
         return BookingStore(self.firestore)
 
     @lazy
-    def idempotency(self) -> Any:
+    def idempotency(self) -> IdempotencyStore:
         from shared.adapters.idempotency import IdempotencyStore
 
         return IdempotencyStore(self.firestore)
 
     @lazy
-    def email_tasks(self) -> Any:
+    def email_tasks(self) -> TaskQueue:
         from shared.adapters.tasks import TaskQueue
 
         return TaskQueue(self.settings, self.settings.email_queue)
 
     @lazy
-    def email_queue(self) -> Any:
+    def email_queue(self) -> EmailQueue:
         from shared.services.emails import EmailQueue
 
         return EmailQueue(outbox=self.outbox, tasks=self.email_tasks, worker_url=self.settings.email_worker_url)
@@ -251,7 +282,7 @@ class Container:
         return FirestoreJobCursors(self.firestore)
 
     @lazy
-    def calendar_events(self) -> Any:
+    def calendar_events(self) -> CalendarEvents:
         from shared.google.calendar import CalendarEvents
 
         return CalendarEvents(self.calendar_api, self.settings)
@@ -290,7 +321,7 @@ class Container:
         )
 
     @lazy
-    def mailer(self) -> Any:
+    def mailer(self) -> SendGridMailer:
         from shared.adapters.sendgrid_mail import SendGridMailer
 
         return SendGridMailer(
@@ -298,7 +329,7 @@ class Container:
         )
 
     @lazy
-    def email_worker(self) -> Any:
+    def email_worker(self) -> EmailWorker:
         from shared.services.email_worker import EmailWorker
 
         return EmailWorker(
@@ -312,7 +343,7 @@ class Container:
         )
 
     @lazy
-    def meet_links(self) -> Any:
+    def meet_links(self) -> MeetLinks:
         from shared.services.meet_links import MeetLinks
 
         return MeetLinks(
@@ -323,13 +354,13 @@ class Container:
         )
 
     @lazy
-    def reminder_run(self) -> Any:
+    def reminder_run(self) -> ReminderRun:
         from shared.services.reminders import ReminderRun
 
         return ReminderRun(due=self.due_reminders, emails=lambda: self.email_queue)
 
     @lazy
-    def attendance_job(self) -> Any:
+    def attendance_job(self) -> AttendanceJob:
         """Ended Meet interviews → completed / no_show; Google clients only if a Meet read is needed."""
         from shared.services.attendance import AttendanceJob
 
@@ -343,13 +374,13 @@ class Container:
         )
 
     @lazy
-    def analytics(self) -> Any:
+    def analytics(self) -> Analytics:
         from shared.services.analytics import Analytics
 
         return Analytics(stats=self.interview_stats, members=self.access, clock=self.clock)
 
     @lazy
-    def maintenance(self) -> Any:
+    def maintenance(self) -> Maintenance:
         """Connection health, calendar sync, cleanup, attendance; Google and Tasks clients only when a job needs them."""
         from datetime import timedelta
 
@@ -377,19 +408,6 @@ class Container:
         from shared.domain.models import JoinWindow
 
         return JoinWindow(self.settings.join_opens_minutes, self.settings.join_closes_minutes)
-
-
-class _Deferred:
-    """Stands in for a component until it is first used (status requests never build the cipher)."""
-
-    def __init__(self, build: Callable[[], Any]):
-        self._build = build
-        self._built: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._built is None:
-            self._built = self._build()
-        return getattr(self._built, name)
 
 
 _container: Container | None = None

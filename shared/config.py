@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 FIREBASE_CERTS_URL = "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
 GOOGLE_OIDC_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
@@ -157,23 +158,17 @@ def _get(env: Mapping[str, str], name: str) -> str:
     return env.get(name, VARIABLES[name][0]).strip()
 
 
-def _int(env: Mapping[str, str], name: str, low: int, high: int) -> int:
-    raw = _get(env, name)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
-    return value
+Number = TypeVar("Number", int, float)
+_NUMBER_NAMES = {int: "an integer", float: "a number"}
 
 
-def _float(env: Mapping[str, str], name: str, low: float, high: float) -> float:
+def _number(env: Mapping[str, str], name: str, kind: type[Number], low: Number, high: Number) -> Number:
+    """``name`` read as ``kind`` (int or float), within ``low``..``high``."""
     raw = _get(env, name)
     try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {_NUMBER_NAMES[kind]}, got {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
@@ -268,28 +263,28 @@ class Settings:
             secret_manager_endpoint=_get(env, "CONVENE_SECRET_MANAGER_ENDPOINT"),
             local_secrets_file=_get(env, "CONVENE_LOCAL_SECRETS_FILE"),
             guest_link_secret=_get(env, "CONVENE_GUEST_LINK_SECRET"),
-            join_opens_minutes=_int(env, "CONVENE_JOIN_OPENS_MINUTES", 0, 24 * 60),
-            join_closes_minutes=_int(env, "CONVENE_JOIN_CLOSES_MINUTES", 0, 24 * 60),
+            join_opens_minutes=_number(env, "CONVENE_JOIN_OPENS_MINUTES", int, 0, 24 * 60),
+            join_closes_minutes=_number(env, "CONVENE_JOIN_CLOSES_MINUTES", int, 0, 24 * 60),
             log_level=_get(env, "CONVENE_LOG_LEVEL").upper(),
             oauth_public_url=_get(env, "CONVENE_OAUTH_PUBLIC_URL").rstrip("/"),
             oauth_client_secret=_get(env, "CONVENE_OAUTH_CLIENT_SECRET"),
             oauth_result_urls=_csv(env, "CONVENE_OAUTH_RESULT_URLS"),
-            oauth_state_ttl_minutes=_int(env, "CONVENE_OAUTH_STATE_TTL_MINUTES", 1, 30),
+            oauth_state_ttl_minutes=_number(env, "CONVENE_OAUTH_STATE_TTL_MINUTES", int, 1, 30),
             token_key_secret=_get(env, "CONVENE_TOKEN_KEY_SECRET"),
             google_auth_uri=_get(env, "CONVENE_GOOGLE_AUTH_URI"),
             google_token_uri=_get(env, "CONVENE_GOOGLE_TOKEN_URI"),
             google_revoke_uri=_get(env, "CONVENE_GOOGLE_REVOKE_URI"),
             calendar_api_endpoint=_get(env, "CONVENE_CALENDAR_API_ENDPOINT"),
             meet_api_endpoint=_get(env, "CONVENE_MEET_API_ENDPOINT"),
-            google_retries=_int(env, "CONVENE_GOOGLE_RETRIES", 0, 10),
-            google_backoff_scale=_float(env, "CONVENE_GOOGLE_BACKOFF_SCALE", 0.0, 10.0),
-            google_timeout_seconds=_int(env, "CONVENE_GOOGLE_TIMEOUT_SECONDS", 1, 120),
+            google_retries=_number(env, "CONVENE_GOOGLE_RETRIES", int, 0, 10),
+            google_backoff_scale=_number(env, "CONVENE_GOOGLE_BACKOFF_SCALE", float, 0.0, 10.0),
+            google_timeout_seconds=_number(env, "CONVENE_GOOGLE_TIMEOUT_SECONDS", int, 1, 120),
             portal_url=_get(env, "CONVENE_PORTAL_URL").rstrip("/"),
-            guest_link_days_after_end=_int(env, "CONVENE_GUEST_LINK_DAYS_AFTER_END", 0, 90),
-            booking_horizon_days=_int(env, "CONVENE_BOOKING_HORIZON_DAYS", 1, 3650),
-            min_duration_minutes=_int(env, "CONVENE_MIN_DURATION_MINUTES", 1, 24 * 60),
-            max_duration_minutes=_int(env, "CONVENE_MAX_DURATION_MINUTES", 1, 24 * 60),
-            default_duration_minutes=_int(env, "CONVENE_DEFAULT_DURATION_MINUTES", 1, 24 * 60),
+            guest_link_days_after_end=_number(env, "CONVENE_GUEST_LINK_DAYS_AFTER_END", int, 0, 90),
+            booking_horizon_days=_number(env, "CONVENE_BOOKING_HORIZON_DAYS", int, 1, 3650),
+            min_duration_minutes=_number(env, "CONVENE_MIN_DURATION_MINUTES", int, 1, 24 * 60),
+            max_duration_minutes=_number(env, "CONVENE_MAX_DURATION_MINUTES", int, 1, 24 * 60),
+            default_duration_minutes=_number(env, "CONVENE_DEFAULT_DURATION_MINUTES", int, 1, 24 * 60),
             tasks_location=_get(env, "CONVENE_TASKS_LOCATION"),
             email_queue=_get(env, "CONVENE_EMAIL_QUEUE"),
             tasks_endpoint=_get(env, "CONVENE_TASKS_ENDPOINT"),
@@ -301,9 +296,9 @@ class Settings:
             mail_from_name=_get(env, "CONVENE_MAIL_FROM_NAME"),
             reminder_offsets_minutes=_minutes_list(env, "CONVENE_REMINDER_OFFSETS_MINUTES"),
             google_optional_scopes=_csv(env, "CONVENE_GOOGLE_OPTIONAL_SCOPES"),
-            outbox_retention_days=_int(env, "CONVENE_OUTBOX_RETENTION_DAYS", 1, 3650),
-            maintenance_max_connections=_int(env, "CONVENE_MAINTENANCE_MAX_CONNECTIONS", 1, 10000),
-            maintenance_max_deletions=_int(env, "CONVENE_MAINTENANCE_MAX_DELETIONS", 1, 100000),
+            outbox_retention_days=_number(env, "CONVENE_OUTBOX_RETENTION_DAYS", int, 1, 3650),
+            maintenance_max_connections=_number(env, "CONVENE_MAINTENANCE_MAX_CONNECTIONS", int, 1, 10000),
+            maintenance_max_deletions=_number(env, "CONVENE_MAINTENANCE_MAX_DELETIONS", int, 1, 100000),
         )
 
     @property

@@ -148,7 +148,16 @@ class BookingStore(Protocol):
 
 
 class IdempotencyStore(Protocol):
-    def run(self, record: str, fingerprint: str, now: datetime, operation: Any, **kwargs: Any) -> tuple[Any, int]: ...
+    def run(
+        self,
+        record: str,
+        fingerprint: str,
+        now: datetime,
+        operation: Callable[[bool], tuple[dict[str, Any], int]],
+        *,
+        seal: Callable[[dict[str, Any]], dict[str, Any]] = ...,
+        unseal: Callable[[dict[str, Any]], dict[str, Any]] = ...,
+    ) -> tuple[dict[str, Any], int]: ...
 
 
 # -- people -----------------------------------------------------------------------------------

@@ -442,7 +442,9 @@ class Calendar:
         primary: bool = False,
         hidden: bool = False,
     ) -> JsonObject:
-        """Put a calendar on `account`'s list (creating it if new); `primary=True` edits the account's own."""
+        """Put a calendar on `account`'s calendar list (creating it if new); its CalendarListEntry is returned.
+        Every account already has its primary calendar; `primary=True` with the account's
+        email as id changes that one's summary, time zone or colour."""
         if access_role not in ROLE_RANK:
             raise GoogleError(400, f"access_role must be one of {sorted(ROLE_RANK)}")
         if primary != (calendar_id == account):

@@ -6,20 +6,25 @@ from Python is what the project's real clients see over HTTP.
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import Sandbox, create_app
-from .calendar import rate_limit_exceeded
+from .calendar import Calendar, rate_limit_exceeded
 from .core import JsonObject
+from .identity import Identity
+from .meet import Meet
 from .oauth import Account
 
 HOST = "127.0.0.1"  # The sandbox never listens beyond loopback.
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class _QuietRequestHandler(WSGIRequestHandler):
@@ -27,6 +32,18 @@ class _QuietRequestHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+
+def _forward(surface: str, method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[SandboxServer, P], R]:
+    """``SandboxServer.<name>`` calling ``sandbox.<surface>.<name>``, with that method's signature and docstring."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def forwarded(self: SandboxServer, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        bound: Callable[P, R] = getattr(getattr(self.sandbox, surface), name)
+        return bound(*args, **kwargs)
+
+    return forwarded
 
 
 class SandboxServer:
@@ -83,6 +100,13 @@ class SandboxServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    # The surfaces' own seeding methods, forwarded: one signature and docstring, in the surface.
+    mint_id_token = _forward("identity", Identity.mint_id_token)
+    mint_oidc_token = _forward("identity", Identity.mint_oidc_token)
+    add_calendar = _forward("calendar", Calendar.add_calendar)
+    add_busy_event = _forward("calendar", Calendar.add_busy_event)
+    add_conference_record = _forward("meet", Meet.add_conference_record)
+
     @property
     def project(self) -> str:
         return self.sandbox.project
@@ -96,28 +120,6 @@ class SandboxServer:
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
-
-    def mint_id_token(
-        self,
-        uid: str,
-        email: str,
-        name: str | None = None,
-        claims: Mapping[str, Any] | None = None,
-        expires_in: int = 3600,
-        issued_at: int | None = None,
-        audience: str | None = None,
-        issuer: str | None = None,
-        email_verified: bool = True,
-    ) -> str:
-        """A Firebase ID token for this sandbox's project (see `Identity.mint_id_token`)."""
-        return self.sandbox.identity.mint_id_token(
-            uid, email, name=name, claims=claims, expires_in=expires_in,
-            issued_at=issued_at, audience=audience, issuer=issuer, email_verified=email_verified,
-        )  # fmt: skip
-
-    def mint_oidc_token(self, email: str, audience: str, expires_in: int = 3600, issued_at: int | None = None) -> str:
-        """A Google-signed OIDC token for service account `email`."""
-        return self.sandbox.identity.mint_oidc_token(email, audience, expires_in=expires_in, issued_at=issued_at)
 
     def put_secret(self, name: str, value: bytes | str, project: str | None = None) -> str:
         """Add a version (creating the secret if needed); returns its number, e.g. "1"."""
@@ -150,33 +152,9 @@ class SandboxServer:
         """Per account email: name, sub and its grants (client_id, scopes, offline, revoked)."""
         return self.sandbox.oauth.state()
 
-    def add_calendar(
-        self,
-        account: str,
-        calendar_id: str,
-        summary: str,
-        access_role: str = "owner",
-        time_zone: str = "UTC",
-        background_color: str | None = None,
-        primary: bool = False,
-    ) -> JsonObject:
-        """Put a calendar on `account`'s calendar list (its CalendarListEntry is returned).
-        Every account already has its primary calendar; `primary=True` with the account's
-        email as id changes that one's summary, time zone or colour."""
-        return self.sandbox.calendar.add_calendar(
-            account, calendar_id, summary, access_role=access_role, time_zone=time_zone,
-            background_color=background_color, primary=primary,
-        )  # fmt: skip
-
     def calendar_events(self, calendar_id: str) -> list[JsonObject]:
         """All events of a calendar as the API returns them, cancelled ones too (not a read)."""
         return self.sandbox.calendar.events(calendar_id)
-
-    def add_busy_event(
-        self, calendar_id: str, start: datetime | str, end: datetime | str, summary: str = "Busy", transparency: str = "opaque"
-    ) -> JsonObject:
-        """An event on `calendar_id` (an account email means its primary calendar), for free/busy."""
-        return self.sandbox.calendar.add_busy_event(calendar_id, start, end, summary=summary, transparency=transparency)
 
     def set_meet_pending_reads(self, reads: int) -> None:
         """How many reads after the insert still see a new Meet conference `pending` (default 0)."""
@@ -189,17 +167,6 @@ class SandboxServer:
     def inject_rate_limit(self, path_regex: str, times: int = 1, method: str | None = None, status: int = 403) -> None:
         """Answer the next `times` matching requests with Calendar's `rateLimitExceeded` (403, or 429)."""
         self.inject(path_regex, [{"status": status, "body": rate_limit_exceeded(status)}] * times, method)
-
-    def add_conference_record(
-        self,
-        meeting_code: str,
-        start: datetime | str,
-        end: datetime | str | None = None,
-        participants: Iterable[Mapping[str, Any]] = (),
-        organizer: str | None = None,
-    ) -> str:
-        """A Meet conference record (see `Meet.add_conference_record`); returns its name."""
-        return self.sandbox.meet.add_conference_record(meeting_code, start, end, participants, organizer)
 
     def add_sendgrid_key(self, key: str) -> None:
         """Accept `key` (it must start with "SG.") as a SendGrid API key, until `reset`."""

@@ -23,6 +23,7 @@ from shared import logs
 from shared.auth.callers import authenticate_user
 from shared.auth.principal import Principal
 from shared.bootstrap import container
+from shared.domain.timezones import rfc3339_utc
 from shared.errors import BadRequest, ConveneError, UnsupportedMediaType
 from shared.http import PUBLIC, Request, Router
 
@@ -44,7 +45,7 @@ router = Router("oauth", container, auth=_host)
 @router.route("POST", "/connect")
 def connect(request: Request) -> dict:
     link = container().google_connections.start(request.caller, request.json().get("redirect_to"))
-    return {"google_auth_url": link.url, "expires_at": link.expires_at.isoformat().replace("+00:00", "Z")}
+    return {"google_auth_url": link.url, "expires_at": rfc3339_utc(link.expires_at)}
 
 
 @router.route("GET", "/status")

@@ -6,9 +6,10 @@ Built once per instance like the Calendar service; used by the attendance job.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from shared.domain.timezones import rfc3339_utc
 from shared.google.calendar import GoogleApi, execute
 
 PAGE_SIZE = 100
@@ -34,10 +35,6 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 class MeetApi(GoogleApi):
     name, version = "meet", "v2"
 
@@ -57,7 +54,9 @@ class MeetApi(GoogleApi):
             raise ValueError("a Meet meeting code has letters and dashes only")
         query = f'space.meeting_code = "{meeting_code}"'
         if started_between is not None:
-            query += f' AND start_time >= "{_timestamp(started_between[0])}" AND start_time <= "{_timestamp(started_between[1])}"'
+            query += (
+                f' AND start_time >= "{rfc3339_utc(started_between[0])}" AND start_time <= "{rfc3339_utc(started_between[1])}"'
+            )
         records = []
         for item in self._pages(self.service().conferenceRecords().list, credentials, filter=query):
             participants = tuple(

@@ -16,15 +16,12 @@ from typing import Any
 from shared.auth.principal import Principal
 from shared.domain.booking import parse_instant, valid_id
 from shared.domain.models import InterviewStatus, Role
+from shared.domain.timezones import rfc3339_utc
 from shared.errors import PermissionDenied, Unprocessable
 from shared.ports import Clock, InterviewStats, Members
 
 DEFAULT_RANGE = timedelta(days=30)
 EARLIEST = datetime.min.replace(tzinfo=UTC)  # Firestore's earliest timestamp too
-
-
-def _rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Analytics:
@@ -63,7 +60,7 @@ class Analytics:
             "no_show_rate": round(no_shows / (completed + no_shows), 4) if completed + no_shows else None,
             "average_duration": round(average, 1) if average is not None else None,
             "by_status": by_status,
-            "from": _rfc3339(since),
-            "to": _rfc3339(until),
+            "from": rfc3339_utc(since),
+            "to": rfc3339_utc(until),
             "host_uid": host_uid,
         }

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from shared import logs
 from shared.auth.principal import Principal
 from shared.domain.join_window import JoinState, join_state
 from shared.domain.models import Interview, JoinWindow, Participant
-from shared.domain.timezones import to_local_iso
+from shared.domain.timezones import rfc3339_utc, to_local_iso
 from shared.errors import Conflict, NotFound
 from shared.services.access import NOT_FOUND as NOT_FOUND_MESSAGE
 from shared.services.access import participant
@@ -55,17 +55,13 @@ def join(repo: Any, principal: Principal, interview_id: str, *, now: datetime, d
             code="join_not_open",
             details={
                 "meeting_status": view.state.meeting_status.value,
-                "join_opens_at": _rfc3339(view.state.opens_at),
-                "join_closes_at": _rfc3339(view.state.closes_at),
+                "join_opens_at": rfc3339_utc(view.state.opens_at),
+                "join_closes_at": rfc3339_utc(view.state.closes_at),
             },
         )
     repo.record_join(view.interview, view.participant, now)
     logs.log(logger, logging.INFO, "participant joined", event="join_recorded")
     return JoinView(view.interview, view.participant, view.state, joined_at=now)
-
-
-def _rfc3339(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def to_response(view: JoinView) -> dict[str, Any]:
@@ -83,12 +79,12 @@ def to_response(view: JoinView) -> dict[str, Any]:
         "job_title": interview.job_title,
         "interview_type": interview.type.value,
         "scheduled_time": to_local_iso(interview.start, interview.timezone),
-        "start": _rfc3339(interview.start),
-        "end": _rfc3339(interview.end),
+        "start": rfc3339_utc(interview.start),
+        "end": rfc3339_utc(interview.end),
         "timezone": interview.timezone,
         "duration_minutes": interview.duration_minutes,
         "time_until_meeting": state.minutes_until_start,
-        "join_window": {"opens_at": _rfc3339(state.opens_at), "closes_at": _rfc3339(state.closes_at)},
+        "join_window": {"opens_at": rfc3339_utc(state.opens_at), "closes_at": rfc3339_utc(state.closes_at)},
         "participant": view.participant.value,
         "portal_join_count": count,
     }
@@ -97,5 +93,5 @@ def to_response(view: JoinView) -> dict[str, Any]:
     if interview.phone:
         body["phone"] = interview.phone
     if view.joined_at is not None:
-        body["joined_at"] = _rfc3339(view.joined_at)
+        body["joined_at"] = rfc3339_utc(view.joined_at)
     return body

@@ -39,6 +39,7 @@ from typing import Any
 
 from shared import logs
 from shared.domain.connections import GOOGLE, ConnectionStatus, GoogleAuthRequired, ProviderError
+from shared.domain.timezones import rfc3339_utc
 from shared.errors import BadRequest, ConveneError, NotFound
 from shared.ports import Cleanup, ConnectionRepository, JobCursors, OutboxEmail, OutboxRepository, TaskQueue, UserRepository
 
@@ -259,7 +260,7 @@ def run_jobs(jobs: Mapping[str, Job], requested: Any, now: datetime) -> dict[str
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
         results[name] = result
-    return {"ran_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"), "jobs": results}
+    return {"ran_at": rfc3339_utc(now), "jobs": results}
 
 
 def _selected(jobs: Mapping[str, Job], requested: Any) -> list[str]:

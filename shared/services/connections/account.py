@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from shared import logs
 from shared.auth.principal import Principal
 from shared.domain.connections import GOOGLE, Connection, ConnectionStatus, GoogleAuthRequired, refresh_token_context
+from shared.domain.timezones import rfc3339_utc_or_none
 from shared.services.access import own_account
 from shared.services.connections.connect import ConnectFlow
 
@@ -72,10 +72,6 @@ class GoogleConnections(ConnectFlow):
         return connection_view(self._connections.get(connection.uid, GOOGLE))
 
 
-def _rfc3339(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def connection_view(connection: Connection | None) -> dict[str, Any]:
     """The seeds' check-connection answer (``connected``) with the richer fields of SPEC §2.1."""
     if connection is None:
@@ -107,13 +103,13 @@ def connection_view(connection: Connection | None) -> dict[str, Any]:
             }
             for c in connection.calendars
         ],
-        "connected_at": _rfc3339(connection.connected_at),
-        "last_sync_at": _rfc3339(connection.last_sync_at),
+        "connected_at": rfc3339_utc_or_none(connection.connected_at),
+        "last_sync_at": rfc3339_utc_or_none(connection.last_sync_at),
         "last_error": None
         if connection.last_error is None
         else {
             "code": connection.last_error.code,
             "message": connection.last_error.message,
-            "at": _rfc3339(connection.last_error.at),
+            "at": rfc3339_utc_or_none(connection.last_error.at),
         },
     }
