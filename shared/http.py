@@ -40,6 +40,7 @@ from shared.errors import (
     UnsupportedMediaType,
     from_domain,
 )
+from shared.jsonlimits import nests_deeper_than
 
 logger = logging.getLogger("convene.http")
 
@@ -143,36 +144,6 @@ def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
     return b"".join(parts)
 
 
-_JSON_SPECIAL = re.compile(r'["\\\[\]{}]')
-
-
-def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether arrays and objects nest deeper than ``limit``: one linear pass over the
-    brackets, quotes and backslashes (brackets inside strings do not count), no recursion,
-    no backtracking, so any text of at most ``MAX_BODY_BYTES`` is judged in milliseconds."""
-    if text.count("[") + text.count("{") <= limit:
-        return False
-    depth, in_string, escaped = 0, False, -1
-    for match in _JSON_SPECIAL.finditer(text):
-        char, at = match.group(), match.start()
-        if in_string:
-            if at == escaped:
-                continue
-            if char == "\\":
-                escaped = at + 1
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
-
-
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -192,7 +163,7 @@ def parse_json_object(data: bytes) -> dict[str, Any]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise invalid from None
-    if json_too_deep(text):
+    if nests_deeper_than(text, MAX_JSON_DEPTH):
         raise BadRequest(
             f"The request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels.",
             code="invalid_json",

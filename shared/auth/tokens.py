@@ -30,6 +30,7 @@ from shared.auth.certs import CertificateCache
 from shared.auth.principal import Principal, PrincipalKind
 from shared.clock import Clock, SystemClock
 from shared.errors import PermissionDenied, Unauthenticated
+from shared.jsonlimits import nests_deeper_than
 
 logger = logging.getLogger(__name__)
 
@@ -72,33 +73,12 @@ def json_object(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> dict[str, An
     document would end in RecursionError (a 500) instead of a refusal.
     """
     text = data.decode("utf-8")  # UnicodeDecodeError is a ValueError
-    if _nesting_exceeds(text, max_depth):
+    if nests_deeper_than(text, max_depth):
         raise ValueError("JSON nested too deeply")
     value = json.loads(text, object_pairs_hook=_unique_names, parse_constant=_no_constant)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")  # noqa: TRY004 — callers handle every malformed token as ValueError
     return value
-
-
-def _nesting_exceeds(text: str, limit: int) -> bool:
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
 
 
 def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
