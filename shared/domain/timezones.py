@@ -8,13 +8,18 @@ explicit UTC offset that picks the instant.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
 
 from shared.domain.errors import RuleViolation
+
+if TYPE_CHECKING:  # zoneinfo (and the sysconfig it reads) loads on the first zone asked for, not with the module
+    from zoneinfo import ZoneInfo
 
 
 def zone(name: str) -> ZoneInfo:
     """The IANA zone called ``name``; a clear refusal (a 422) for anything else (including paths)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
         raise RuleViolation(f"Unknown time zone {name!r}.", code="unknown_time_zone", details={"timezone": name})
     try:
