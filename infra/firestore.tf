@@ -25,365 +25,56 @@ resource "google_firestore_database" "default" {
   }
 }
 
-# admin list (GET /interviews), oldest first
-resource "google_firestore_index" "interviews_workspace_start_asc" {
-  project     = var.project_id
-  database    = google_firestore_database.default.name
-  collection  = "interviews"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "workspace_id"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "start"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "__name__"
-    order      = "ASCENDING"
-  }
-}
-
-# admin list (GET /interviews), newest first
-resource "google_firestore_index" "interviews_workspace_start_desc" {
-  project     = var.project_id
-  database    = google_firestore_database.default.name
-  collection  = "interviews"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "workspace_id"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "start"
-    order      = "DESCENDING"
-  }
-
-  fields {
-    field_path = "__name__"
-    order      = "DESCENDING"
+# Every composite index the code's queries need, by name: the collection and its fields in
+# order (`__name__` last, in the direction of the last order field). tests/infra checks this
+# list against every query the test suites record (tests/infra/firestore_indexes.py).
+locals {
+  composite_indexes = {
+    # admin list (GET /interviews), oldest first
+    interviews_workspace_start_asc = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["start", "ASCENDING"], ["__name__", "ASCENDING"]] }
+    # admin list (GET /interviews), newest first
+    interviews_workspace_start_desc = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["start", "DESCENDING"], ["__name__", "DESCENDING"]] }
+    # list filtered by status (== or in), oldest first; also the analytics counts (status ==, start range)
+    interviews_workspace_status_start_asc = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["status", "ASCENDING"], ["start", "ASCENDING"], ["__name__", "ASCENDING"]] }
+    # list filtered by status (== or in), newest first
+    interviews_workspace_status_start_desc = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["status", "ASCENDING"], ["start", "DESCENDING"], ["__name__", "DESCENDING"]] }
+    # host list, oldest first
+    interviews_workspace_host_start_asc = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["host.uid", "ASCENDING"], ["start", "ASCENDING"], ["__name__", "ASCENDING"]] }
+    # host list, newest first
+    interviews_workspace_host_start_desc = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["host.uid", "ASCENDING"], ["start", "DESCENDING"], ["__name__", "DESCENDING"]] }
+    # host list filtered by status, oldest first; also the analytics counts (host.uid, status ==, start range)
+    interviews_workspace_host_status_start_asc = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["host.uid", "ASCENDING"], ["status", "ASCENDING"], ["start", "ASCENDING"], ["__name__", "ASCENDING"]] }
+    # host list filtered by status, newest first
+    interviews_workspace_host_status_start_desc = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["host.uid", "ASCENDING"], ["status", "ASCENDING"], ["start", "DESCENDING"], ["__name__", "DESCENDING"]] }
+    # analytics average duration (completed, start range)
+    interviews_workspace_status_start_duration = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["status", "ASCENDING"], ["start", "ASCENDING"], ["actual_duration_minutes", "ASCENDING"]] }
+    # analytics average duration for one host
+    interviews_workspace_host_status_start_duration = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["host.uid", "ASCENDING"], ["status", "ASCENDING"], ["start", "ASCENDING"], ["actual_duration_minutes", "ASCENDING"]] }
+    # attendance job: confirmed Meet interviews ended in a window, ordered by end
+    interviews_status_type_end = { collection = "interviews", fields = [["status", "ASCENDING"], ["type", "ASCENDING"], ["end", "ASCENDING"]] }
+    # maintenance calendar sync: connected, last_sync_at older than a day
+    connections_status_last_sync_at = { collection = "connections", fields = [["status", "ASCENDING"], ["last_sync_at", "ASCENDING"]] }
+    # maintenance reconnect notices: needs_reauth since the lookback
+    connections_status_last_error_at = { collection = "connections", fields = [["status", "ASCENDING"], ["last_error.at", "ASCENDING"]] }
+    # maintenance cleanup: final outbox documents older than the retention
+    outbox_status_updated_at = { collection = "outbox", fields = [["status", "ASCENDING"], ["updated_at", "ASCENDING"]] }
   }
 }
 
-# list filtered by status (== or in), oldest first; also the analytics counts (status ==, start range)
-resource "google_firestore_index" "interviews_workspace_status_start_asc" {
+resource "google_firestore_index" "index" {
+  for_each = local.composite_indexes
+
   project     = var.project_id
   database    = google_firestore_database.default.name
-  collection  = "interviews"
+  collection  = each.value.collection
   query_scope = "COLLECTION"
 
-  fields {
-    field_path = "workspace_id"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "status"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "start"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "__name__"
-    order      = "ASCENDING"
-  }
-}
-
-# list filtered by status (== or in), newest first
-resource "google_firestore_index" "interviews_workspace_status_start_desc" {
-  project     = var.project_id
-  database    = google_firestore_database.default.name
-  collection  = "interviews"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "workspace_id"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "status"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "start"
-    order      = "DESCENDING"
-  }
-
-  fields {
-    field_path = "__name__"
-    order      = "DESCENDING"
-  }
-}
-
-# host list, oldest first
-resource "google_firestore_index" "interviews_workspace_host_start_asc" {
-  project     = var.project_id
-  database    = google_firestore_database.default.name
-  collection  = "interviews"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "workspace_id"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "host.uid"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "start"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "__name__"
-    order      = "ASCENDING"
-  }
-}
-
-# host list, newest first
-resource "google_firestore_index" "interviews_workspace_host_start_desc" {
-  project     = var.project_id
-  database    = google_firestore_database.default.name
-  collection  = "interviews"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "workspace_id"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "host.uid"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "start"
-    order      = "DESCENDING"
-  }
-
-  fields {
-    field_path = "__name__"
-    order      = "DESCENDING"
-  }
-}
-
-# host list filtered by status, oldest first; also the analytics counts (host.uid, status ==, start range)
-resource "google_firestore_index" "interviews_workspace_host_status_start_asc" {
-  project     = var.project_id
-  database    = google_firestore_database.default.name
-  collection  = "interviews"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "workspace_id"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "host.uid"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "status"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "start"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "__name__"
-    order      = "ASCENDING"
-  }
-}
-
-# host list filtered by status, newest first
-resource "google_firestore_index" "interviews_workspace_host_status_start_desc" {
-  project     = var.project_id
-  database    = google_firestore_database.default.name
-  collection  = "interviews"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "workspace_id"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "host.uid"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "status"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "start"
-    order      = "DESCENDING"
-  }
-
-  fields {
-    field_path = "__name__"
-    order      = "DESCENDING"
-  }
-}
-
-# analytics average duration (completed, start range)
-resource "google_firestore_index" "interviews_workspace_status_start_duration" {
-  project     = var.project_id
-  database    = google_firestore_database.default.name
-  collection  = "interviews"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "workspace_id"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "status"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "start"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "actual_duration_minutes"
-    order      = "ASCENDING"
-  }
-}
-
-# analytics average duration for one host
-resource "google_firestore_index" "interviews_workspace_host_status_start_duration" {
-  project     = var.project_id
-  database    = google_firestore_database.default.name
-  collection  = "interviews"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "workspace_id"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "host.uid"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "status"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "start"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "actual_duration_minutes"
-    order      = "ASCENDING"
-  }
-}
-
-# attendance job: confirmed Meet interviews ended in a window, ordered by end
-resource "google_firestore_index" "interviews_status_type_end" {
-  project     = var.project_id
-  database    = google_firestore_database.default.name
-  collection  = "interviews"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "status"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "type"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "end"
-    order      = "ASCENDING"
-  }
-}
-
-# maintenance calendar sync: connected, last_sync_at older than a day
-resource "google_firestore_index" "connections_status_last_sync_at" {
-  project     = var.project_id
-  database    = google_firestore_database.default.name
-  collection  = "connections"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "status"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "last_sync_at"
-    order      = "ASCENDING"
-  }
-}
-
-# maintenance reconnect notices: needs_reauth since the lookback
-resource "google_firestore_index" "connections_status_last_error_at" {
-  project     = var.project_id
-  database    = google_firestore_database.default.name
-  collection  = "connections"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "status"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "last_error.at"
-    order      = "ASCENDING"
-  }
-}
-
-# maintenance cleanup: final outbox documents older than the retention
-resource "google_firestore_index" "outbox_status_updated_at" {
-  project     = var.project_id
-  database    = google_firestore_database.default.name
-  collection  = "outbox"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "status"
-    order      = "ASCENDING"
-  }
-
-  fields {
-    field_path = "updated_at"
-    order      = "ASCENDING"
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path = fields.value[0]
+      order      = fields.value[1]
+    }
   }
 }
 
