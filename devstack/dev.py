@@ -71,9 +71,9 @@ class _StopRequest:
 
 def plan_ports(base: int) -> dict[str, int]:
     """Service → port: from ``base`` (emulator, sandbox, then the functions), or free ports if 0."""
-    names = ["firestore", "sandbox", *FUNCTIONS]
+    names = ["firestore", "sandbox", "frontend", *FUNCTIONS]
     if base:
-        offsets = [0, 1, *(FUNCTION_PORT_OFFSET + index for index in range(len(FUNCTIONS)))]
+        offsets = [0, 1, 2, *(FUNCTION_PORT_OFFSET + index for index in range(len(FUNCTIONS)))]
         if not 0 < base <= MAX_PORT - offsets[-1]:
             raise ValueError(f"the base port must be between 1 and {MAX_PORT - offsets[-1]}, or 0 for free ports; got {base}")
         return {name: base + offset for name, offset in zip(names, offsets, strict=True)}
@@ -84,7 +84,8 @@ def plan_ports(base: int) -> dict[str, int]:
 
 
 def _service_label(name: str) -> str:
-    return {"firestore": "the Firestore emulator", "sandbox": "the Google sandbox"}.get(name, f"the {name} function")
+    labels = {"firestore": "the Firestore emulator", "sandbox": "the Google sandbox", "frontend": "the front-end stand-in page"}
+    return labels.get(name, f"the {name} function")
 
 
 def port_problems(ports: dict[str, int]) -> list[str]:
@@ -207,6 +208,29 @@ def start_stack(
     )
     services.append(sandbox)
     check_stop()
+    # devstack/frontend (the connect button a front-end must have) on a front-end origin of its own.
+    frontend_url = f"http://{processes.LOOPBACK}:{ports['frontend']}"
+    services.append(
+        processes.start(
+            "frontend",
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                str(ports["frontend"]),
+                "--bind",
+                processes.LOOPBACK,
+                "--directory",
+                str(processes.ROOT / "devstack" / "frontend"),
+            ],
+            url=frontend_url,
+            port=ports["frontend"],
+            log_dir=log_dir,
+            stop_requested=stop_requested,
+            ready=lambda: processes.http_ok(frontend_url + "/connect-google.html"),
+        )
+    )
+    check_stop()
     sandbox_url = sandbox.url
     urls = {name: f"http://{processes.LOOPBACK}:{ports[name]}" for name in FUNCTIONS}
     oauth_url = urls["oauth"]
@@ -229,7 +253,7 @@ def start_stack(
         project_id=project_id,
         firestore_host=firestore.extra["host"],
         sandbox_url=sandbox_url,
-        cors_origins=os.environ.get("CONVENE_DEV_CORS_ORIGINS", DEFAULT_CORS),
+        cors_origins=",".join([os.environ.get("CONVENE_DEV_CORS_ORIGINS", DEFAULT_CORS), frontend_url]),
         oauth_url=oauth_url,
         oauth_result_urls=os.environ.get("CONVENE_DEV_OAUTH_RESULT_URLS", ""),
         worker_url=urls["email_worker"],
@@ -258,7 +282,7 @@ def start_stack(
     if cancelled or failures:
         raise (cancelled or failures)[0]
     check_stop()
-    return {"env": env, "sandbox_url": sandbox_url, "firestore_host": firestore.extra["host"]}
+    return {"env": env, "sandbox_url": sandbox_url, "firestore_host": firestore.extra["host"], "frontend_url": frontend_url}
 
 
 def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: dict[str, str]) -> dict[str, Any]:
@@ -322,13 +346,12 @@ def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: di
             '"time": "10:00", "timezone": "Europe/Berlin", "interview_type": "google_meet"}\'',
         },
         "google_connect": {
-            "how": "POST /connect as the host; the front-end (on one of CONVENE_DEV_CORS_ORIGINS) then POSTs a form with the "
-            "host's id_token to google_auth_url, and the browser lands on the sandbox's consent page: click Allow",
+            "how": "open `open` in a browser and click Connect: the stand-in front-end POSTs /connect as the host, then a "
+            "form with the host's id_token to google_auth_url; the browser lands on the sandbox's consent page: click Allow",
             "curl": f"curl -s -X POST {function_urls['oauth']}/connect -H 'Authorization: Bearer '$(jq -r .users.host.id_token .convene/dev.json)",
             "status_curl": f"curl -s {function_urls['oauth']}/status -H 'Authorization: Bearer '$(jq -r .users.host.id_token .convene/dev.json)",
-            # A stand-in for the front-end's button, to click through without a front-end of your own.
-            "serve_front_end": "python3 -m http.server 5173 --bind 127.0.0.1 --directory devstack/frontend",
-            "open": f"http://127.0.0.1:5173/connect-google.html#oauth={function_urls['oauth']}&id_token={users['host']['id_token']}",
+            # A stand-in for the front-end's button (served by `make dev` on an allowed origin of its own).
+            "open": f"{wiring['frontend_url']}/connect-google.html#oauth={function_urls['oauth']}&id_token={users['host']['id_token']}",
         },
         "mint_token": f"curl -s -X POST {wiring['sandbox_url']}/sandbox/identity/id-token -H 'Content-Type: application/json' "
         '-d \'{"uid": "uid-demo-host", "email": "hugo.host@demo.example", "claims": {"workspace_id": "ws-demo"}}\'',

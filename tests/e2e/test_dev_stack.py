@@ -161,7 +161,9 @@ def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_pa
 
         assert process.returncode == 0, output
         assert "stopped every process" in output
-        assert len(leaders) == 2 + len(info["functions"]), leaders  # the emulator, the sandbox, every function
+        assert len(leaders) == 3 + len(info["functions"]), (
+            leaders
+        )  # the emulator, the sandbox, the front-end page, every function
         _assert_groups_gone(leaders)
     assert not _listening(info["functions"]["join"])
     assert not _listening(info["sandbox"])
@@ -232,14 +234,17 @@ def test_a_taken_port_is_named_with_its_holder_and_nothing_is_started(tmp_path, 
 def _connect_google_as_the_demo_host(info, auth):
     """What a front-end developer clicks through, with requests as the browser."""
     oauth = info["functions"]["oauth"]
+    # make dev serves the stand-in front-end page on an origin of its own, which the connect check allows.
+    page_url = info["google_connect"]["open"]
+    page = requests.get(page_url.split("#", 1)[0], timeout=10)
+    assert page.status_code == 200 and 'name="id_token"' in page.text
+    origin = page_url.split("/connect-google.html", 1)[0]
     assert requests.get(f"{oauth}/status", headers=auth, timeout=10).json()["status"] == "not_connected"
     link = requests.post(f"{oauth}/connect", headers=auth, timeout=10).json()["google_auth_url"]
     browser = requests.Session()
     # The front-end's top-level form POST to our /start (from its own origin, with the host's ID
     # token), then the browser follows the redirect to the sandbox's consent page.
-    consent_page = browser.post(
-        link, data={"id_token": auth["Authorization"].split()[1]}, timeout=10, headers={"Origin": "http://localhost:5173"}
-    )
+    consent_page = browser.post(link, data={"id_token": auth["Authorization"].split()[1]}, timeout=10, headers={"Origin": origin})
     assert consent_page.status_code == 200 and 'id="allow"' in consent_page.text
     assert info["users"]["host"]["email"] in consent_page.text  # login_hint pre-fills the host's account
     decision = requests.post(
