@@ -239,3 +239,54 @@ def in_process_stack() -> Iterator[tuple[str, str, Any]]:
     finally:
         sandbox.stop()
         emulator.stop()
+
+
+def pause_email_queue(sandbox_url: str, project_id: str) -> None:
+    """Tasks are created but not dispatched while a benchmark measures: delivering them is the
+    queue's and the email worker's work, which would share this machine's two cores with it."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import tasks_v2
+
+    from devstack.stack import EMAIL_QUEUE, TASKS_LOCATION
+
+    client = tasks_v2.CloudTasksClient(
+        transport="rest", credentials=AnonymousCredentials(), client_options={"api_endpoint": sandbox_url}
+    )
+    client.pause_queue(name=f"projects/{project_id}/locations/{TASKS_LOCATION}/queues/{EMAIL_QUEUE}")
+
+
+def connected_host(sandbox: Any, container: Any, db: Any) -> tuple[str, str, str]:
+    """A host of the bench workspace whose Google account is connected in the in-thread sandbox:
+    (uid, email, ID token)."""
+    from devstack.stack import OAUTH_CLIENT_ID
+    from shared.adapters.firestore import UserRepository
+    from shared.domain.connections import (
+        CALENDAR_EVENTS,
+        CALENDAR_FREEBUSY,
+        CALENDAR_LIST,
+        EMAIL,
+        GOOGLE,
+        OPENID,
+        Connection,
+        ConnectionStatus,
+        refresh_token_context,
+    )
+    from shared.domain.models import Role, User
+
+    uid, email = f"uid-{uuid.uuid4().hex[:6]}", f"host-{uuid.uuid4().hex[:6]}@gmail.example"
+    UserRepository(db).put(User(uid, "ws-bench", Role.HOST, email, "Bench Host"))
+    sandbox.add_google_account(email, "Bench Host")
+    scopes = [OPENID, EMAIL, CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST]
+    refresh = sandbox.sandbox.oauth.issue_tokens(OAUTH_CLIENT_ID, email, scopes)["refresh_token"]
+    container.connections.save(
+        Connection(
+            uid=uid,
+            workspace_id="ws-bench",
+            provider=GOOGLE,
+            status=ConnectionStatus.CONNECTED,
+            account_email=email,
+            scopes=tuple(scopes),
+            refresh_token=container.token_cipher.seal(refresh, context=refresh_token_context(uid, GOOGLE)),
+        )
+    )
+    return uid, email, sandbox.mint_id_token(uid, email, claims={"workspace_id": "ws-bench"})

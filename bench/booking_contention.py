@@ -38,13 +38,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import LOG_DIR
+from bench import LOG_DIR, connected_host, pause_email_queue
 from devstack import processes
 from devstack.sandbox.server import SandboxServer
 from devstack.stack import (
-    EMAIL_QUEUE,
-    OAUTH_CLIENT_ID,
-    TASKS_LOCATION,
     create_email_queue,
     function_env,
     oauth_client,
@@ -84,21 +81,8 @@ def measure(
 
     from shared import bootstrap
     from shared.adapters import bookings as bookings_module
-    from shared.adapters.firestore import UserRepository
     from shared.bootstrap import Container
     from shared.config import Settings
-    from shared.domain.connections import (
-        CALENDAR_EVENTS,
-        CALENDAR_FREEBUSY,
-        CALENDAR_LIST,
-        EMAIL,
-        GOOGLE,
-        OPENID,
-        Connection,
-        ConnectionStatus,
-    )
-    from shared.domain.models import Role, User
-    from shared.google.credentials import refresh_token_context
 
     secrets = stack_secrets()
     for name, value in secrets.items():
@@ -106,7 +90,7 @@ def measure(
     client_id, client_secret = oauth_client(secrets)
     sandbox.register_oauth_client(client_id, client_secret, ["http://127.0.0.1:9/callback"])
     create_email_queue(sandbox.url, project)
-    _pause_email_queue(sandbox.url, project)  # tasks are created (as in production), not dispatched here
+    pause_email_queue(sandbox.url, project)  # tasks are created (as in production), not dispatched here
     sandbox.sandbox.calendar.set_conferences(settle_on_insert=True)
     env = function_env(
         project_id=project,
@@ -119,23 +103,7 @@ def measure(
     db = firestore.Client(project=project)
     container = Container(Settings.from_env(env), firestore_client=db)
     bootstrap.use_container(container)
-    uid, email = f"uid-{uuid.uuid4().hex[:6]}", f"host-{uuid.uuid4().hex[:6]}@gmail.example"
-    UserRepository(db).put(User(uid, "ws-bench", Role.HOST, email, "Bench Host"))
-    sandbox.add_google_account(email, "Bench Host")
-    scopes = [OPENID, EMAIL, CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST]
-    refresh = sandbox.sandbox.oauth.issue_tokens(OAUTH_CLIENT_ID, email, scopes)["refresh_token"]
-    container.connections.save(
-        Connection(
-            uid=uid,
-            workspace_id="ws-bench",
-            provider=GOOGLE,
-            status=ConnectionStatus.CONNECTED,
-            account_email=email,
-            scopes=tuple(scopes),
-            refresh_token=container.token_cipher.seal(refresh, context=refresh_token_context(uid, GOOGLE)),
-        )
-    )
-    token = sandbox.mint_id_token(uid, email, claims={"workspace_id": "ws-bench"})
+    _, _, token = connected_host(sandbox, container, db)
     app = create_app("interviews", str(processes.ROOT / "functions" / "interviews" / "main.py"))
 
     # Time spent in BookingStore.create, per request thread (the same public method before and after).
@@ -196,16 +164,6 @@ def _stack() -> Iterator[tuple[str, str, SandboxServer]]:
     finally:
         sandbox.stop()
         emulator.stop()
-
-
-def _pause_email_queue(sandbox_url: str, project_id: str) -> None:
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import tasks_v2
-
-    client = tasks_v2.CloudTasksClient(
-        transport="rest", credentials=AnonymousCredentials(), client_options={"api_endpoint": sandbox_url}
-    )
-    client.pause_queue(name=f"projects/{project_id}/locations/{TASKS_LOCATION}/queues/{EMAIL_QUEUE}")
 
 
 def _burst(app: Any, token: str, bodies: list[dict[str, Any]], booking_seconds: dict[int, float]) -> list[dict[str, Any]]:

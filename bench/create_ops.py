@@ -18,16 +18,15 @@ import argparse
 import json
 import os
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import in_process_stack
+from bench import connected_host, in_process_stack
 from devstack import processes
 from devstack.firestore_ops import count_operations
 from devstack.sandbox.server import SandboxServer
-from devstack.stack import OAUTH_CLIENT_ID, create_email_queue, function_env, oauth_client, stack_secrets
+from devstack.stack import create_email_queue, function_env, oauth_client, stack_secrets
 
 GOALS = {"calendar_calls": (1, 2), "transactions": (1, 1), "tasks": (2, 2)}
 
@@ -61,21 +60,8 @@ def measure(project: str, firestore_host: str, sandbox: SandboxServer, creates: 
     from google.cloud import firestore
 
     from shared import bootstrap
-    from shared.adapters.firestore import UserRepository
     from shared.bootstrap import Container
     from shared.config import Settings
-    from shared.domain.connections import (
-        CALENDAR_EVENTS,
-        CALENDAR_FREEBUSY,
-        CALENDAR_LIST,
-        EMAIL,
-        GOOGLE,
-        OPENID,
-        Connection,
-        ConnectionStatus,
-    )
-    from shared.domain.models import Role, User
-    from shared.google.credentials import refresh_token_context
 
     secrets = stack_secrets()
     for name, value in secrets.items():
@@ -96,23 +82,7 @@ def measure(project: str, firestore_host: str, sandbox: SandboxServer, creates: 
     counts = count_operations(db)
     container = Container(Settings.from_env(env), firestore_client=db)
     bootstrap.use_container(container)
-    uid, email = f"uid-{uuid.uuid4().hex[:6]}", f"host-{uuid.uuid4().hex[:6]}@gmail.example"
-    UserRepository(db).put(User(uid, "ws-bench", Role.HOST, email, "Bench Host"))
-    sandbox.add_google_account(email, "Bench Host")
-    scopes = [OPENID, EMAIL, CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST]
-    refresh = sandbox.sandbox.oauth.issue_tokens(OAUTH_CLIENT_ID, email, scopes)["refresh_token"]
-    container.connections.save(
-        Connection(
-            uid=uid,
-            workspace_id="ws-bench",
-            provider=GOOGLE,
-            status=ConnectionStatus.CONNECTED,
-            account_email=email,
-            scopes=tuple(scopes),
-            refresh_token=container.token_cipher.seal(refresh, context=refresh_token_context(uid, GOOGLE)),
-        )
-    )
-    token = sandbox.mint_id_token(uid, email, claims={"workspace_id": "ws-bench"})
+    _, _, token = connected_host(sandbox, container, db)
     client = create_app("interviews", str(processes.ROOT / "functions" / "interviews" / "main.py")).test_client()
     day = datetime.now(UTC) + timedelta(days=2)
     client.post("/interviews", headers={"Authorization": f"Bearer {token}"}, json=_body(day, 6))  # warm: token refresh, caches

@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import bench_stack
+from bench import bench_stack, pause_email_queue
 from devstack.firestore_ops import count_operations
 from devstack.stack import create_email_queue, function_env
 
@@ -57,7 +57,7 @@ def run(project: str, firestore_host: str, sandbox_url: str, stored: int, due: i
     from shared.domain.models import Interview, InterviewStatus, InterviewType, Person
 
     create_email_queue(sandbox_url, project)
-    _pause_email_queue(sandbox_url, project)
+    pause_email_queue(sandbox_url, project)
     env = function_env(
         project_id=project, firestore_host=firestore_host, sandbox_url=sandbox_url, worker_url="http://127.0.0.1:9/worker"
     )
@@ -114,20 +114,6 @@ def run(project: str, firestore_host: str, sandbox_url: str, stored: int, due: i
         "run_ms": run_ms,
         "query_ms": statistics.median(query_ms),
     }
-
-
-def _pause_email_queue(sandbox_url: str, project: str) -> None:
-    """Tasks are created but not dispatched during the run: delivering them is the queue's work
-    (and the email worker's), not the run's, and would share this machine's two cores with it."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import tasks_v2
-
-    from devstack.stack import EMAIL_QUEUE, TASKS_LOCATION
-
-    client = tasks_v2.CloudTasksClient(
-        transport="rest", credentials=AnonymousCredentials(), client_options={"api_endpoint": sandbox_url}
-    )
-    client.pause_queue(name=f"projects/{project}/locations/{TASKS_LOCATION}/queues/{EMAIL_QUEUE}")
 
 
 if __name__ == "__main__":
