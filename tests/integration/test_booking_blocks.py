@@ -17,61 +17,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from devstack.stack import OAUTH_CLIENT_ID
-from shared.adapters.firestore import UserRepository
-from shared.clock import FixedClock
-from shared.domain.connections import (
-    CALENDAR_EVENTS,
-    CALENDAR_FREEBUSY,
-    CALENDAR_LIST,
-    EMAIL,
-    GOOGLE,
-    OPENID,
-    Connection,
-    ConnectionStatus,
-)
-from shared.domain.models import Role, User
-from shared.google.credentials import refresh_token_context
-from tests.factories import HOST, WORKSPACE
+from tests.factories import HOST
+from tests.integration.test_interviews_api import _settle, clock, google_email, host_token  # noqa: F401 — fixtures
 
 pytestmark = pytest.mark.usefixtures("container", "worker_server")
 
 BLOCKS = "host_blocks"
-
-
-@pytest.fixture
-def clock():
-    """Real time: the sandbox's Calendar, Cloud Tasks and the worker process live in it too."""
-    return FixedClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture
-def host_token(db, sandbox, container):
-    google_email = f"hana-{uuid.uuid4().hex[:8]}@gmail.example"
-    UserRepository(db).put(User(HOST.uid, WORKSPACE, Role.HOST, HOST.email, HOST.name))  # type: ignore[arg-type]
-    sandbox.add_google_account(google_email, HOST.name)
-    scopes = (OPENID, EMAIL, CALENDAR_EVENTS, CALENDAR_FREEBUSY, CALENDAR_LIST)
-    tokens = sandbox.sandbox.oauth.issue_tokens(OAUTH_CLIENT_ID, google_email, list(scopes))
-    container.connections.save(
-        Connection(
-            uid=HOST.uid,
-            workspace_id=WORKSPACE,
-            provider=GOOGLE,
-            status=ConnectionStatus.CONNECTED,
-            account_email=google_email,
-            scopes=scopes,
-            refresh_token=container.token_cipher.seal(tokens["refresh_token"], context=refresh_token_context(HOST.uid, GOOGLE)),
-        )
-    )
-    container.google_credentials.forget(HOST.uid)
-    yield sandbox.mint_id_token(HOST.uid, HOST.email, name=HOST.name, claims={"workspace_id": WORKSPACE})
-    sandbox.sandbox.faults.clear()
-
-
-@pytest.fixture(autouse=True)
-def _settle(sandbox):
-    yield
-    sandbox.drain_tasks(timeout=10)  # nothing from this test leaks into the next
 
 
 @pytest.fixture
