@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: dev test unit bench package tools clean trigger infra-check lint openapi-lint
+.PHONY: dev test unit bench package tools clean trigger infra-check lint openapi-lint api-limits
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ lint: $(STAMP) ## ruff (lint, format check; fix with: .venv/bin/ruff check --fix
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+api-limits: $(STAMP) ## after editing docs/openapi.yaml: rewrite shared/api_limits.py, the request limits the code checks (tests/unit/test_api_limits.py fails while stale)
+	$(BIN)/python scripts/gen_api_limits.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit tests/service

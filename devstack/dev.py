@@ -1,8 +1,10 @@
 """``make dev``: the whole system on this machine, with no Google credentials.
 
 Starts the Firestore emulator, the Google sandbox and every function on 127.0.0.1,
-seeds a demo workspace, writes ``.convene/dev.json`` (URLs, ID tokens, guest link
-tokens, ready-to-run curl commands) and waits.
+seeds a demo workspace, connects its mentor (a second host) to Google through the real
+connect flow so that her booking link offers slots at once (the demo host is left for you
+to connect), writes ``.convene/dev.json`` (URLs, ID tokens, guest link tokens, ready-to-run
+curl commands) and waits.
 
 Every port is checked before anything starts: if one is taken, it says which port, for
 which service and held by which process, and exits with status 1, having started nothing
@@ -135,14 +137,14 @@ def _demo_google_accounts(sandbox_url: str) -> None:
     """Google accounts for the demo users, with calendars to see after connecting."""
     from devstack import seed
 
-    for user in (seed.HOST, seed.ADMIN):
+    for user in (seed.HOST, seed.MENTOR, seed.ADMIN):
         _control(sandbox_url, "/sandbox/oauth/accounts", {"email": user.email, "name": user.display_name})
     _control(
         sandbox_url,
         "/sandbox/calendar/calendars",
         {
             "account": seed.HOST.email,
-            "id": "interviews.demo@group.calendar.google.com",
+            "id": seed.HOST_INTERVIEWS_CALENDAR,
             "summary": "Interviews",
             "access_role": "owner",
             "time_zone": "Europe/Berlin",
@@ -161,6 +163,73 @@ def _demo_google_accounts(sandbox_url: str) -> None:
             "background_color": "#9fc6e7",
         },
     )
+    _control(
+        sandbox_url,
+        "/sandbox/calendar/calendars",
+        {
+            "account": seed.MENTOR.email,
+            "id": seed.MENTOR_CALENDAR,
+            "summary": "Mentoring",
+            "access_role": "owner",
+            "time_zone": "Europe/Berlin",
+            "background_color": "#f691b2",
+        },
+    )
+    # Busy blocks over the next fortnight, so availability and the booking pages show real gaps.
+    now = datetime.now(UTC)
+    seed.seed_busy_blocks(sandbox_url, now)
+    seed.seed_busy_blocks(sandbox_url, now, host=seed.MENTOR, second=seed.MENTOR_CALENDAR)
+
+
+def connect_google(urls: dict[str, str], id_token: str, email: str) -> dict[str, Any]:
+    """Connect Google as the user of ``id_token`` through the real flow, with ``requests`` as the
+    browser: ``POST /connect``; the front-end's form POST of the ID token to the returned
+    ``google_auth_url`` (``/start``) from the front-end's origin, which sets the binding cookie
+    and redirects to the sandbox's consent page; the person's Allow for ``email`` (the sandbox's
+    control API instead of a click); the redirect to ``/callback``, with the cookie; then a sync
+    of the calendar list. ``urls``: ``oauth``, ``sandbox``, ``frontend``. Returns ``/status``."""
+    import requests
+
+    oauth = urls["oauth"]
+    auth = {"Authorization": f"Bearer {id_token}"}
+
+    def ok(response: requests.Response, step: str) -> requests.Response:
+        if response.status_code >= 400:
+            raise processes.StartFailed(
+                f"connecting Google as {email}: {step} answered {response.status_code}: {response.text[:300]}"
+            )
+        return response
+
+    try:
+        link = ok(requests.post(f"{oauth}/connect", headers=auth, json={}, timeout=10), "POST /connect").json()
+        with requests.Session() as browser:  # keeps the binding cookie /start sets, for /callback
+            consent_page = ok(
+                browser.post(
+                    link["google_auth_url"], data={"id_token": id_token}, headers={"Origin": urls["frontend"]}, timeout=10
+                ),
+                "the start form (POST /start, then the consent page)",
+            )
+            if not consent_page.url.startswith(urls["sandbox"] + "/"):
+                raise processes.StartFailed(
+                    f"connecting Google as {email}: /start led to {consent_page.url}, not the consent page"
+                )
+            decision = ok(
+                requests.post(
+                    f"{urls['sandbox']}/sandbox/oauth/consent",
+                    json={"authorization_url": consent_page.url, "email": email, "approve": True},
+                    timeout=10,
+                ),
+                "the sandbox's consent",
+            ).json()
+            # Not followed further: with CONVENE_DEV_OAUTH_RESULT_URLS the callback sends the browser to a front-end.
+            ok(browser.get(decision["redirect"], timeout=10, allow_redirects=False), "GET /callback")
+        ok(requests.post(f"{oauth}/calendars/sync", headers=auth, timeout=10), "POST /calendars/sync")
+        status = ok(requests.get(f"{oauth}/status", headers=auth, timeout=10), "GET /status").json()
+    except requests.RequestException as exc:
+        raise processes.StartFailed(f"connecting Google as {email}: {exc}") from exc
+    if status.get("connected") is not True:
+        raise processes.StartFailed(f"connecting Google as {email} did not connect: {status}")
+    return dict(status)
 
 
 def _mint(sandbox_url: str, user: Any) -> str:
@@ -258,6 +327,7 @@ def start_stack(
         oauth_result_urls=os.environ.get("CONVENE_DEV_OAUTH_RESULT_URLS", ""),
         worker_url=urls["email_worker"],
         portal_url=urls["join"] + "/portal",
+        scheduling_url=urls["scheduling"],
     )
     with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
         # An internal function checks that OIDC tokens were minted for its own URL.
@@ -296,7 +366,10 @@ def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: di
     now = datetime.now(UTC)
     # Guest links are signed through the real Secret Manager client, against the sandbox.
     links = GuestLinks(SecretManagerSecrets(project_id, wiring["sandbox_url"]), GUEST_LINK_SECRET)
-    demos, link_tokens = seed.seed_demo(firestore.Client(project=project_id), now, links)
+    client = firestore.Client(project=project_id)
+    demos, link_tokens = seed.seed_demo(client, now, links)
+    host_config, host_link = seed.seed_booking_link(client, now)
+    config, booking_link = seed.seed_mentor_booking_link(client, now)
     users = {
         role: {
             "uid": u.uid,
@@ -308,6 +381,12 @@ def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: di
         }
         for role, u in seed.USERS.items()
     }
+    # The mentor is connected now, as she would connect in a browser, so her booking page has slots at once.
+    connect_google(
+        {"oauth": function_urls["oauth"], "sandbox": wiring["sandbox_url"], "frontend": wiring["frontend_url"]},
+        users["mentor"]["id_token"],
+        seed.MENTOR.email,
+    )
     join_url = function_urls["join"]
     interviews = []
     for demo in demos:
@@ -326,6 +405,25 @@ def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: di
                 "curl_as_guest": f"curl -s {shlex.quote(check_url)} -H {shlex.quote('Authorization: Bearer ' + token)}",
             }
         )
+    scheduling_url = function_urls["scheduling"]
+    booking = {
+        "how": "the mentor's booking link (users.mentor, connected to Google at start): open page_url in a browser "
+        "(the booking page), or GET api_url (host, configuration summary, free slots between her calendars' busy blocks)",
+        "host": "mentor",
+        "config_id": config.id,
+        "link_id": booking_link.id,
+        "page_url": f"{scheduling_url}/book/{booking_link.id}",
+        "api_url": f"{scheduling_url}/links/{booking_link.id}",
+    }
+    host_booking = {
+        "how": "the demo host's own booking link: api_url answers 409 host_not_bookable until you connect Google as "
+        "the demo host (google_connect), then the same as booking",
+        "host": "host",
+        "config_id": host_config.id,
+        "link_id": host_link.id,
+        "page_url": f"{scheduling_url}/book/{host_link.id}",
+        "api_url": f"{scheduling_url}/links/{host_link.id}",
+    }
     return {
         "project_id": project_id,
         "started_at": now.isoformat(),
@@ -335,6 +433,8 @@ def seed_and_describe(project_id: str, wiring: dict[str, Any], function_urls: di
         "firestore_emulator": wiring["firestore_host"],
         "users": users,
         "interviews": interviews,
+        "booking": booking,
+        "host_booking": host_booking,
         "mail_outbox": str(MAIL_OUTBOX),
         "scheduled": {name: f"python -m devstack.trigger {name}" for name in SCHEDULED},
         "create_interview": {
@@ -417,8 +517,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _summary(info: dict[str, Any], seconds: float, log_dir: Path) -> str:
+    from devstack import seed
+
     lines = [f"Convene is up in {seconds:.1f} s (project {info['project_id']}).", ""]
     lines += [f"  function {name:<12} {url}" for name, url in info["functions"].items()]
+    lines += [f"  booking page          {info['booking']['page_url']}   ({seed.MENTOR.display_name}, connected to Google)"]
     lines += [f"  sandbox               {info['sandbox']}", f"  firestore emulator    {info['firestore_emulator']}", ""]
     lines += ["Demo users (ID tokens in .convene/dev.json, valid 12 h):"]
     lines += [f"  {role:<11} {u['email']:<34} {u['workspace_id']}" for role, u in info["users"].items()]
@@ -432,6 +535,10 @@ def _summary(info: dict[str, Any], seconds: float, log_dir: Path) -> str:
         "",
         "Then create an interview (jq -r .create_interview.curl .convene/dev.json); the emails arrive as .eml in",
         f"  {info['mail_outbox']}",
+        "",
+        f"Book {seed.MENTOR.display_name}'s {seed.MENTOR_CONFIG['name']!r} as a guest on the booking page above (she is",
+        f"  connected to Google: the gaps between her calendars' busy blocks); the slots as JSON: {info['booking']['api_url']}",
+        f"  The demo host's own link offers slots once you connect Google as the demo host: {info['host_booking']['page_url']}",
         "",
         "Run a scheduled function as Cloud Scheduler would: make trigger JOB=reminders (or maintenance)",
     ]

@@ -16,7 +16,8 @@ OAUTH_CLIENT_ID = "convene-local.apps.googleusercontent.com"
 SENDGRID_SECRET = "convene-sendgrid-api-key"
 TASKS_LOCATION = "europe-west1"
 EMAIL_QUEUE = "convene-emails"
-FUNCTIONS = ("join", "oauth", "interviews", "email_worker", "reminders", "maintenance")  # every folder under functions/
+# Every folder under functions/ (the order gives the ports of `make dev`: new ones go last).
+FUNCTIONS = ("join", "oauth", "interviews", "email_worker", "reminders", "maintenance", "scheduling")
 INTERNAL_FUNCTIONS = ("email_worker", "reminders", "maintenance")  # called only by Cloud Tasks / Scheduler with an OIDC token
 
 
@@ -62,6 +63,7 @@ def function_env(
     oauth_result_urls: str = "",
     worker_url: str = "",
     portal_url: str = "",
+    scheduling_url: str = "",
 ) -> dict[str, str]:
     """Environment for a function process talking to the emulator and the sandbox."""
     return {
@@ -91,6 +93,7 @@ def function_env(
         "CONVENE_SENDGRID_SECRET": SENDGRID_SECRET,
         "CONVENE_SENDGRID_HOST": sandbox_url,
         "CONVENE_PORTAL_URL": portal_url,
+        "CONVENE_SCHEDULING_URL": scheduling_url,  # booking pages and the emailed manage / respond links
         # oauthlib refuses plain-http token endpoints unless told; only ever set for the loopback sandbox.
         "OAUTHLIB_INSECURE_TRANSPORT": "1",
     }

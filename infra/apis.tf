@@ -8,7 +8,7 @@ resource "google_project_service" "service" {
     "artifactregistry.googleapis.com", # images built from the function zips
     "calendar-json.googleapis.com",    # hosts' calendars and events (host OAuth tokens)
     "cloudbuild.googleapis.com",       # builds of 2nd gen functions
-    "cloudfunctions.googleapis.com",   # the six functions
+    "cloudfunctions.googleapis.com",   # the seven functions
     "cloudscheduler.googleapis.com",   # reminders / maintenance jobs
     "cloudtasks.googleapis.com",       # the email queue
     "firestore.googleapis.com",        # the database

@@ -43,6 +43,7 @@ locals {
     # host list, newest first
     interviews_workspace_host_start_desc = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["host.uid", "ASCENDING"], ["start", "DESCENDING"], ["__name__", "DESCENDING"]] }
     # host list filtered by status, oldest first; also the analytics counts (host.uid, status ==, start range)
+    # and the host's active interviews of booking-link availability (status in, start range)
     interviews_workspace_host_status_start_asc = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["host.uid", "ASCENDING"], ["status", "ASCENDING"], ["start", "ASCENDING"], ["__name__", "ASCENDING"]] }
     # host list filtered by status, newest first
     interviews_workspace_host_status_start_desc = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["host.uid", "ASCENDING"], ["status", "ASCENDING"], ["start", "DESCENDING"], ["__name__", "DESCENDING"]] }
@@ -58,6 +59,22 @@ locals {
     connections_status_last_error_at = { collection = "connections", fields = [["status", "ASCENDING"], ["last_error.at", "ASCENDING"]] }
     # maintenance cleanup: final outbox documents older than the retention
     outbox_status_updated_at = { collection = "outbox", fields = [["status", "ASCENDING"], ["updated_at", "ASCENDING"]] }
+    # booking links (shared/adapters/scheduling.py): a guest's pending requests to a host from a
+    # time on, counted (an aggregation); the host's active interviews in a range use
+    # interviews_workspace_host_status_start_asc
+    interviews_workspace_host_status_guest_start = { collection = "interviews", fields = [["workspace_id", "ASCENDING"], ["host.uid", "ASCENDING"], ["status", "ASCENDING"], ["guest_email_key", "ASCENDING"], ["start", "ASCENDING"], ["__name__", "ASCENDING"]] }
+    # scheduling configurations of a workspace, oldest first
+    scheduling_configs_workspace_created = { collection = "scheduling_configs", fields = [["workspace_id", "ASCENDING"], ["created_at", "ASCENDING"], ["__name__", "ASCENDING"]] }
+    # scheduling configurations of one host, oldest first
+    scheduling_configs_workspace_host_created = { collection = "scheduling_configs", fields = [["workspace_id", "ASCENDING"], ["host_uid", "ASCENDING"], ["created_at", "ASCENDING"], ["__name__", "ASCENDING"]] }
+    # booking links of a workspace, newest first
+    booking_links_workspace_created = { collection = "booking_links", fields = [["workspace_id", "ASCENDING"], ["created_at", "DESCENDING"], ["__name__", "DESCENDING"]] }
+    # booking links of one host, newest first
+    booking_links_workspace_host_created = { collection = "booking_links", fields = [["workspace_id", "ASCENDING"], ["host_uid", "ASCENDING"], ["created_at", "DESCENDING"], ["__name__", "DESCENDING"]] }
+    # booking links of one configuration, newest first
+    booking_links_workspace_config_created = { collection = "booking_links", fields = [["workspace_id", "ASCENDING"], ["config_id", "ASCENDING"], ["created_at", "DESCENDING"], ["__name__", "DESCENDING"]] }
+    # booking links of one host's configuration, newest first
+    booking_links_workspace_host_config_created = { collection = "booking_links", fields = [["workspace_id", "ASCENDING"], ["host_uid", "ASCENDING"], ["config_id", "ASCENDING"], ["created_at", "DESCENDING"], ["__name__", "DESCENDING"]] }
   }
 }
 
@@ -122,6 +139,20 @@ resource "google_firestore_field" "host_blocks_expires_at" {
   project    = var.project_id
   database   = google_firestore_database.default.name
   collection = "host_blocks"
+  field      = "expires_at"
+
+  ttl_config {}
+
+  index_config {}
+}
+
+# booking_link_rates (shared/adapters/scheduling.py): one counter per booking link and UTC
+# hour, incremented by each booking attempt through the link and read back only by that
+# write. expires_at is the hour's end + 1 hour; no query uses it, so it has no index.
+resource "google_firestore_field" "booking_link_rates_expires_at" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "booking_link_rates"
   field      = "expires_at"
 
   ttl_config {}

@@ -1,4 +1,4 @@
-# The six Cloud Functions (2nd gen, python312), each from its own content-addressed zip
+# The seven Cloud Functions (2nd gen, python312), each from its own content-addressed zip
 # in the artifacts bucket (scripts/package.py names it <function>-<hash>.zip, so new code
 # is a new object name and a redeploy), each running as its own service account.
 
@@ -23,7 +23,7 @@ resource "google_service_account" "function_build" {
 }
 
 resource "google_cloudfunctions2_function" "function" {
-  #checkov:skip=CKV_GCP_124:join, oauth and interviews must be ALLOW_ALL (browsers and Google's OAuth redirect call them); the internal functions get ALLOW_INTERNAL_ONLY (Cloud Scheduler and Cloud Tasks count as internal), which checkov cannot see through the conditional
+  #checkov:skip=CKV_GCP_124:join, oauth, interviews and scheduling must be ALLOW_ALL (browsers, guests' booking pages and Google's OAuth redirect call them); the internal functions get ALLOW_INTERNAL_ONLY (Cloud Scheduler and Cloud Tasks count as internal), which checkov cannot see through the conditional
   for_each = local.functions
 
   project  = var.project_id

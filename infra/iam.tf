@@ -59,7 +59,7 @@ resource "google_service_account_iam_member" "enqueuer_acts_as_tasks_invoker" {
 # OAuth state), and exactly the one caller account (Cloud Tasks' or Cloud Scheduler's)
 # for the internal ones, the same account as their CONVENE_INTERNAL_INVOKERS.
 resource "google_cloud_run_service_iam_member" "invoker" {
-  #checkov:skip=CKV_GCP_102:allUsers only on join, oauth and interviews (public APIs by design, each authenticates every request in code); internal functions get exactly their one caller account (checked by tests/infra/wiring.py). checkov cannot resolve each.value.invoker, so the public grant is declared here
+  #checkov:skip=CKV_GCP_102:allUsers only on join, oauth, interviews and scheduling (public APIs by design, each authenticates every request in code); internal functions get exactly their one caller account (checked by tests/infra/wiring.py). checkov cannot resolve each.value.invoker, so the public grant is declared here
   for_each = local.functions
 
   project  = var.project_id

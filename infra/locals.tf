@@ -9,15 +9,22 @@
 #
 # Who reads which secret (see shared/bootstrap.py):
 #   guest_link_key   join (verifies guest links), interviews (portal link in the create
-#                    answer), email_worker (signs the candidate's portal link)
+#                    answer), scheduling (verifies the guest's manage and the host's
+#                    respond links; portal link of a direct booking), email_worker (signs
+#                    the candidate's portal link and the manage / respond links)
 #   token_key        every function that opens or seals stored Google tokens: oauth,
-#                    interviews, maintenance, email_worker (resolves a pending Meet link
-#                    through the host's Calendar)
-#   oauth_client     the same four (token exchange and refresh)
+#                    interviews, scheduling (free/busy of the host's calendars, the Calendar
+#                    event of a direct booking), maintenance, email_worker (resolves a
+#                    pending Meet link through the host's Calendar)
+#   oauth_client     the same five (token exchange and refresh)
 #   sendgrid_api_key email_worker only
-# The three functions that hold the OAuth client also build connect links (a host whose
+# The four functions that hold the OAuth client also build connect links (a host whose
 # Google grant lapsed is answered with one), so they get the same OAuth settings
 # (public URL, result URLs, optional scopes) as the oauth function.
+#
+# CONVENE_SCHEDULING_URL (the scheduling function's own URL) is the base of booking-link
+# pages ({url}/book/{link}) and of the emailed manage / respond links: scheduling and
+# email_worker use it; interviews shares the email code that builds those links.
 #
 # Callers: `invoker` is the run.invoker member of the function's Cloud Run service
 # (iam.tf): allUsers for the public functions (they authenticate every request), the
@@ -35,6 +42,7 @@ locals {
     email_worker = "${var.name_prefix}-email-worker"
     reminders    = "${var.name_prefix}-reminders"
     maintenance  = "${var.name_prefix}-maintenance"
+    scheduling   = "${var.name_prefix}-scheduling"
   }
 
   # Deterministic HTTPS URLs of 2nd gen functions: known at plan time, so audiences,
@@ -117,6 +125,43 @@ locals {
         CONVENE_OAUTH_RESULT_URLS      = join(",", var.oauth_result_urls)
         CONVENE_GOOGLE_OPTIONAL_SCOPES = join(",", var.google_optional_scopes)
         CONVENE_PORTAL_URL             = "${local.function_urls["join"]}/portal"
+        CONVENE_SCHEDULING_URL         = local.function_urls["scheduling"]
+        CONVENE_EMAIL_WORKER_URL       = local.function_urls["email_worker"]
+        CONVENE_TASKS_LOCATION         = var.region
+        CONVENE_EMAIL_QUEUE            = google_cloud_tasks_queue.emails.name
+        CONVENE_TASKS_SERVICE_ACCOUNT  = google_service_account.tasks_invoker.email
+        CONVENE_GUEST_LINK_SECRET      = google_secret_manager_secret.secret["guest_link_key"].secret_id
+        CONVENE_TOKEN_KEY_SECRET       = google_secret_manager_secret.secret["token_key"].secret_id
+        CONVENE_OAUTH_CLIENT_SECRET    = google_secret_manager_secret.secret["oauth_client"].secret_id
+      }
+    }
+
+    # Booking links, guest self-service and hosts' confirm / decline: public like
+    # interviews (hosts with ID tokens, guests with a booking link or a signed link), reads
+    # the host's Google credentials (free/busy, Calendar events of direct bookings) and
+    # enqueues the booking emails.
+    scheduling = {
+      name          = "${var.name_prefix}-scheduling"
+      entry_point   = "scheduling"
+      public        = true
+      caller        = null
+      invoker       = "allUsers"
+      firestore     = true
+      enqueues      = true
+      secrets       = ["guest_link_key", "token_key", "oauth_client"]
+      timeout       = 60
+      memory        = "512Mi"
+      min_instances = lookup(var.min_instances, "scheduling", 0)
+      max_instances = lookup(var.max_instances, "scheduling", 30)
+      env = {
+        CONVENE_PROJECT_ID             = var.project_id
+        CONVENE_LOG_LEVEL              = var.log_level
+        CONVENE_CORS_ORIGINS           = join(",", var.cors_origins)
+        CONVENE_OAUTH_PUBLIC_URL       = local.function_urls["oauth"]
+        CONVENE_OAUTH_RESULT_URLS      = join(",", var.oauth_result_urls)
+        CONVENE_GOOGLE_OPTIONAL_SCOPES = join(",", var.google_optional_scopes)
+        CONVENE_PORTAL_URL             = "${local.function_urls["join"]}/portal"
+        CONVENE_SCHEDULING_URL         = local.function_urls["scheduling"]
         CONVENE_EMAIL_WORKER_URL       = local.function_urls["email_worker"]
         CONVENE_TASKS_LOCATION         = var.region
         CONVENE_EMAIL_QUEUE            = google_cloud_tasks_queue.emails.name
@@ -148,6 +193,7 @@ locals {
         CONVENE_MAIL_FROM              = var.mail_from
         CONVENE_MAIL_FROM_NAME         = var.mail_from_name
         CONVENE_PORTAL_URL             = "${local.function_urls["join"]}/portal"
+        CONVENE_SCHEDULING_URL         = local.function_urls["scheduling"]
         CONVENE_OAUTH_PUBLIC_URL       = local.function_urls["oauth"]
         CONVENE_OAUTH_RESULT_URLS      = join(",", var.oauth_result_urls)
         CONVENE_GOOGLE_OPTIONAL_SCOPES = join(",", var.google_optional_scopes)

@@ -18,6 +18,11 @@ output "interviews_url" {
   value       = local.function_urls["interviews"]
 }
 
+output "scheduling_url" {
+  description = "Public URL of the scheduling function (CONVENE_SCHEDULING_URL): hosts' scheduling configurations and booking links; guests' booking pages <url>/book/<link> and manage page <url>/manage; hosts' confirm / decline page <url>/respond."
+  value       = local.function_urls["scheduling"]
+}
+
 output "oauth_redirect_uri" {
   description = "Authorized redirect URI to register on the Google OAuth web client."
   value       = "${local.function_urls["oauth"]}/callback"

@@ -1,4 +1,4 @@
-# The email queue. interviews, reminders and maintenance create one task per email
+# The email queue. interviews, scheduling, reminders and maintenance create one task per email
 # (named after the outbox document, so a duplicate is refused); Cloud Tasks POSTs it to
 # email_worker with an OIDC token of the tasks invoker account (audience = the worker's
 # URL). The retry policy is the one devstack/stack.py queue_retry_config() gives the

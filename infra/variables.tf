@@ -62,10 +62,10 @@ variable "function_objects" {
 
   validation {
     condition = (
-      length(setsubtract(keys(var.function_objects), ["join", "oauth", "interviews", "email_worker", "reminders", "maintenance"])) == 0 &&
-      length(setsubtract(["join", "oauth", "interviews", "email_worker", "reminders", "maintenance"], keys(var.function_objects))) == 0
+      length(setsubtract(keys(var.function_objects), ["join", "oauth", "interviews", "scheduling", "email_worker", "reminders", "maintenance"])) == 0 &&
+      length(setsubtract(["join", "oauth", "interviews", "scheduling", "email_worker", "reminders", "maintenance"], keys(var.function_objects))) == 0
     )
-    error_message = "function_objects must have exactly the keys join, oauth, interviews, email_worker, reminders and maintenance (one per folder under functions/)."
+    error_message = "function_objects must have exactly the keys join, oauth, interviews, scheduling, email_worker, reminders and maintenance (one per folder under functions/)."
   }
 
   validation {
@@ -178,10 +178,10 @@ variable "min_instances" {
 
   validation {
     condition = (
-      length(setsubtract(keys(var.min_instances), ["join", "oauth", "interviews", "email_worker", "reminders", "maintenance"])) == 0 &&
+      length(setsubtract(keys(var.min_instances), ["join", "oauth", "interviews", "scheduling", "email_worker", "reminders", "maintenance"])) == 0 &&
       alltrue([for n in values(var.min_instances) : n >= 0 && n <= 100 && floor(n) == n])
     )
-    error_message = "min_instances keys must be function folder names (join, oauth, interviews, email_worker, reminders, maintenance) and values whole numbers 0-100."
+    error_message = "min_instances keys must be function folder names (join, oauth, interviews, scheduling, email_worker, reminders, maintenance) and values whole numbers 0-100."
   }
 }
 
@@ -192,10 +192,10 @@ variable "max_instances" {
 
   validation {
     condition = (
-      length(setsubtract(keys(var.max_instances), ["join", "oauth", "interviews", "email_worker", "reminders", "maintenance"])) == 0 &&
+      length(setsubtract(keys(var.max_instances), ["join", "oauth", "interviews", "scheduling", "email_worker", "reminders", "maintenance"])) == 0 &&
       alltrue([for n in values(var.max_instances) : n >= 1 && n <= 1000 && floor(n) == n])
     )
-    error_message = "max_instances keys must be function folder names (join, oauth, interviews, email_worker, reminders, maintenance) and values whole numbers 1-1000."
+    error_message = "max_instances keys must be function folder names (join, oauth, interviews, scheduling, email_worker, reminders, maintenance) and values whole numbers 1-1000."
   }
 }
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # built lazily: a function loads only the modules its request
     from shared.adapters.connections import ConnectionRepository, OAuthStateRepository
     from shared.adapters.firestore import InterviewRepository, UserRepository, WorkspaceRepository
     from shared.adapters.idempotency import IdempotencyStore
+    from shared.adapters.scheduling import BookingLinkRepository, SchedulingConfigRepository
     from shared.adapters.sendgrid_mail import SendGridMailer
     from shared.adapters.tasks import TaskQueue
     from shared.auth.guest_links import GuestLinks
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # built lazily: a function loads only the modules its request
     from shared.google.credentials import CredentialsManager
     from shared.google.meet import MeetApi
     from shared.google.oauth import GoogleOAuth, OAuthClient
-    from shared.ports import Cleanup, DueReminders, EndedMeetings, InterviewStats, JobCursors, OutboxRepository
+    from shared.ports import Cleanup, DueReminders, EndedMeetings, HostBookings, InterviewStats, JobCursors, OutboxRepository
     from shared.secrets import Secrets
     from shared.services.access import AccessPolicy
     from shared.services.analytics import Analytics
@@ -51,6 +52,10 @@ if TYPE_CHECKING:  # built lazily: a function loads only the modules its request
     from shared.services.maintenance import Maintenance
     from shared.services.meet_links import MeetLinks
     from shared.services.reminders import ReminderRun
+    from shared.services.scheduling.availability import Availability
+    from shared.services.scheduling.configs import SchedulingConfigs
+    from shared.services.scheduling.guest import GuestSelfService
+    from shared.services.scheduling.links import BookingLinks
 
 
 T = TypeVar("T")
@@ -234,6 +239,25 @@ class Container:
         return IdempotencyStore(self.firestore)
 
     @lazy
+    def scheduling_configs(self) -> SchedulingConfigRepository:
+        from shared.adapters.scheduling import SchedulingConfigRepository
+
+        return SchedulingConfigRepository(self.firestore)
+
+    @lazy
+    def booking_links(self) -> BookingLinkRepository:
+        from shared.adapters.scheduling import BookingLinkRepository
+
+        return BookingLinkRepository(self.firestore)
+
+    @lazy
+    def host_bookings(self) -> HostBookings:
+        """A host's pending and confirmed interviews in a range; a guest's pending requests."""
+        from shared.adapters.scheduling import FirestoreHostBookings
+
+        return FirestoreHostBookings(self.firestore)
+
+    @lazy
     def email_tasks(self) -> TaskQueue:
         from shared.adapters.tasks import TaskQueue
 
@@ -401,6 +425,65 @@ class Container:
             max_deletions=s.maintenance_max_deletions,
             outbox_retention=timedelta(days=s.outbox_retention_days),
             reconnect_page=s.oauth_result_urls[0] if s.oauth_result_urls else None,
+        )
+
+    @lazy
+    def availability(self) -> Availability:
+        """Free slots: one free/busy call and one interviews query per request (SPEC §2.6)."""
+        from shared.services.scheduling.availability import Availability
+
+        return Availability(
+            host_bookings=self.host_bookings,
+            connections=lambda: self.google_connections,
+            calendar=lambda: self.calendar_api,
+            max_duration_minutes=self.settings.max_duration_minutes,
+        )
+
+    @lazy
+    def scheduling_configs_service(self) -> SchedulingConfigs:
+        from shared.services.interviews.booking import limits
+        from shared.services.scheduling.configs import SchedulingConfigs
+
+        return SchedulingConfigs(
+            clock=self.clock,
+            access=self.access,
+            configs=self.scheduling_configs,
+            links=self.booking_links,
+            connections=self.connections,
+            limits=limits(self.settings),
+        )
+
+    @lazy
+    def booking_link_service(self) -> BookingLinks:
+        from shared.services.scheduling.links import BookingLinks, LinkLimits
+
+        s = self.settings
+        return BookingLinks(
+            clock=self.clock,
+            access=self.access,
+            users=self.users,
+            configs=self.scheduling_configs,
+            links=self.booking_links,
+            host_bookings=self.host_bookings,
+            availability=self.availability,
+            interviews=self.interview_service,
+            page_url=f"{s.scheduling_url}/book" if s.scheduling_url else None,
+            limits=LinkLimits(),
+            duration_limits=(s.min_duration_minutes, s.max_duration_minutes),
+        )
+
+    @lazy
+    def guest_self_service(self) -> GuestSelfService:
+        from shared.services.scheduling.guest import GuestSelfService
+
+        return GuestSelfService(
+            clock=self.clock,
+            interviews=self.interviews,
+            workspaces=self.workspaces,
+            configs=self.scheduling_configs,
+            links=self.booking_link_service,
+            interview_service=self.interview_service,
+            emails=lambda: self.email_queue,
         )
 
     @lazy

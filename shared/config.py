@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from shared.api_limits import DURATION_MINUTES_DEFAULT, DURATION_MINUTES_MAX, DURATION_MINUTES_MIN
+
 FIREBASE_CERTS_URL = "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
 GOOGLE_OIDC_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
@@ -82,14 +84,20 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CONVENE_GOOGLE_BACKOFF_SCALE": ("1.0", "Multiplier of the backoff delays (tests make it small; production keeps 1.0)."),
     "CONVENE_GOOGLE_TIMEOUT_SECONDS": ("10", "Timeout of one HTTP call to Google."),
     "CONVENE_PORTAL_URL": ("", "Base URL of the join page in emailed links: {base}/{interview_id}#token={guest link}."),
+    "CONVENE_SCHEDULING_URL": (
+        "",
+        "Public base URL of the scheduling function (booking, guest manage and host respond pages); "
+        + "emailed links: {base}/manage#token={guest link}, {base}/respond#token={guest link}.",
+    ),
     "CONVENE_GUEST_LINK_DAYS_AFTER_END": (
         "7",
         "How long after an interview's scheduled end its emailed guest link keeps working.",
     ),
     "CONVENE_BOOKING_HORIZON_DAYS": ("365", "How far ahead an interview may be booked."),
-    "CONVENE_MIN_DURATION_MINUTES": ("15", "Shortest interview."),
-    "CONVENE_MAX_DURATION_MINUTES": ("480", "Longest interview."),
-    "CONVENE_DEFAULT_DURATION_MINUTES": ("60", "Duration when a create request gives none."),
+    # The duration defaults are docs/openapi.yaml's (shared.api_limits); a deployment may change them.
+    "CONVENE_MIN_DURATION_MINUTES": (str(DURATION_MINUTES_MIN), "Shortest interview."),
+    "CONVENE_MAX_DURATION_MINUTES": (str(DURATION_MINUTES_MAX), "Longest interview."),
+    "CONVENE_DEFAULT_DURATION_MINUTES": (str(DURATION_MINUTES_DEFAULT), "Duration when a create request gives none."),
     "CONVENE_TASKS_LOCATION": ("europe-west1", "Region of the Cloud Tasks queues."),
     "CONVENE_EMAIL_QUEUE": ("convene-emails", "Cloud Tasks queue of email sends."),
     "CONVENE_TASKS_ENDPOINT": ("", "Override of the Cloud Tasks REST endpoint, e.g. the local sandbox."),
@@ -125,6 +133,7 @@ DEPLOYMENT_REQUIRED: frozenset[str] = frozenset(
         "CONVENE_INTERNAL_AUDIENCE",
         "CONVENE_OAUTH_PUBLIC_URL",
         "CONVENE_PORTAL_URL",
+        "CONVENE_SCHEDULING_URL",
         "CONVENE_TASKS_LOCATION",
         "CONVENE_EMAIL_QUEUE",
         "CONVENE_TASKS_SERVICE_ACCOUNT",
@@ -220,11 +229,12 @@ class Settings:
     google_backoff_scale: float = 1.0
     google_timeout_seconds: int = 10
     portal_url: str = ""
+    scheduling_url: str = ""
     guest_link_days_after_end: int = 7
     booking_horizon_days: int = 365
-    min_duration_minutes: int = 15
-    max_duration_minutes: int = 480
-    default_duration_minutes: int = 60
+    min_duration_minutes: int = DURATION_MINUTES_MIN
+    max_duration_minutes: int = DURATION_MINUTES_MAX
+    default_duration_minutes: int = DURATION_MINUTES_DEFAULT
     tasks_location: str = "europe-west1"
     email_queue: str = "convene-emails"
     tasks_endpoint: str = ""
@@ -280,6 +290,7 @@ class Settings:
             google_backoff_scale=_number(env, "CONVENE_GOOGLE_BACKOFF_SCALE", float, 0.0, 10.0),
             google_timeout_seconds=_number(env, "CONVENE_GOOGLE_TIMEOUT_SECONDS", int, 1, 120),
             portal_url=_get(env, "CONVENE_PORTAL_URL").rstrip("/"),
+            scheduling_url=_get(env, "CONVENE_SCHEDULING_URL").rstrip("/"),
             guest_link_days_after_end=_number(env, "CONVENE_GUEST_LINK_DAYS_AFTER_END", int, 0, 90),
             booking_horizon_days=_number(env, "CONVENE_BOOKING_HORIZON_DAYS", int, 1, 3650),
             min_duration_minutes=_number(env, "CONVENE_MIN_DURATION_MINUTES", int, 1, 24 * 60),

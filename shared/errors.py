@@ -73,6 +73,13 @@ class Conflict(ConveneError):
     code = "conflict"
 
 
+class Gone(ConveneError):
+    """Existed and is no longer usable: a revoked, expired or used-up booking link."""
+
+    status = 410
+    code = "gone"
+
+
 class Unprocessable(ConveneError):
     """Well-formed input that breaks a rule (DST gap, past start, forbidden transition)."""
 

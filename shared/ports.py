@@ -13,6 +13,13 @@ and so every composite index, lives in an adapter:
 - outbox: ``OutboxRepository`` (shared/adapters/outbox.py);
 - maintenance: ``Cleanup``, ``JobCursors`` (shared/adapters/maintenance_queries.py);
 - bookings, idempotency: ``BookingStore``, ``IdempotencyStore`` (their own adapters).
+- scheduling (SPEC §2.6): ``SchedulingConfigRepository``, ``BookingLinkRepository``,
+  ``HostBookings`` (shared/adapters/scheduling.py).
+
+A port refuses in its own terms, never a client library's: a create whose id is taken raises
+``AlreadyExists``, a change to something not stored ``DoesNotExist`` (the adapters translate
+Firestore's ``Conflict`` and ``NotFound``). Neither is a ``ConveneError``: a service that
+expects one handles it; one it does not expect is a fault (500), as before.
 
 Only the standard library and the domain are imported here: a service may import this
 module on a cold start for free.
@@ -28,6 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from shared.clock import Clock
 from shared.domain.connections import CalendarEntry, Connection, OAuthState, ProviderError, SealedSecret
 from shared.domain.models import Interview, InterviewStatus, Role, User, Workspace
+from shared.domain.scheduling import BookingLink, SchedulingConfig
 from shared.secrets import Secrets
 
 if TYPE_CHECKING:
@@ -36,15 +44,23 @@ if TYPE_CHECKING:
     from shared.mail.content import RenderedEmail
 
 __all__ = [
+    "AlreadyExists",
+    "BookingLinkRepository",
     "BookingStore",
+    "CalendarEventReader",
+    "CalendarListSync",
     "ClaimedEmail",
     "Cleanup",
     "Clock",
     "ConnectedEntry",
+    "ConnectionCredentials",
     "ConnectionRepository",
+    "DoesNotExist",
     "DueInterview",
     "DueReminders",
     "EndedMeetings",
+    "GoogleCredentials",
+    "HostBookings",
     "IdempotencyStore",
     "InterviewRepository",
     "InterviewStats",
@@ -58,13 +74,26 @@ __all__ = [
     "OutboxRepository",
     "ReauthIncident",
     "ReminderState",
+    "SchedulingConfigRepository",
     "Secrets",
     "TaskQueue",
+    "UsableConnections",
     "UserRepository",
     "WorkspaceRepository",
 ]
 
 Page = tuple[list[Interview], tuple[datetime, str] | None]
+
+
+# -- what a port refuses ----------------------------------------------------------------------
+
+
+class AlreadyExists(Exception):
+    """A create found its id taken: nothing was written."""
+
+
+class DoesNotExist(Exception):
+    """A change to a record that is not stored: nothing was written."""
 
 
 # -- interviews -------------------------------------------------------------------------------
@@ -75,11 +104,10 @@ class InterviewRepository(Protocol):
         """None when absent, and for an id Firestore could not hold."""
 
     def add(self, interview: Interview) -> None:
-        """Create; refuses an id that is taken (today ``google.api_core.exceptions.Conflict``:
-        the interview service, another engineer's, still catches it)."""
+        """Create; ``AlreadyExists`` if the id is taken."""
 
     def update(self, interview_id: str, fields: Mapping[str, Any]) -> None:
-        """Set stored fields (document field paths, e.g. ``meet_link``); the interview must exist."""
+        """Set stored fields (document field paths, e.g. ``meet_link``); ``DoesNotExist`` if absent."""
 
     def list(
         self,
@@ -96,7 +124,7 @@ class InterviewRepository(Protocol):
         """One page ordered by (start, id); the cursor is the last item's (start, id), None at the end."""
 
     def record_join(self, interview: Any, participant: Any, at: datetime) -> None:
-        """Count a portal join (concurrent joins are all counted)."""
+        """Count a portal join (concurrent joins are all counted); ``DoesNotExist`` if absent."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +241,8 @@ class ConnectionRepository(Protocol):
 
     def save(self, connection: Connection) -> None: ...
 
-    def update(self, uid: str, provider: str, fields: Mapping[str, Any]) -> None: ...
+    def update(self, uid: str, provider: str, fields: Mapping[str, Any]) -> None:
+        """Set stored fields (field paths); ``DoesNotExist`` if absent (so every change below that is no query)."""
 
     def record_sync(self, uid: str, provider: str, calendars: tuple[CalendarEntry, ...], at: datetime) -> None: ...
 
@@ -239,7 +268,8 @@ class ConnectionRepository(Protocol):
 
 
 class OAuthStateRepository(Protocol):
-    def add(self, state: OAuthState) -> None: ...
+    def add(self, state: OAuthState) -> None:
+        """Create; ``AlreadyExists`` if the hash is taken."""
 
     def get(self, state_hash: str) -> OAuthState | None: ...
 
@@ -294,10 +324,10 @@ class OutboxRepository(Protocol):
         None if absent; raises LeaseHeld while another delivery's lease is live."""
 
     def release(self, email_id: str, code: str, message: str, now: datetime) -> None:
-        """Back to ``queued`` with the error (the queue retries)."""
+        """Back to ``queued`` with the error (the queue retries); ``DoesNotExist`` if the record is gone."""
 
     def finish(self, email_id: str, fields: Mapping[str, Any], now: datetime) -> None:
-        """A final state (``status`` in fields, with what goes with it); the lease dropped."""
+        """A final state (``status`` in fields, with what goes with it); the lease dropped. ``DoesNotExist`` if gone."""
 
     def get(self, email_id: str) -> dict[str, Any] | None: ...
 
@@ -333,3 +363,122 @@ class TaskQueue(Protocol):
 
 class Mailer(Protocol):
     def send(self, email: RenderedEmail, *, categories: list[str], custom_args: dict[str, str]) -> SendResult: ...
+
+
+# -- Google, as services use it -----------------------------------------------------------------
+
+
+class GoogleCredentials(Protocol):
+    """A host's live Google credentials (``google.oauth2.credentials.Credentials``): services
+    only hand them to the Google clients."""
+
+    @property
+    def valid(self) -> bool: ...
+
+
+class ConnectionCredentials(Protocol):
+    """shared.google.credentials.CredentialsManager: live credentials per stored connection."""
+
+    def for_connection(self, connection: Connection) -> GoogleCredentials:
+        """Refreshed if need be; ``GoogleAuthRequired`` when Google no longer accepts the grant."""
+
+    def prime(self, connection: Connection, access_token: str | None, expires_in: int | None) -> None:
+        """Start from the access token a code exchange returned."""
+
+    def forget(self, uid: str) -> None:
+        """Drop the cached access token: the next ``for_connection`` refreshes for real."""
+
+
+class UsableConnections(Protocol):
+    """What a job acting for a host needs of shared.services.connections.GoogleConnections."""
+
+    def usable_connection(self, principal: Principal) -> Connection:
+        """The host's connection with working credentials, or the needs_google_auth error."""
+
+    def credentials_for(self, connection: Connection) -> GoogleCredentials: ...
+
+
+class CalendarListSync(Protocol):
+    """shared.services.connections.GoogleConnections.sync_connection, for the maintenance run."""
+
+    def sync_connection(self, connection: Connection) -> Connection:
+        """Re-read the calendar list; a failure is recorded on the connection and raised."""
+
+
+class CalendarEventReader(Protocol):
+    """shared.google.calendar.CalendarEvents, as far as reading an event goes."""
+
+    def get(self, credentials: GoogleCredentials, calendar_id: str, event_id: str) -> dict[str, Any]: ...
+
+
+# -- scheduling (SPEC §2.6) -----------------------------------------------------------------------
+
+
+class SchedulingConfigRepository(Protocol):
+    """A host's named scheduling configurations (``scheduling_configs/{id}``)."""
+
+    def add(self, config: SchedulingConfig) -> None:
+        """Create; ``AlreadyExists`` if the id is taken."""
+
+    def get(self, config_id: str) -> SchedulingConfig | None:
+        """None when absent, and for an id Firestore could not hold."""
+
+    def list(self, *, workspace_id: str, host_uid: str | None, limit: int) -> list[SchedulingConfig]:
+        """The workspace's configurations (one host's, when given), oldest ``created_at`` first, then by id."""
+
+    def replace(self, config: SchedulingConfig) -> None:
+        """Write the whole configuration over the stored one; ``DoesNotExist`` if absent."""
+
+    def delete(self, config_id: str) -> bool:
+        """False when there was nothing to delete."""
+
+
+class BookingLinkRepository(Protocol):
+    """Shareable booking links (``booking_links/{id}``; the id is the secret in the URL) and
+    their per-hour booking counters (``booking_link_rates/{id}-{YYYYMMDDHH}``).
+
+    ``revoke``, ``claim_single_use`` and ``release_single_use`` are atomic read-decide-writes
+    of the link; should the link keep changing under them (persistent contention), they raise
+    ``shared.errors.Unavailable`` (503, retry), as BookingStore does."""
+
+    def add(self, link: BookingLink) -> None:
+        """Create; ``AlreadyExists`` if the id is taken."""
+
+    def get(self, link_id: str) -> BookingLink | None:
+        """None when absent, and for an id Firestore could not hold."""
+
+    def list(self, *, workspace_id: str, host_uid: str | None, config_id: str | None, limit: int) -> list[BookingLink]:
+        """The workspace's links (one host's, one configuration's, when given), newest ``created_at`` first, then by id descending."""
+
+    def revoke(self, link_id: str, at: datetime) -> BookingLink | None:
+        """Set ``revoked_at`` (a revoked link keeps its first time); the link as stored, None if absent."""
+
+    def claim_single_use(self, link_id: str, interview_id: str, at: datetime) -> bool:
+        """Atomically use up a single-use link for ``interview_id``: True if it was unused (now
+        ``used_at`` = at, ``used_by`` = the interview) or already used by this same interview (a
+        retry; nothing rewritten), False if another interview used it. A link that is not
+        single-use is never used up: True, nothing written. ``DoesNotExist`` if absent."""
+
+    def release_single_use(self, link_id: str, interview_id: str) -> None:
+        """Undo ``interview_id``'s claim (its booking failed): the link is unused again. A claim
+        by another interview, an unused link and an absent one are left as they are."""
+
+    def record_booking(self, link_id: str, at: datetime, *, hourly_limit: int) -> bool:
+        """Count one booking attempt in the link's hour (UTC) of ``at``; False (the attempt is
+        refused, yet counted) once that hour's count exceeds ``hourly_limit``. An accepted one
+        also adds 1 to the link's ``booking_count`` (``DoesNotExist`` if the link is absent: the
+        service reads the link first).
+        Concurrent attempts never contend (atomic increments, no transaction)."""
+
+
+class HostBookings(Protocol):
+    """Queries over ``interviews`` for availability and the booking links' abuse limits."""
+
+    def active_between(
+        self, *, workspace_id: str, host_uid: str, start_from: datetime, start_before: datetime
+    ) -> list[Interview]:
+        """The host's pending and confirmed interviews with ``start_from <= start < start_before``, by start (then id)."""
+
+    def pending_requests(self, *, workspace_id: str, host_uid: str, guest_email: str, since: datetime) -> int:
+        """How many pending interviews of the host for this guest email (compared trimmed and
+        case-insensitively) start at or after ``since``."""

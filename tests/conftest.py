@@ -29,6 +29,8 @@ OAUTH_URL = f"http://{processes.LOOPBACK}:{OAUTH_PORT}"
 OAUTH_RESULT_URL = "http://localhost:5173/settings/integrations"
 JOIN_PORT = processes.free_port()
 JOIN_URL = f"http://{processes.LOOPBACK}:{JOIN_PORT}"
+SCHEDULING_PORT = processes.free_port()  # fixed up front: the emailed manage / respond links point at it
+SCHEDULING_URL = f"http://{processes.LOOPBACK}:{SCHEDULING_PORT}"
 PORTAL_URL = JOIN_URL + "/portal"
 WORKER_PORT = processes.free_port()
 WORKER_URL = f"http://{processes.LOOPBACK}:{WORKER_PORT}"
@@ -106,6 +108,7 @@ def stack_env(firestore_emulator, sandbox) -> dict[str, str]:
     ) | {
         "CONVENE_INTERNAL_AUDIENCE": WORKER_URL,  # only the email worker checks it
         "CONVENE_GOOGLE_BACKOFF_SCALE": "0.01",  # retries keep their shape, tests do not wait for them
+        "CONVENE_SCHEDULING_URL": SCHEDULING_URL,
     }
 
 
@@ -255,6 +258,21 @@ def interviews_api(openapi, stack_env):
 @pytest.fixture(scope="session")
 def email_worker_api(openapi, stack_env):
     return function_client("email_worker", openapi, stack_env)
+
+
+@pytest.fixture(scope="session")
+def scheduling_server(stack_env) -> Iterator[processes.Service]:
+    """The scheduling function in its own process at CONVENE_SCHEDULING_URL (booking, manage and respond pages)."""
+    service = processes.start_function("scheduling", env=recorded(stack_env), port=SCHEDULING_PORT, log_dir=LOG_DIR)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def scheduling_api(openapi, stack_env):
+    return function_client("scheduling", openapi, stack_env)
 
 
 def function_client(target: str, openapi, stack_env):

@@ -10,24 +10,39 @@ would see; every write bumps a document's version, which preconditions compare.
 from __future__ import annotations
 
 import copy
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from google.api_core import exceptions as gexc
-
+from shared.adapters.bookings import BLOCK, BLOCK_RETENTION, SlotTaken, block_id, block_starts
 from shared.adapters.connections import connection_from_document, connection_id, connection_to_document
-from shared.adapters.firestore import interview_from_document, interview_to_document, storable_id
+from shared.adapters.firestore import guest_email_key, interview_from_document, interview_to_document, storable_id
+from shared.adapters.idempotency import IN_PROGRESS_LEASE, IdempotencyInProgress
+from shared.adapters.idempotency import RETENTION as IDEMPOTENCY_RETENTION
+from shared.adapters.idempotency import RETRYABLE_CODES as IDEMPOTENCY_RETRYABLE_CODES
 from shared.adapters.outbox import outbox_document
+from shared.adapters.scheduling import (
+    config_from_document,
+    config_to_document,
+    link_from_document,
+    link_to_document,
+    rate_fields,
+    rate_id,
+)
+from shared.domain.booking import overlaps
 from shared.domain.connections import Connection, ConnectionStatus, OAuthState, ProviderError
 from shared.domain.models import Attendance, Interview, InterviewStatus, InterviewType, User, Workspace
-from shared.errors import Conflict, NotFound
+from shared.domain.scheduling import BookingLink, SchedulingConfig
+from shared.errors import Conflict, ConveneError, NotFound, Unprocessable
 from shared.ports import (
     FINAL_EMAIL_STATES,
+    AlreadyExists,
     ClaimedEmail,
     ConnectedEntry,
+    DoesNotExist,
     DueInterview,
     LeaseHeld,
     OutboxEmail,
@@ -91,13 +106,13 @@ class FakeInterviewRepository:
     def add(self, interview: Interview) -> None:
         with self.store.lock:
             if interview.id in self.store.docs:
-                raise gexc.Conflict("Document already exists")  # as the Firestore adapter (see ports.InterviewRepository.add)
+                raise AlreadyExists(interview.id)  # as the Firestore adapter (see ports.InterviewRepository.add)
             self.store.write(interview.id, interview_to_document(interview))
 
     def update(self, interview_id: str, fields: Mapping[str, Any]) -> None:
         with self.store.lock:
             if interview_id not in self.store.docs:
-                raise gexc.NotFound("No document to update")
+                raise DoesNotExist(interview_id)
             document = copy.deepcopy(self.store.docs[interview_id])
             apply_fields(document, fields)
             self.store.write(interview_id, document)
@@ -141,7 +156,7 @@ class FakeInterviewRepository:
         with self.store.lock:
             current = self.get(interview.id)
             if current is None:
-                raise gexc.NotFound("No document to update")
+                raise DoesNotExist(interview.id)
             before = current.attendance.get(participant, Attendance())
             attendance = {
                 **current.attendance,
@@ -229,16 +244,59 @@ class FakeInterviewStats:
 
 
 class FakeBookingStore:
-    """Creates and changes interviews atomically (no slot bookkeeping: that is BookingStore's own suite)."""
+    """Creates and changes interviews atomically; a confirmed interview holds its interval in
+    every 15-minute block it touches, as BookingStore does (``blocks``: the host_blocks
+    documents by id), so an overlap is SlotTaken and back-to-back interviews both fit."""
 
     def __init__(self, interviews: FakeInterviewRepository):
         self._repo = interviews
+        self.blocks: dict[str, dict[str, Any]] = {}
         self.before_write: Callable[[str], None] | None = None  # a test's hook: someone else writes meanwhile
+
+    @staticmethod
+    def _wanted(interview: Interview) -> list[tuple[str, datetime]]:
+        return [(interview.host.uid or "", start) for start in block_starts(interview.start, interview.end)]
+
+    def _move(self, held: list[Interview], *, remove: str | None, add: Interview | None, now: datetime) -> None:
+        """The blocks of ``held``: check ``add`` against them, take ``remove`` out of each, put ``add`` in its own."""
+        keys = {block_id(uid, start): (uid, start) for interview in held for uid, start in self._wanted(interview)}
+        if add is not None:
+            for key in sorted(keys):
+                for taken in (self.blocks.get(key) or {}).get("intervals", []):
+                    if taken["interview_id"] != add.id and overlaps(taken["start"], taken["end"], add.start, add.end):
+                        raise SlotTaken(
+                            "The host already has a confirmed interview at that time.",
+                            details={
+                                "conflicting_start": taken["start"].isoformat(),
+                                "conflicting_end": taken["end"].isoformat(),
+                            },
+                        )
+        adding = {block_id(uid, start) for uid, start in self._wanted(add)} if add is not None else set()
+        for key in sorted(keys):
+            uid, start = keys[key]
+            existing = self.blocks.get(key)
+            kept = [h for h in (existing or {}).get("intervals", []) if h["interview_id"] != remove]
+            if key in adding and add is not None:
+                kept.append({"interview_id": add.id, "start": add.start, "end": add.end})
+            if kept:
+                end = start + BLOCK
+                self.blocks[key] = {
+                    "uid": uid,
+                    "block_start": start,
+                    "block_end": end,
+                    "intervals": kept,
+                    "expires_at": end + BLOCK_RETENTION,
+                    "updated_at": now,
+                }
+            else:
+                self.blocks.pop(key, None)
 
     def create(self, interview: Interview, now: datetime) -> None:
         with self._repo.store.lock:
             if interview.id in self._repo.store.docs:
                 raise Conflict("An interview with this id already exists.", code="already_exists")
+            if interview.status is InterviewStatus.CONFIRMED:
+                self._move([interview], remove=None, add=interview, now=now)
             self._repo.put(interview)
 
     def change(self, interview_id: str, apply: Callable[[Interview], Interview], now: datetime) -> tuple[Interview, Interview]:
@@ -249,8 +307,100 @@ class FakeBookingStore:
             if before is None:
                 raise NotFound("No interview with this id is visible to you.", code="interview_not_found")
             after = replace(apply(before), updated_at=now)
+            held_before = before.status is InterviewStatus.CONFIRMED
+            held_after = after.status is InterviewStatus.CONFIRMED
+            if held_before or held_after:
+                held = ([before] if held_before else []) + ([after] if held_after else [])
+                self._move(held, remove=before.id, add=after if held_after else None, now=now)
             self._repo.put(after)
             return before, after
+
+
+class FakeIdempotencyStore:
+    """IdempotencyStore: the records as the adapter writes them (``records``: record id → document).
+    A record is created once; a live ``in_progress`` lease refuses, a lapsed one is taken over;
+    every later write of an attempt is conditioned on the version of its own last write."""
+
+    def __init__(self) -> None:
+        self.store = _Documents()
+
+    @property
+    def records(self) -> dict[str, dict[str, Any]]:
+        return self.store.docs
+
+    def run(
+        self,
+        record: str,
+        fingerprint: str,
+        now: datetime,
+        operation: Callable[[bool], tuple[dict[str, Any], int]],
+        *,
+        seal: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body,
+        unseal: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body,
+    ) -> tuple[dict[str, Any], int]:
+        claim = self._claim(record, fingerprint, now)
+        if isinstance(claim, tuple):  # a completed record: its answer replayed
+            body, status = claim
+            return (unseal(body) if 200 <= status < 300 else body), status
+        version, resumed = claim.version, claim.resumed
+        try:
+            body, status = operation(resumed)
+        except ConveneError as error:
+            if error.status >= 500 or error.status == 429 or error.code in IDEMPOTENCY_RETRYABLE_CODES:
+                self._release(record, version)
+            else:
+                self._complete(record, version, {"status": error.status, "body": error.to_body(), "completed_at": now})
+            raise
+        except BaseException:
+            self._release(record, version)
+            raise
+        self._complete(record, version, {"status": status, "body": seal(body), "completed_at": now})
+        return body, status
+
+    def _claim(self, record: str, fingerprint: str, now: datetime) -> _IdempotencyClaim | tuple[dict[str, Any], int]:
+        with self.store.lock:
+            data = self.store.docs.get(record)
+            if data is None:
+                self.store.write(
+                    record,
+                    {
+                        "fingerprint": fingerprint,
+                        "state": "in_progress",
+                        "created_at": now,
+                        "lease_expires_at": now + IN_PROGRESS_LEASE,
+                        "expires_at": now + IDEMPOTENCY_RETENTION,
+                    },
+                )
+                return _IdempotencyClaim(self.store.versions[record], resumed=False)
+            if data.get("fingerprint") != fingerprint:
+                raise Unprocessable(
+                    "This Idempotency-Key was already used for a different request.", code="idempotency_key_reused"
+                )
+            if data.get("state") == "completed":
+                return copy.deepcopy(data["body"]), int(data["status"])
+            lease_ends = data.get("lease_expires_at") or data.get("created_at", now) + IN_PROGRESS_LEASE
+            if now < lease_ends:
+                raise IdempotencyInProgress(max(1, math.ceil((lease_ends - now).total_seconds())))
+            taken = copy.deepcopy(data)  # the attempt that held the lease died: taken over
+            taken.update(lease_expires_at=now + IN_PROGRESS_LEASE, resumed_at=now, expires_at=now + IDEMPOTENCY_RETENTION)
+            self.store.write(record, taken)
+            return _IdempotencyClaim(self.store.versions[record], resumed=True)
+
+    def _complete(self, record: str, version: int, answer: dict[str, Any]) -> None:
+        with self.store.lock:
+            if self.store.versions.get(record) == version:  # else a retry took the record over: its answer is kept
+                self.store.write(record, {**self.store.docs[record], "state": "completed", **copy.deepcopy(answer)})
+
+    def _release(self, record: str, version: int) -> None:
+        with self.store.lock:
+            if self.store.versions.get(record) == version:
+                self.store.delete(record)
+
+
+@dataclass(frozen=True)
+class _IdempotencyClaim:
+    version: int
+    resumed: bool
 
 
 # -- people -----------------------------------------------------------------------------------
@@ -300,7 +450,7 @@ class FakeConnectionRepository:
         key = connection_id(uid, provider)
         with self.store.lock:
             if key not in self.store.docs:
-                raise gexc.NotFound("No document to update")
+                raise DoesNotExist(key)
             document = copy.deepcopy(self.store.docs[key])
             apply_fields(document, fields)
             self.store.write(key, document)
@@ -394,7 +544,7 @@ class FakeOAuthStateRepository:
     def add(self, state: OAuthState) -> None:
         with self._lock:
             if state.state_hash in self.states:
-                raise gexc.Conflict("Document already exists")
+                raise AlreadyExists(state.state_hash)
             self.states[state.state_hash] = replace(state, browser_binding=None)
 
     def get(self, state_hash: str) -> OAuthState | None:
@@ -453,7 +603,7 @@ class FakeOutbox:
     def _update(self, email_id: str, fields: Mapping[str, Any]) -> None:
         with self._lock:
             if email_id not in self.records:
-                raise gexc.NotFound("No document to update")
+                raise DoesNotExist(f"outbox/{email_id}")
             record = self.records[email_id]
             record.pop("lease_until", None)
             record.update(copy.deepcopy(dict(fields)))
@@ -547,3 +697,175 @@ class FakeMailer:
         if result.ok:
             self.sent.append((email, custom_args))
         return result
+
+
+# -- scheduling (SPEC §2.6) -------------------------------------------------------------------
+
+
+def _created_order(doc_id: str, document: Mapping[str, Any]) -> tuple[bool, float, str]:
+    """Firestore's order of ``created_at`` (null before every timestamp), then the document id."""
+    created = document.get("created_at")
+    return (created is not None, created.timestamp() if created is not None else 0.0, doc_id)
+
+
+class FakeSchedulingConfigRepository:
+    """Kept as the documents SchedulingConfigRepository writes (its own mapping functions)."""
+
+    def __init__(self) -> None:
+        self.store = _Documents()
+
+    def add(self, config: SchedulingConfig) -> None:
+        with self.store.lock:
+            if config.id in self.store.docs:
+                raise AlreadyExists(config.id)
+            self.store.write(config.id, config_to_document(config))
+
+    def get(self, config_id: str) -> SchedulingConfig | None:
+        if not storable_id(config_id):
+            return None
+        data = self.store.docs.get(config_id)
+        return config_from_document(config_id, copy.deepcopy(data)) if data is not None else None
+
+    def list(self, *, workspace_id: str, host_uid: str | None, limit: int) -> list[SchedulingConfig]:
+        with self.store.lock:
+            found = [
+                (i, d)
+                for i, d in self.store.docs.items()
+                if d["workspace_id"] == workspace_id and (not host_uid or d["host_uid"] == host_uid)
+            ]
+            found.sort(key=lambda item: _created_order(*item))
+            return [config_from_document(i, copy.deepcopy(d)) for i, d in found[:limit]]
+
+    def replace(self, config: SchedulingConfig) -> None:
+        with self.store.lock:
+            if config.id not in self.store.docs:
+                raise DoesNotExist(config.id)
+            self.store.write(config.id, config_to_document(config))
+
+    def delete(self, config_id: str) -> bool:
+        with self.store.lock:
+            if config_id not in self.store.docs:
+                return False
+            self.store.delete(config_id)
+            return True
+
+
+class FakeBookingLinkRepository:
+    """Kept as the documents BookingLinkRepository writes; ``rates`` are the
+    booking_link_rates counters by id, as the adapter writes them."""
+
+    def __init__(self) -> None:
+        self.store = _Documents()
+        self.rates: dict[str, dict[str, Any]] = {}
+
+    def add(self, link: BookingLink) -> None:
+        with self.store.lock:
+            if link.id in self.store.docs:
+                raise AlreadyExists(link.id)
+            self.store.write(link.id, link_to_document(link))
+
+    def get(self, link_id: str) -> BookingLink | None:
+        if not storable_id(link_id):
+            return None
+        data = self.store.docs.get(link_id)
+        return link_from_document(link_id, copy.deepcopy(data)) if data is not None else None
+
+    def document(self, link_id: str) -> dict[str, Any] | None:
+        """Test inspection: the stored fields, as the Firestore console shows them."""
+        return copy.deepcopy(self.store.docs.get(link_id))
+
+    def list(self, *, workspace_id: str, host_uid: str | None, config_id: str | None, limit: int) -> list[BookingLink]:
+        with self.store.lock:
+            found = [
+                (i, d)
+                for i, d in self.store.docs.items()
+                if d["workspace_id"] == workspace_id
+                and (not host_uid or d["host_uid"] == host_uid)
+                and (not config_id or d["config_id"] == config_id)
+            ]
+            found.sort(key=lambda item: _created_order(*item), reverse=True)
+            return [link_from_document(i, copy.deepcopy(d)) for i, d in found[:limit]]
+
+    def _change(self, link_id: str, fields: Mapping[str, Any]) -> None:
+        document = copy.deepcopy(self.store.docs[link_id])
+        apply_fields(document, fields)
+        self.store.write(link_id, document)
+
+    def revoke(self, link_id: str, at: datetime) -> BookingLink | None:
+        with self.store.lock:
+            data = self.store.docs.get(link_id) if storable_id(link_id) else None
+            if data is None:
+                return None
+            if data.get("revoked_at") is None:
+                self._change(link_id, {"revoked_at": at})
+            return self.get(link_id)
+
+    def claim_single_use(self, link_id: str, interview_id: str, at: datetime) -> bool:
+        with self.store.lock:
+            data = self.store.docs.get(link_id) if storable_id(link_id) else None
+            if data is None:
+                raise DoesNotExist(link_id)
+            if not data.get("single_use"):
+                return True
+            if data.get("used_by") is not None:
+                return bool(data["used_by"] == interview_id)
+            self._change(link_id, {"used_at": at, "used_by": interview_id})
+            return True
+
+    def release_single_use(self, link_id: str, interview_id: str) -> None:
+        with self.store.lock:
+            data = self.store.docs.get(link_id) if storable_id(link_id) else None
+            if data is not None and data.get("used_by") == interview_id:
+                document = copy.deepcopy(data)
+                document.pop("used_at", None)
+                document.pop("used_by", None)
+                self.store.write(link_id, document)
+
+    def record_booking(self, link_id: str, at: datetime, *, hourly_limit: int) -> bool:
+        if not storable_id(link_id):
+            raise DoesNotExist(link_id)
+        with self.store.lock:
+            key = rate_id(link_id, at)
+            counter = {**self.rates.get(key, {}), **rate_fields(link_id, at)}
+            counter["count"] = counter.get("count", 0) + 1
+            self.rates[key] = counter
+            if counter["count"] > hourly_limit:
+                return False
+            if link_id not in self.store.docs:
+                raise DoesNotExist(link_id)
+            self._change(link_id, {"booking_count": self.store.docs[link_id].get("booking_count", 0) + 1})
+            return True
+
+
+class FakeHostBookings:
+    """The two HostBookings queries over a FakeInterviewRepository's documents."""
+
+    def __init__(self, interviews: FakeInterviewRepository):
+        self._repo = interviews
+
+    def active_between(
+        self, *, workspace_id: str, host_uid: str, start_from: datetime, start_before: datetime
+    ) -> list[Interview]:
+        active = {s.value for s in (InterviewStatus.PENDING, InterviewStatus.CONFIRMED)}
+        with self._repo.store.lock:
+            found = [
+                (d["start"], i, d)
+                for i, d in _documents(self._repo)
+                if d["workspace_id"] == workspace_id
+                and d["host"].get("uid") == host_uid
+                and d["status"] in active
+                and start_from <= d["start"] < start_before
+            ]
+            return [interview_from_document(i, copy.deepcopy(d)) for _, i, d in sorted(found, key=lambda f: f[:2])]
+
+    def pending_requests(self, *, workspace_id: str, host_uid: str, guest_email: str, since: datetime) -> int:
+        key = guest_email_key(guest_email)
+        return sum(
+            1
+            for _, d in _documents(self._repo)
+            if d["workspace_id"] == workspace_id
+            and d["host"].get("uid") == host_uid
+            and d["status"] == InterviewStatus.PENDING.value
+            and d.get("guest_email_key") == key
+            and d["start"] >= since
+        )

@@ -6,7 +6,10 @@ Google documents and clients trip over are kept: client event ids are base32hex 
 reusable (not even after deletion); a deleted event reads back as `status: "cancelled"` and
 a second delete is 410; conference data is ignored without `conferenceDataVersion=1`; Meet
 creation is asynchronous (`pending`, then `success` or `failure` on a later read); free/busy
-counts opaque, non-cancelled events and reports unknown calendars per calendar.
+counts opaque, non-cancelled events (all-day ones from midnight to midnight in their
+calendar's zone), merges each calendar's overlapping periods, clips them to the window,
+refuses windows over 90 days (`timeRangeTooLong`) and reports unknown calendars and
+queries over 50 calendars per calendar.
 
 Errors carry Calendar's v3 shape, `error.errors[{domain, reason, message}]`, which
 googleapiclient reads (`HttpError.error_details`, and its retry of 403 rate limits).
@@ -27,7 +30,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,6 +47,12 @@ CONTROL = "/sandbox/calendar"
 MEET_ICON = "https://fonts.gstatic.com/s/i/productlogos/meet_2020q4/v6/web-512dp/logo_meet_2020q4_color_2x_web_512dp.png"
 EVENT_ID = re.compile(r"[a-v0-9]{5,1024}")  # base32hex, as Google requires of client ids
 MAX_FREEBUSY_CALENDARS = 50  # Google's cap on calendarExpansionMax
+# The longest window freebusy.query answers; a longer one is a 400 `timeRangeTooLong`, "The
+# requested time range is too long." Google does not document the figure: 90 days is what
+# clients observe, e.g. Cal.com, which splits its queries into spans of at most 90 days for
+# this error (calcom/cal.com PRs #11696 and #11962, "The Google /freeBusy endpoint has a
+# maximum time span of 90 days").
+MAX_FREEBUSY_RANGE = timedelta(days=90)
 ROLE_RANK = {"freeBusyReader": 0, "reader": 1, "writerWithoutPrivateAccess": 2, "writer": 3, "owner": 4}
 # Event fields the server owns: ignored in patch/update bodies (clients often send a whole
 # event back); `conferenceData` is handled on its own, as `conferenceDataVersion` decides.
@@ -470,16 +479,28 @@ class Calendar:
     def add_busy_event(
         self,
         calendar_id: str,
-        start: datetime | str,
-        end: datetime | str,
+        start: datetime | date | str,
+        end: datetime | date | str,
         summary: str = "Busy",
         transparency: str = "opaque",
     ) -> JsonObject:
-        """Add an event as its owner would; an unknown calendar id is taken as an account's primary."""
+        """Add an event as its owner would; an unknown calendar id is taken as an account's primary.
+
+        `start` and `end` are both RFC 3339 date-times (with an offset), or both dates
+        (`yyyy-mm-dd`, end exclusive) for an all-day event, busy from midnight to midnight
+        in the calendar's zone."""
         start, end = (t if isinstance(t, str) else t.isoformat() for t in (start, end))
-        if not (is_rfc3339(start) and is_rfc3339(end)):
-            raise GoogleError(400, f"start and end must be RFC 3339 date-times, got {start!r} and {end!r}")
-        body = {"summary": summary, "start": {"dateTime": start}, "end": {"dateTime": end}, "transparency": transparency}
+        if transparency not in ("opaque", "transparent"):
+            raise GoogleError(400, f"transparency must be opaque or transparent, got {transparency!r}")
+        if _is_day(start) and _is_day(end):
+            kind = "date"
+        elif is_rfc3339(start) and is_rfc3339(end) and parse_rfc3339(start).tzinfo and parse_rfc3339(end).tzinfo:
+            kind = "dateTime"
+        else:
+            raise GoogleError(
+                400, f"start and end must both be RFC 3339 date-times with an offset, or both dates, got {start!r} and {end!r}"
+            )
+        body = {"summary": summary, "start": {kind: start}, "end": {kind: end}, "transparency": transparency}
         with self._lock:
             if calendar_id not in self._calendars:
                 self._list_for(calendar_id)
@@ -589,6 +610,8 @@ class Calendar:
                 raise CalendarError(
                     400, "The specified time range is empty.", "timeRangeEmpty", domain="calendar", parameter="timeMax"
                 )
+            if time_max - time_min > MAX_FREEBUSY_RANGE:
+                raise CalendarError(400, "The requested time range is too long.", "timeRangeTooLong", domain="calendar")
             zone = _zone(body.get("timeZone") or "UTC", "timeZone")
             items = body.get("items") or []
             limit = min(int(body.get("calendarExpansionMax") or MAX_FREEBUSY_CALENDARS), MAX_FREEBUSY_CALENDARS)
@@ -809,6 +832,14 @@ def _has_properties(resource: JsonObject, args: MultiDict[str, str]) -> bool:
             if (properties.get(scope) or {}).get(name) != value:
                 return False
     return True
+
+
+def _is_day(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value))
 
 
 def _body_instant(body: JsonObject, name: str) -> datetime:

@@ -11,20 +11,15 @@ import functions_framework
 
 # Every delivery reads and writes Firestore: load its client library before gunicorn forks.
 import shared.adapters.firestore  # noqa: F401
-from shared.auth.callers import authenticate_service
+from shared.auth.callers import internal_router
 from shared.bootstrap import container
 from shared.errors import BadRequest
-from shared.http import Request, Router, is_id
+from shared.http import Request, is_id
 
 EMAIL_ID_MAX = 500  # a Cloud Tasks task id: the queue names each task after its email
 
 
-def _cloud_tasks(request: Request):
-    return authenticate_service(request.bearer_token(), service_tokens=container().service_tokens, caller="Cloud Tasks")
-
-
-container()  # read the configuration now: a bad value stops the instance at start-up
-router = Router("email_worker", container, auth=_cloud_tasks)
+router = internal_router("email_worker", container, caller="Cloud Tasks")  # reads the configuration now
 
 
 @router.route("POST", "/")

@@ -22,6 +22,7 @@ from shared.auth.callers import authenticate_user
 from shared.bootstrap import container
 from shared.domain.models import InterviewStatus
 from shared.http import ID_PATTERN, Request, Router
+from shared.services.interviews.requests import parse_analytics_query, parse_list_query
 
 container()  # read the configuration now: a bad value stops the instance at start-up
 
@@ -30,7 +31,8 @@ def _host_or_admin(request: Request):
     return authenticate_user(request.bearer_token(), id_tokens=container().id_tokens)
 
 
-# Every route authenticates (a Firebase ID token) before anything reads the body.
+# Every route authenticates (a Firebase ID token) before anything reads the body; a handler parses
+# the query string (shared.services.interviews.requests) before its use case runs.
 router = Router("interviews", container, auth=_host_or_admin)
 ONE = rf"/interviews/(?P<interview_id>{ID_PATTERN})"
 
@@ -49,7 +51,7 @@ def create(request: Request):
 
 @router.route("GET", "/interviews")
 def list_interviews(request: Request):
-    return container().interview_service.list(request.caller, request.query)
+    return container().interview_service.list(request.caller, parse_list_query(request.query))
 
 
 @router.route("GET", ONE)
@@ -87,7 +89,7 @@ def no_show(request: Request):
 
 @router.route("GET", "/analytics")
 def analytics(request: Request):
-    return container().analytics.report(request.caller, request.query)
+    return container().analytics.report(request.caller, parse_analytics_query(request.query))
 
 
 @functions_framework.http

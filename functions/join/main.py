@@ -6,7 +6,6 @@ GET  /portal/{id}           the "join via portal" page of emailed links (HTML, n
 Auth: a Firebase ID token (host or guest) or a signed guest link token, as a bearer token.
 """
 
-import secrets
 from datetime import datetime
 from typing import NamedTuple
 
@@ -65,32 +64,12 @@ def portal_page(request: Request) -> flask.Response:
     """The same static page for every interview: no auth, no read, nothing about the
     interview in it. Its script takes the guest link token from the URL fragment (never
     sent to a server) and calls the two routes above with it."""
-    from shared.pages import render
+    from shared.pages import page_response
 
-    nonce = secrets.token_urlsafe(18)
-    html = render("portal.html", nonce=nonce)
-    return flask.Response(
-        html,
-        status=200,
-        content_type="text/html; charset=utf-8",
-        headers={
-            "Content-Security-Policy": "; ".join(
-                [
-                    "default-src 'none'",
-                    f"script-src 'nonce-{nonce}'",
-                    f"style-src 'nonce-{nonce}'",
-                    "connect-src 'self'",
-                    "img-src 'self' data:",
-                    "media-src 'self' blob: mediastream:",
-                    "base-uri 'none'",
-                    "form-action 'none'",
-                    "frame-ancestors 'none'",
-                ]
-            ),
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff",
-            "X-Frame-Options": "DENY",
+    return page_response(
+        "portal.html",
+        extra_csp=("media-src 'self' blob: mediastream:",),  # the camera and microphone check
+        extra_headers={
             "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
             "Cross-Origin-Opener-Policy": "same-origin-allow-popups",
         },

@@ -9,17 +9,11 @@ import functions_framework
 
 # Every run queries Firestore: load its client library before gunicorn forks.
 import shared.adapters.firestore  # noqa: F401
-from shared.auth.callers import authenticate_service
+from shared.auth.callers import internal_router
 from shared.bootstrap import container
-from shared.http import Request, Router
+from shared.http import Request
 
-
-def _scheduler(request: Request):
-    return authenticate_service(request.bearer_token(), service_tokens=container().service_tokens, caller="Cloud Scheduler")
-
-
-container()  # read the configuration now: a bad value stops the instance at start-up
-router = Router("reminders", container, auth=_scheduler)
+router = internal_router("reminders", container, caller="Cloud Scheduler")  # reads the configuration now
 
 
 @router.route("POST", "/")

@@ -4,6 +4,9 @@
 - ``oauth_states/{sha256(state)}``: one per connect attempt; the state itself is never
   stored, only its hash, and the PKCE verifier only encrypted. ``expires_at`` is the
   field a Firestore TTL policy deletes on.
+
+Firestore's refusals are the ports' (shared.ports): ``Conflict`` on a create is
+``AlreadyExists``, ``NotFound`` on an update ``DoesNotExist``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.domain.connections import (
@@ -22,7 +26,7 @@ from shared.domain.connections import (
     ProviderError,
     SealedSecret,
 )
-from shared.ports import ConnectedEntry, ReauthIncident
+from shared.ports import AlreadyExists, ConnectedEntry, DoesNotExist, ReauthIncident
 
 CONNECTIONS = "connections"
 OAUTH_STATES = "oauth_states"
@@ -126,7 +130,11 @@ class ConnectionRepository:
         self._ref(connection.uid, connection.provider).set(connection_to_document(connection))
 
     def update(self, uid: str, provider: str, fields: Mapping[str, Any]) -> None:
-        self._ref(uid, provider).update(dict(fields))
+        """Set field paths; ``DoesNotExist`` if there is no such connection."""
+        try:
+            self._ref(uid, provider).update(dict(fields))
+        except gexc.NotFound:
+            raise DoesNotExist(connection_id(uid, provider)) from None
 
     def record_sync(self, uid: str, provider: str, calendars: tuple[CalendarEntry, ...], at: datetime) -> None:
         self.update(
@@ -240,18 +248,21 @@ class OAuthStateRepository:
         self._collection = client.collection(OAUTH_STATES)
 
     def add(self, state: OAuthState) -> None:
-        self._collection.document(state.state_hash).create(
-            {
-                "uid": state.uid,
-                "workspace_id": state.workspace_id,
-                "provider": state.provider,
-                "result_url": state.result_url,
-                "code_verifier": sealed_to_document(state.code_verifier),
-                "login_hint": state.login_hint,
-                "created_at": state.created_at,
-                "expires_at": state.expires_at,
-            }
-        )
+        """Create; ``AlreadyExists`` if the hash is taken."""
+        document = {
+            "uid": state.uid,
+            "workspace_id": state.workspace_id,
+            "provider": state.provider,
+            "result_url": state.result_url,
+            "code_verifier": sealed_to_document(state.code_verifier),
+            "login_hint": state.login_hint,
+            "created_at": state.created_at,
+            "expires_at": state.expires_at,
+        }
+        try:
+            self._collection.document(state.state_hash).create(document)
+        except gexc.Conflict:  # ALREADY_EXISTS (gRPC's AlreadyExists is a Conflict too)
+            raise AlreadyExists(state.state_hash) from None
 
     def get(self, state_hash: str) -> OAuthState | None:
         snapshot = self._collection.document(state_hash).get()

@@ -7,7 +7,13 @@ as their string values, absent optional fields left out.
 Collections (top level, every document carries ``workspace_id``):
 - ``workspaces/{workspace_id}``
 - ``users/{uid}`` (uid = Firebase Auth uid)
-- ``interviews/{interview_id}``
+- ``interviews/{interview_id}``; one booked through a booking link has ``origin`` (``config_id``,
+  ``link_id``, ``buffer_before_minutes``, ``buffer_after_minutes``), and every one is written with
+  ``guest_email_key`` (the guest email trimmed and lower-cased, never read back: the booking
+  links' per-guest limit counts on it, shared/adapters/scheduling.py)
+
+Firestore's refusals are the ports' (shared.ports): ``Conflict`` on a create is
+``AlreadyExists``, ``NotFound`` on an update ``DoesNotExist``.
 """
 
 from __future__ import annotations
@@ -16,10 +22,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from shared.domain.models import (
     Attendance,
+    BookingOrigin,
+    Cancellation,
     Interview,
     InterviewStatus,
     InterviewType,
@@ -31,6 +40,7 @@ from shared.domain.models import (
     User,
     Workspace,
 )
+from shared.ports import AlreadyExists, DoesNotExist
 
 WORKSPACES = "workspaces"
 USERS = "users"
@@ -104,7 +114,43 @@ def interview_to_document(interview: Interview) -> dict[str, Any]:
             "next_reminder_at": interview.next_reminder_at,
             "outcome": None if interview.outcome is None else _outcome_doc(interview.outcome),
             "actual_duration_minutes": None if interview.outcome is None else interview.outcome.actual_duration_minutes,
+            "origin": None if interview.origin is None else _origin_doc(interview.origin),
+            "cancellation": None
+            if interview.cancellation is None
+            else _drop_none(
+                {"by": interview.cancellation.by, "reason": interview.cancellation.reason, "at": interview.cancellation.at}
+            ),
+            "guest_email_key": guest_email_key(interview.guest.email),
         }
+    )
+
+
+def guest_email_key(email: str) -> str:
+    """The guest's email as the booking links' per-guest limit compares it (``guest_email_key``,
+    derived on every write, never read back): trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+def _origin_doc(origin: BookingOrigin) -> dict[str, Any]:
+    return _drop_none(
+        {
+            "config_id": origin.config_id,
+            "link_id": origin.link_id,
+            "buffer_before_minutes": origin.buffer_before_minutes,
+            "buffer_after_minutes": origin.buffer_after_minutes,
+        }
+    )
+
+
+def _origin(data: Any) -> BookingOrigin | None:
+    """Absent (every interview created before booking links, and every host-created one): None."""
+    if not isinstance(data, Mapping) or not data.get("config_id"):
+        return None
+    return BookingOrigin(
+        config_id=str(data["config_id"]),
+        link_id=data.get("link_id"),
+        buffer_before_minutes=int(data.get("buffer_before_minutes", 0)),
+        buffer_after_minutes=int(data.get("buffer_after_minutes", 0)),
     )
 
 
@@ -119,6 +165,12 @@ def _outcome_doc(outcome: Outcome) -> dict[str, Any]:
             "decided_at": outcome.decided_at,
         }
     )
+
+
+def _cancellation(data: Any) -> Cancellation | None:
+    if not isinstance(data, dict) or not isinstance(data.get("by"), str):
+        return None
+    return Cancellation(data["by"], data.get("reason"), data.get("at"))
 
 
 def interview_from_document(doc_id: str, data: Mapping[str, Any]) -> Interview:
@@ -160,6 +212,8 @@ def interview_from_document(doc_id: str, data: Mapping[str, Any]) -> Interview:
         reminders_done=tuple(int(o) for o in (data.get("reminders") or {}).get("done_minutes", ())),
         next_reminder_at=_utc(data.get("next_reminder_at")),
         outcome=_outcome(data.get("outcome")),
+        origin=_origin(data.get("origin")),
+        cancellation=_cancellation(data.get("cancellation")),
     )
 
 
@@ -187,11 +241,21 @@ class InterviewRepository:
         return interview_from_document(snapshot.id, snapshot.to_dict() or {}) if snapshot.exists else None
 
     def add(self, interview: Interview) -> None:
-        """Create; fails with ``google.api_core.exceptions.Conflict`` if the id is taken."""
-        self._collection.document(interview.id).create(interview_to_document(interview))
+        """Create; ``AlreadyExists`` if the id is taken."""
+        try:
+            self._collection.document(interview.id).create(interview_to_document(interview))
+        except gexc.Conflict:  # ALREADY_EXISTS (gRPC's AlreadyExists is a Conflict too)
+            raise AlreadyExists(interview.id) from None
 
     def update(self, interview_id: str, fields: Mapping[str, Any]) -> None:
-        self._collection.document(interview_id).update(dict(fields))
+        """Set field paths; ``DoesNotExist`` if the interview is not stored."""
+        self._update(interview_id, dict(fields))
+
+    def _update(self, interview_id: str, fields: dict[str, Any]) -> None:
+        try:
+            self._collection.document(interview_id).update(fields)
+        except gexc.NotFound:
+            raise DoesNotExist(interview_id) from None
 
     def list(
         self,
@@ -242,7 +306,7 @@ class InterviewRepository:
         }
         if interview.attendance.get(participant, Attendance()).first_joined_at is None:
             update[f"{prefix}.first_joined_at"] = at
-        self._collection.document(interview.id).update(update)
+        self._update(interview.id, update)
 
 
 def _offsets(value: Any) -> tuple[int, ...] | None:

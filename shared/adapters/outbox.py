@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from shared.ports import FINAL_EMAIL_STATES, ClaimedEmail, LeaseHeld, OutboxEmail
+from shared.ports import FINAL_EMAIL_STATES, ClaimedEmail, DoesNotExist, LeaseHeld, OutboxEmail
 
 OUTBOX = "outbox"
 MAX_BATCH_WRITES = 500  # Firestore's limit of writes in one batch
@@ -101,16 +101,25 @@ class FirestoreOutbox:
     def release(self, email_id: str, code: str, message: str, now: datetime) -> None:
         from google.cloud import firestore
 
-        self._collection.document(email_id).update(
+        self._update(
+            email_id,
             {
                 "status": "queued",
                 "lease_until": firestore.DELETE_FIELD,
                 "updated_at": now,
                 "last_error": {"code": code, "message": message[:300], "at": now},
-            }
+            },
         )
 
     def finish(self, email_id: str, fields: Mapping[str, Any], now: datetime) -> None:
         from google.cloud import firestore
 
-        self._collection.document(email_id).update({**fields, "lease_until": firestore.DELETE_FIELD, "updated_at": now})
+        self._update(email_id, {**fields, "lease_until": firestore.DELETE_FIELD, "updated_at": now})
+
+    def _update(self, email_id: str, fields: Mapping[str, Any]) -> None:
+        from google.api_core import exceptions
+
+        try:
+            self._collection.document(email_id).update(dict(fields))
+        except exceptions.NotFound:
+            raise DoesNotExist(f"outbox/{email_id}") from None

@@ -1,13 +1,20 @@
-"""Authenticating a front-end caller from its ``Authorization`` header."""
+"""Authenticating a caller from its ``Authorization`` header: a front-end's user or guest,
+or an internal function's one caller (Cloud Scheduler, Cloud Tasks; ``internal_router``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from shared.auth.guest_links import GuestLinks, is_guest_token
 from shared.auth.principal import Principal
 from shared.auth.tokens import FirebaseTokenVerifier, ServiceTokenVerifier
 from shared.errors import Unauthenticated
+from shared.http import Request, Router
+
+if TYPE_CHECKING:
+    from shared.bootstrap import Container
 
 
 def authenticate_participant(
@@ -35,3 +42,17 @@ def authenticate_service(bearer: str | None, *, service_tokens: ServiceTokenVeri
     if not bearer:
         raise Unauthenticated(f"Only {caller} may call this function.", code="missing_credentials")
     return service_tokens.verify(bearer)
+
+
+def internal_router(function: str, container: Callable[[], Container], *, caller: str) -> Router:
+    """The Router of an internal function: every route accepts only the OIDC token of its one
+    caller's service account (``authenticate_service``; ``caller`` names it in the refusal).
+
+    The configuration is read now: a bad value stops the instance at start-up, not on a request.
+    """
+
+    def internal_caller(request: Request) -> Principal:
+        return authenticate_service(request.bearer_token(), service_tokens=container().service_tokens, caller=caller)
+
+    container()
+    return Router(function, container, auth=internal_caller)

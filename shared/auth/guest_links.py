@@ -23,7 +23,11 @@ from shared.errors import Unauthenticated
 from shared.secrets import SecretNotFound, Secrets
 
 PREFIX = "cvg1"
-JOIN = "join"
+# Purposes: a token signed for one never verifies for another (``verify(purpose=...)``).
+JOIN = "join"  # the portal join page (the guest's view and join)
+MANAGE = "manage"  # the guest's manage page: see, cancel or reschedule its booking
+CONFIRM = "confirm"  # the host's answer to a pending booking request: confirm it
+DECLINE = "decline"  # ... or decline it
 MAX_TOKEN_LENGTH = 1024
 KEY_VERSION = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)
 
@@ -37,9 +41,21 @@ class GuestLinks:
         self._secrets = secrets
         self._secret_name = secret_name
 
-    def sign(self, *, interview_id: str, workspace_id: str, expires_at: datetime, purpose: str = JOIN) -> str:
+    def sign(
+        self, *, interview_id: str, workspace_id: str, expires_at: datetime, purpose: str = JOIN, version: int | None = None
+    ) -> str:
+        """``version``: the interview's revision the link answers for (a confirm / decline link of
+        a request that the guest has moved since must not confirm the new time unseen)."""
         key = self._secrets.get(self._secret_name, "latest")
-        payload = {"iid": interview_id, "ws": workspace_id, "p": purpose, "exp": int(expires_at.timestamp()), "kv": key.version}
+        payload: dict[str, object] = {
+            "iid": interview_id,
+            "ws": workspace_id,
+            "p": purpose,
+            "exp": int(expires_at.timestamp()),
+            "kv": key.version,
+        }
+        if version is not None:
+            payload["v"] = version
         body = f"{PREFIX}.{b64url_encode(json.dumps(payload, separators=(',', ':'), sort_keys=True).encode())}"
         mac = hmac.new(key.value, body.encode("ascii"), hashlib.sha256).digest()
         return f"{body}.{b64url_encode(mac)}"
@@ -81,4 +97,5 @@ class GuestLinks:
             subject="guest",
             workspace_id=str(payload.get("ws")),
             interview_id=str(payload.get("iid")),
+            link_version=payload["v"] if isinstance(payload.get("v"), int) else None,
         )

@@ -24,6 +24,7 @@ class Principal:
     email_verified: bool = False
     workspace_id: str | None = None
     interview_id: str | None = None  # guest links only
+    link_version: int | None = None  # a respond link: the interview's SEQUENCE it was signed for
 
 
 def host_principal(interview: Interview) -> Principal:

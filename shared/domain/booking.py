@@ -19,21 +19,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.api_limits import (
+    CANDIDATE_EMAIL_MAX_LENGTH,
+    DURATION_MINUTES_DEFAULT,
+    DURATION_MINUTES_MAX,
+    DURATION_MINUTES_MIN,
+    PHONE_PATTERN,
+)
 from shared.domain.errors import InvalidInput, RuleViolation
 from shared.domain.models import InterviewType
 from shared.domain.timezones import parse_rfc3339
 
-MAX_NAME = 200
-MAX_JOB_TITLE = 200
-MAX_NOTE = 2000
-MAX_LOCATION = 500
-MAX_PHONE = 40
-MAX_EMAIL = 254
-MAX_URL = 2000
+# The limits of request fields (lengths, patterns, duration bounds) are the API document's:
+# shared.api_limits, generated from docs/openapi.yaml.
 EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 )
-PHONE = re.compile(r"\+?[0-9][0-9 ()./-]{3,38}")
+PHONE = re.compile(PHONE_PATTERN)
 BASE32HEX = "0123456789abcdefghijklmnopqrstuv"
 # An opaque id (interview, user, candidate): letters, digits, _ and -, never Firestore's reserved
 # __name__ form. The same rule as shared.http.ID_PATTERN, which matches ids inside paths.
@@ -45,9 +47,9 @@ _UNICODE_LINE_BREAKS = "\u2028\u2029"
 
 @dataclass(frozen=True)
 class BookingLimits:
-    min_duration: int = 15
-    max_duration: int = 480
-    default_duration: int = 60
+    min_duration: int = DURATION_MINUTES_MIN
+    max_duration: int = DURATION_MINUTES_MAX
+    default_duration: int = DURATION_MINUTES_DEFAULT
     horizon_days: int = 365
 
 
@@ -125,7 +127,7 @@ def parse_instant(value: Any, field: str) -> datetime:
 
 
 def valid_email(value: Any, field: str) -> str:
-    if not isinstance(value, str) or len(value) > MAX_EMAIL or not EMAIL.fullmatch(value.strip()):
+    if not isinstance(value, str) or len(value) > CANDIDATE_EMAIL_MAX_LENGTH or not EMAIL.fullmatch(value.strip()):
         raise RuleViolation(f"{field} is not a valid email address.", code="invalid_email", details={"field": field})
     return value.strip()
 

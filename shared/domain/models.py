@@ -85,6 +85,23 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Cancellation:
+    """Who cancelled (``host`` — a host or admin — or ``guest``, through its manage link), why, and when."""
+
+    by: str
+    reason: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BookingOrigin:
+    config_id: str
+    link_id: str | None = None
+    buffer_before_minutes: int = 0
+    buffer_after_minutes: int = 0
+
+
+@dataclass(frozen=True)
 class Interview:
     id: str
     workspace_id: str
@@ -113,6 +130,10 @@ class Interview:
     reminders_done: tuple[int, ...] = ()
     next_reminder_at: datetime | None = None
     outcome: Outcome | None = None
+    # Booked through a booking link (SPEC §2.6): the configuration and link it came from, and
+    # the buffers it keeps free around itself (availability subtracts [start - before, end + after)).
+    origin: BookingOrigin | None = None
+    cancellation: Cancellation | None = None
 
     @property
     def end(self) -> datetime:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
+from shared.api_limits import TIMESTAMP_MAX_LENGTH, TIMEZONE_MAX_LENGTH
 from shared.domain.errors import RuleViolation
 
 if TYPE_CHECKING:  # zoneinfo (and the sysconfig it reads) loads on the first zone asked for, not with the module
@@ -20,7 +21,7 @@ def zone(name: str) -> ZoneInfo:
     """The IANA zone called ``name``; a clear refusal (a 422) for anything else (including paths)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+    if not name or len(name) > TIMEZONE_MAX_LENGTH or name.startswith(("/", ".")) or ".." in name:
         raise RuleViolation(f"Unknown time zone {name!r}.", code="unknown_time_zone", details={"timezone": name})
     try:
         return ZoneInfo(name)
@@ -68,7 +69,7 @@ def local_to_utc(day: date, at: time, tz_name: str, utc_offset: timedelta | None
 
 def parse_rfc3339(value: str) -> datetime:
     """An RFC 3339 timestamp with an explicit offset (``Z`` or ``±HH:MM``), as UTC."""
-    if not isinstance(value, str) or len(value) > 40 or "T" not in value.upper():
+    if not isinstance(value, str) or len(value) > TIMESTAMP_MAX_LENGTH or "T" not in value.upper():
         raise RuleViolation(
             "Timestamps must be RFC 3339 with an offset, e.g. 2026-05-01T09:30:00+02:00.", code="invalid_timestamp"
         )

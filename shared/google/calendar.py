@@ -10,13 +10,36 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from shared.config import Settings
-from shared.domain.connections import CalendarEntry
+from shared.domain.connections import CalendarEntry, GoogleAuthRequired
 from shared.errors import Unavailable, UpstreamError
 
 PAGE_SIZE = 250
+# freebusy.query's own limits: at most 50 calendars (calendarExpansionMax, documented) and a
+# window of at most 90 days (undocumented; Google answers 400 `timeRangeTooLong` beyond it,
+# see devstack/sandbox/calendar.py). Callers keep within, so one query always suffices.
+FREEBUSY_MAX_CALENDARS = 50
+FREEBUSY_MAX_RANGE = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class FreeBusy:
+    """The answer of one freebusy.query over several calendars.
+
+    ``busy``: the busy periods of all calendars together, as aware UTC ``(start, end)`` pairs
+    (end exclusive), sorted, overlapping or touching periods merged. ``errors``: calendar id →
+    Google's reason (e.g. ``notFound``) for each calendar Google could not answer for; such a
+    calendar's time is unknown, not free, and the caller decides what that means.
+    """
+
+    busy: tuple[tuple[datetime, datetime], ...]
+    errors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 class GoogleApi:
@@ -68,6 +91,91 @@ class CalendarApi(GoogleApi):
             page_token = page.get("nextPageToken")
             if not page_token:
                 return tuple(entries)
+
+    def free_busy(self, credentials: Any, calendar_ids: Sequence[str], time_min: datetime, time_max: datetime) -> FreeBusy:
+        """Busy periods of ``calendar_ids`` in [time_min, time_max) from ONE freebusy.query.
+
+        ``ValueError`` before any call for naive or empty windows, over 50 distinct calendars or
+        a window over 90 days. No calendar: no call, nothing busy. Errors as ``execute`` maps
+        them (429/5xx after its retries: ``Unavailable``; other refusals: ``UpstreamError``);
+        Google refusing the grant while the call refreshes the token: ``GoogleAuthRequired``
+        (``needs_reauth``), as the credentials manager raises it.
+        """
+        ids = list(dict.fromkeys(calendar_ids))  # in order, each once
+        if time_min.tzinfo is None or time_max.tzinfo is None:
+            raise ValueError("free_busy needs aware datetimes")
+        if time_max <= time_min:
+            raise ValueError("free_busy needs time_max after time_min")
+        if time_max - time_min > FREEBUSY_MAX_RANGE:
+            raise ValueError(f"free_busy covers at most {FREEBUSY_MAX_RANGE.days} days in one query")
+        if len(ids) > FREEBUSY_MAX_CALENDARS:
+            raise ValueError(f"free_busy covers at most {FREEBUSY_MAX_CALENDARS} calendars in one query")
+        if not ids:
+            return FreeBusy(busy=())
+        body = {
+            "timeMin": _utc_rfc3339(time_min),
+            "timeMax": _utc_rfc3339(time_max),
+            "timeZone": "UTC",
+            "items": [{"id": calendar_id} for calendar_id in ids],
+        }
+        answer = _refusing_grant_as_reauth(lambda: self.execute(self.service().freebusy().query(body=body), credentials))
+        calendars = answer.get("calendars") or {}
+        periods: list[tuple[datetime, datetime]] = []
+        errors: dict[str, str] = {}
+        for calendar_id in ids:
+            result = calendars.get(calendar_id)
+            if result is None:  # never read as free: Google said nothing about this calendar
+                errors[calendar_id] = "missing"
+                continue
+            if result.get("errors"):
+                errors[calendar_id] = str(result["errors"][0].get("reason") or "unknown")
+                continue
+            for period in result.get("busy") or []:
+                periods.append((_parse_instant(period.get("start")), _parse_instant(period.get("end"))))
+        return FreeBusy(busy=_merged(periods), errors=MappingProxyType(errors))
+
+
+def _utc_rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _parse_instant(text: Any) -> datetime:
+    """An RFC 3339 timestamp with an offset (``Z`` or ±hh:mm, optional fraction) as aware UTC."""
+    try:
+        moment = datetime.fromisoformat(str(text).upper())
+    except ValueError:
+        moment = None
+    if text is None or moment is None or moment.tzinfo is None:
+        raise UpstreamError("Google answered a busy period without a valid time.")
+    return moment.astimezone(UTC)
+
+
+def _merged(periods: list[tuple[datetime, datetime]]) -> tuple[tuple[datetime, datetime], ...]:
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(periods):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+def _refusing_grant_as_reauth(call: Any) -> Any:
+    """Run ``call``; a refresh that Google refuses (invalid_grant) becomes ``GoogleAuthRequired``.
+
+    A grant revoked while an access token is cached is found out here: the call answers 401,
+    google-auth refreshes, and the token endpoint says invalid_grant.
+    """
+    from google.auth.exceptions import RefreshError
+
+    from shared.google.credentials import _is_invalid_grant
+
+    try:
+        return call()
+    except RefreshError as exc:
+        if _is_invalid_grant(exc):
+            raise GoogleAuthRequired("needs_reauth") from None
+        raise Unavailable("Google could not refresh the connection; try again shortly.") from None
 
 
 CONFERENCE_POLLS = 4

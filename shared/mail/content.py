@@ -7,6 +7,9 @@ the plain-text part shows the note exactly as written.
 
 Times are always shown in the zone the interview was booked in, with the zone's name and
 UTC offset, never in the server's zone.
+
+Links are given by the caller, already signed (the email worker signs them at send time,
+nothing signed is stored): each kind and side shows only its own (``carries_*_link``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ class EmailKind(str, enum.Enum):
     CANCELLATION = "cancellation"
     REMINDER_24H = "reminder_24h"
     REMINDER_1H = "reminder_1h"
+    # A booking link in request mode (SPEC §2.6): nothing is scheduled until the host confirms.
+    BOOKING_REQUEST = "booking_request"  # to the host: confirm or decline the guest's request
+    REQUEST_RECEIVED = "request_received"  # to the guest: the request went to the host
+    REQUEST_DECLINED = "request_declined"  # to the guest: the host declined it
 
 
 class NoticeKind(str, enum.Enum):
@@ -43,6 +50,34 @@ class NoticeKind(str, enum.Enum):
 class Audience(str, enum.Enum):
     CANDIDATE = "candidate"  # the interview's guest
     HOST = "host"  # the recruiter or mentor
+
+
+# Who gets each kind: a request is the host's to answer, its receipt and outcome the guest's.
+AUDIENCES: dict[EmailKind, tuple[Audience, ...]] = {kind: (Audience.CANDIDATE, Audience.HOST) for kind in EmailKind} | {
+    EmailKind.BOOKING_REQUEST: (Audience.HOST,),
+    EmailKind.REQUEST_RECEIVED: (Audience.CANDIDATE,),
+    EmailKind.REQUEST_DECLINED: (Audience.CANDIDATE,),
+}
+# Emails about a request: no Calendar event, Meet link, join link or .ics exists yet (or ever).
+REQUEST_KINDS = frozenset({EmailKind.BOOKING_REQUEST, EmailKind.REQUEST_RECEIVED, EmailKind.REQUEST_DECLINED})
+# Emails about an interview that is over before it happened: nothing left to join or manage.
+_ENDED_KINDS = frozenset({EmailKind.CANCELLATION, EmailKind.REQUEST_DECLINED})
+
+
+def carries_join_link(kind: EmailKind, audience: Audience) -> bool:
+    """Whether the email shows the candidate's portal join link (so the worker signs one)."""
+    return audience is Audience.CANDIDATE and kind not in _ENDED_KINDS and kind not in REQUEST_KINDS
+
+
+def carries_manage_link(kind: EmailKind, audience: Audience) -> bool:
+    """Whether the email shows the guest's "Manage your booking" link: every guest email
+    about a booking still standing (a request too: the guest may withdraw it)."""
+    return audience is Audience.CANDIDATE and kind not in _ENDED_KINDS
+
+
+def carries_respond_links(kind: EmailKind, audience: Audience) -> bool:
+    """Whether the email shows the host's Confirm and Decline links."""
+    return kind is EmailKind.BOOKING_REQUEST and audience is Audience.HOST
 
 
 @dataclass(frozen=True)
@@ -63,6 +98,9 @@ _TEMPLATE = {
     EmailKind.CANCELLATION: "cancellation",
     EmailKind.REMINDER_24H: "reminder",
     EmailKind.REMINDER_1H: "reminder",
+    EmailKind.BOOKING_REQUEST: "booking_request",
+    EmailKind.REQUEST_RECEIVED: "request_received",
+    EmailKind.REQUEST_DECLINED: "request_declined",
 }
 _SUBJECT_PREFIX = {
     EmailKind.INVITATION: "Invitation",
@@ -106,19 +144,32 @@ def render_email(
     interview: Interview,
     *,
     portal_join_url: str | None,
+    manage_url: str | None = None,
+    confirm_url: str | None = None,
+    decline_url: str | None = None,
     from_name: str = "Convene",
     now: datetime,
 ) -> RenderedEmail:
     """The email of ``kind`` for one side of ``interview``.
 
-    ``portal_join_url`` is the recipient's own link to the portal join page (for the
-    candidate, its signed guest link); it is shown whenever given, except in a cancellation.
+    The links are the recipient's own signed links, each shown only where it belongs
+    (``carries_join_link``, ``carries_manage_link``, ``carries_respond_links``), so a host
+    never sees the guest's: ``portal_join_url`` the portal join page (never in a
+    cancellation or about a request), ``manage_url`` the guest's manage page (every guest
+    email but a cancellation or a declined request), ``confirm_url`` / ``decline_url`` the
+    host's answers to a booking request. A link not given is simply not shown.
     ``now`` stamps the .ics and says how soon a reminded interview starts, so a reminder
     sent late still tells the truth.
     """
+    if audience not in AUDIENCES[kind]:
+        raise ValueError(f"a {kind.value} email is not sent to the {audience.value}")
     recipient, other = (interview.guest, interview.host) if audience is Audience.CANDIDATE else (interview.host, interview.guest)
     lead_time = _lead_time(interview.start - now)
     subject = _subject(kind, interview, other, lead_time)
+    request = kind in REQUEST_KINDS
+    method = _ICS_METHOD.get(kind)
+    if kind is EmailKind.CANCELLATION and not interview.ical_uid:
+        method = None  # a request withdrawn before it was confirmed: it never reached a calendar
     context: dict[str, Any] = {
         "audience": audience.value,
         "subject": subject,
@@ -127,20 +178,34 @@ def render_email(
         "host": interview.host,
         "guest": interview.guest,
         "job_title": interview.job_title,
+        # what the meeting is about, after "interview": a recruiter's position, or a booking link's configuration
+        "about": _about(interview),
         "when": describe_time(interview.start, interview.end, interview.timezone),
         "duration_minutes": interview.duration_minutes,
         "type_label": _TYPE_LABEL[interview.type],
-        "has_video_link": interview.type.has_video_link,
-        "meet_link": video_link(interview),
+        # A request has no video link yet: it comes with the invitation once confirmed.
+        "has_video_link": interview.type.has_video_link and not request,
+        "meet_link": None if request else video_link(interview),
         "phone": interview.phone if interview.type is InterviewType.PHONE else None,
         "location": interview.location if interview.type is InterviewType.IN_PERSON else None,
-        "portal_join_url": None if kind is EmailKind.CANCELLATION else portal_join_url,
+        "portal_join_url": portal_join_url if carries_join_link(kind, audience) else None,
+        "manage_url": manage_url if carries_manage_link(kind, audience) else None,
+        "confirm_url": confirm_url if carries_respond_links(kind, audience) else None,
+        "decline_url": decline_url if carries_respond_links(kind, audience) else None,
+        # Booked through a booking link, the note is the guest's own (the host's otherwise);
+        # only such a booking can be moved to another free slot from the manage page.
         "note": interview.note,
+        # why it was cancelled or declined, and by which side (the reason is the canceller's text)
+        "cancel_reason": interview.cancellation.reason if interview.cancellation else None,
+        "cancelled_by_guest": bool(interview.cancellation and interview.cancellation.by == "guest"),
+        "note_by_guest": request or interview.origin is not None,
+        "reschedulable": interview.origin is not None,
+        "request": request,
         "lead_time": lead_time,
+        "has_ics": method is not None,
     }
     environment = _environment()
     name = _TEMPLATE[kind]
-    method = _ICS_METHOD.get(kind)
     return RenderedEmail(
         to_email=recipient.email,
         to_name=recipient.name,
@@ -170,6 +235,14 @@ def render_notice(
     )
 
 
+def _about(interview: Interview) -> str:
+    if not interview.job_title:
+        return ""
+    if interview.origin is not None:  # booked through a link: the title is the configuration's name
+        return f" ({interview.job_title})"
+    return f" for the {interview.job_title} position"
+
+
 def describe_time(start: datetime, end: datetime, tz_name: str) -> str:
     """E.g. "Monday, 1 June 2026, 14:10–14:55 (Europe/Berlin, UTC+02:00)".
 
@@ -193,10 +266,17 @@ def describe_time(start: datetime, end: datetime, tz_name: str) -> str:
 
 def _subject(kind: EmailKind, interview: Interview, other: Person, lead_time: str) -> str:
     """E.g. "Invitation: Backend Engineer interview with Hana Host — Mon 1 Jun, 14:10 CEST"."""
-    topic = f"{interview.job_title} interview" if interview.job_title else "Interview"
-    reminder = f" {lead_time}" if kind in (EmailKind.REMINDER_24H, EmailKind.REMINDER_1H) else ""
     when = _short_time(interview.start, interview.timezone)
-    subject = f"{_SUBJECT_PREFIX[kind]}: {topic} with {other.name}{reminder} — {when}"
+    if kind is EmailKind.BOOKING_REQUEST:
+        subject = f"New booking request from {other.name} for {when}"
+    elif kind is EmailKind.REQUEST_RECEIVED:
+        subject = f"Your request for {when} was sent to {other.name}"
+    elif kind is EmailKind.REQUEST_DECLINED:
+        subject = f"{other.name} declined your request for {when}"
+    else:
+        topic = f"{interview.job_title} interview" if interview.job_title else "Interview"
+        reminder = f" {lead_time}" if kind in (EmailKind.REMINDER_24H, EmailKind.REMINDER_1H) else ""
+        subject = f"{_SUBJECT_PREFIX[kind]}: {topic} with {other.name}{reminder} — {when}"
     return " ".join(subject.split())  # names and titles are user input: no line breaks in a header
 
 

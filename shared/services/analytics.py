@@ -5,20 +5,24 @@ Everything comes from aggregation queries (``InterviewStats``, in
 shared/adapters/interview_queries.py): one count per status, and the average of
 ``actual_duration_minutes`` over completed interviews. They download no document, so a
 report costs the same few reads whether the range holds ten interviews or ten thousand.
+The query arrives parsed (shared.services.interviews.requests.AnalyticsQuery); the defaults
+that need the clock, and the range check on them, are here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.auth.principal import Principal
-from shared.domain.booking import parse_instant, valid_id
+from shared.domain.errors import RuleViolation
 from shared.domain.models import InterviewStatus, Role
 from shared.domain.timezones import rfc3339_utc
-from shared.errors import PermissionDenied, Unprocessable
+from shared.errors import PermissionDenied
 from shared.ports import Clock, InterviewStats, Members
+
+if TYPE_CHECKING:
+    from shared.services.interviews.requests import AnalyticsQuery
 
 DEFAULT_RANGE = timedelta(days=30)
 EARLIEST = datetime.min.replace(tzinfo=UTC)  # Firestore's earliest timestamp too
@@ -31,19 +35,19 @@ class Analytics:
         self._members = members
         self._clock = clock
 
-    def report(self, principal: Principal, query: Mapping[str, str]) -> dict[str, Any]:
+    def report(self, principal: Principal, query: AnalyticsQuery) -> dict[str, Any]:
         """A host's own numbers; an admin's for the workspace or, with ``host_uid``, one host."""
         member = self._members.member(principal)
-        host_uid = valid_id(query["host_uid"], "host_uid") if query.get("host_uid") else None
+        host_uid = query.host_uid
         if member.role is not Role.ADMIN:
             if host_uid not in (None, member.uid):
                 raise PermissionDenied("Only an admin sees the analytics of another host.", code="not_an_admin")
             host_uid = member.uid
-        until = parse_instant(query["to"], "to") if query.get("to") else self._clock.now()
+        until = query.until if query.until is not None else self._clock.now()
         default_since = max(EARLIEST + DEFAULT_RANGE, until) - DEFAULT_RANGE  # never before year 1
-        since = parse_instant(query["from"], "from") if query.get("from") else default_since
+        since = query.since if query.since is not None else default_since
         if since >= until:
-            raise Unprocessable("from must be before to.", code="invalid_range", details={"field": "from"})
+            raise RuleViolation("from must be before to.", code="invalid_range", details={"field": "from"})
 
         workspace_id = member.workspace_id
         counts = self._stats.count_by_status(workspace_id=workspace_id, host_uid=host_uid, since=since, until=until)

@@ -8,6 +8,17 @@ Cloud Tasks to retry later. Transient failures answer 503 (Cloud Tasks retries w
 queue's backoff); permanent ones are recorded as ``failed`` and acknowledged. Most emails
 are about an interview, read at send time; a notice to a host (``reconnect``) carries its
 recipient and link in the outbox record itself.
+
+The links an email carries (the candidate's portal join link, the guest's manage link, the
+host's confirm and decline links of a booking request) are signed here, at send time, for
+that email only: nothing signed is stored at rest.
+
+An email the interview no longer wants is ``skipped`` (``_superseded``): an invitation,
+update, reminder, booking request or request receipt of a cancelled (or declined)
+interview; an invitation, update or booking request overtaken by a newer version (a
+reschedule queues a new one); a booking request or receipt of a request already answered; a "request
+declined" of an interview that is not cancelled. A cancellation and a "request declined"
+are about a cancelled interview, so they are sent.
 """
 
 from __future__ import annotations
@@ -19,18 +30,27 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import logs
+from shared.auth.guest_links import CONFIRM, DECLINE
 from shared.domain.models import Interview, InterviewStatus, InterviewType
 from shared.errors import Conflict, Unavailable
 from shared.ports import Clock, InterviewRepository, LeaseHeld, Mailer, OutboxRepository
-from shared.services.portal import portal_join_url
+from shared.services.portal import manage_url, portal_join_url, respond_url
 
 if TYPE_CHECKING:
-    from shared.mail.content import RenderedEmail
+    from shared.auth.guest_links import GuestLinks
+    from shared.config import Settings
+    from shared.mail.content import Audience, EmailKind, RenderedEmail
 
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
 INVITATION_KINDS = ("invitation", "update")
+# A booking link's request (shared.mail.content.REQUEST_KINDS): the host's request to answer and
+# the guest's receipt are about a pending interview; the decline is about a cancelled one.
+REQUEST_KINDS = ("booking_request", "request_received")
+DECLINED_KIND = "request_declined"
+# Emails that show no video link, so never wait for Google to create a Meet link.
+NO_MEET_LINK_KINDS = ("cancellation", *REQUEST_KINDS, DECLINED_KIND)
 NOTICE_KINDS = ("reconnect",)  # emails about a host's account (shared.mail.content.NoticeKind), not an interview
 
 
@@ -38,12 +58,12 @@ class EmailWorker:
     def __init__(
         self,
         *,
-        settings: Any,
+        settings: Settings,
         clock: Clock,
         outbox: OutboxRepository,
         interviews: InterviewRepository,
         mailer: Callable[[], Mailer],
-        guest_links: Any,
+        guest_links: GuestLinks,
         meet_link_resolver: Callable[[Interview], str | None],
     ):
         self._settings = settings
@@ -75,24 +95,38 @@ class EmailWorker:
         if skip:
             return self._finish(email_id, {"status": "skipped", "last_error": {"code": skip, "message": skip, "at": now}})
         assert interview is not None
-        if interview.type is InterviewType.GOOGLE_MEET and not interview.meet_link and record["kind"] != "cancellation":
+        from shared.mail.content import AUDIENCES, Audience, EmailKind
+
+        kind, audience = EmailKind(record["kind"]), Audience(record["audience"])
+        if audience not in AUDIENCES[kind]:  # queued for the wrong side: refused for good, never retried
+            code = "not_for_audience"
+            return self._finish(email_id, {"status": "skipped", "last_error": {"code": code, "message": code, "at": now}})
+        if interview.type is InterviewType.GOOGLE_MEET and not interview.meet_link and kind.value not in NO_MEET_LINK_KINDS:
             link = self._resolve_meet_link(interview)
             if not link:
                 self._release(email_id, "meet_link_pending", "Google has not created the Meet link yet.")
                 raise Unavailable("The Meet link is not ready yet; the queue will retry.")
             interview = replace(interview, meet_link=link)
-        from shared.mail.content import Audience, EmailKind, render_email
+        email = self._render(kind, audience, interview, now)
+        return self._send(email_id, record, email, delivery, now)
 
-        portal = portal_join_url(self._settings, self._guest_links, interview) if record["audience"] == "candidate" else None
-        email = render_email(
-            EmailKind(record["kind"]),
-            Audience(record["audience"]),
+    def _render(self, kind: EmailKind, audience: Audience, interview: Interview, now: datetime) -> RenderedEmail:
+        """The email with the recipient's signed links, each signed only when the email shows it."""
+        from shared.mail.content import carries_join_link, carries_manage_link, carries_respond_links, render_email
+
+        settings, links = self._settings, self._guest_links
+        respond = carries_respond_links(kind, audience)
+        return render_email(
+            kind,
+            audience,
             interview,
-            portal_join_url=portal,
-            from_name=self._settings.mail_from_name,
+            portal_join_url=portal_join_url(settings, links, interview) if carries_join_link(kind, audience) else None,
+            manage_url=manage_url(settings, links, interview) if carries_manage_link(kind, audience) else None,
+            confirm_url=respond_url(settings, links, interview, CONFIRM) if respond else None,
+            decline_url=respond_url(settings, links, interview, DECLINE) if respond else None,
+            from_name=settings.mail_from_name,
             now=now,
         )
-        return self._send(email_id, record, email, delivery, now)
 
     def _notice(self, record: dict[str, Any]) -> RenderedEmail:
         """A notice carries its recipient and link in the outbox record: there is no interview to read them from."""
@@ -133,9 +167,18 @@ def _superseded(record: dict[str, Any], interview: Interview | None) -> str | No
     """Why this email must not go out any more, if so (the interview changed since it was queued)."""
     if interview is None:
         return "interview_deleted"
-    if record["kind"] in INVITATION_KINDS or record["kind"].startswith("reminder"):
-        if interview.status is InterviewStatus.CANCELLED:
-            return "interview_cancelled"
-        if record["kind"] in INVITATION_KINDS and interview.ical_sequence > int(record.get("sequence", 0)):
-            return "superseded_by_update"
+    kind = record["kind"]
+    if kind == DECLINED_KIND:  # declining cancels the request: only then is there anything to say
+        return None if interview.status is InterviewStatus.CANCELLED else "request_not_declined"
+    about_a_meeting = kind in INVITATION_KINDS or kind in REQUEST_KINDS or kind.startswith("reminder")
+    if about_a_meeting and interview.status is InterviewStatus.CANCELLED:
+        return "interview_cancelled"  # cancelled, or a request withdrawn or declined
+    if kind in REQUEST_KINDS and interview.status is not InterviewStatus.PENDING:
+        return "request_answered"  # confirmed meanwhile: the invitation says it
+    # A reschedule queues a newer invitation (update) or, for a pending request, a newer booking
+    # request; the guest's receipt is not queued again, so an older one still goes out (showing
+    # the time as it is now).
+    versioned = kind in INVITATION_KINDS or kind == "booking_request"
+    if versioned and interview.ical_sequence > int(record.get("sequence", 0)):
+        return "superseded_by_update"
     return None

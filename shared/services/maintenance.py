@@ -38,10 +38,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import logs
-from shared.domain.connections import GOOGLE, ConnectionStatus, GoogleAuthRequired, ProviderError
+from shared.domain.connections import GOOGLE, Connection, ConnectionStatus, GoogleAuthRequired, ProviderError
 from shared.domain.timezones import rfc3339_utc
 from shared.errors import BadRequest, ConveneError, NotFound
-from shared.ports import Cleanup, ConnectionRepository, JobCursors, OutboxEmail, OutboxRepository, TaskQueue, UserRepository
+from shared.ports import (
+    CalendarListSync,
+    Cleanup,
+    ConnectionCredentials,
+    ConnectionRepository,
+    JobCursors,
+    OutboxEmail,
+    OutboxRepository,
+    TaskQueue,
+    UserRepository,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +83,8 @@ class Maintenance:
         outbox: OutboxRepository,
         cleanup: Cleanup,
         cursors: JobCursors,
-        credentials: Callable[[], Any],
-        google_connections: Callable[[], Any],
+        credentials: Callable[[], ConnectionCredentials],
+        google_connections: Callable[[], CalendarListSync],
         tasks: Callable[[], TaskQueue],
         worker_url: str,
         max_connections: int = MAX_CONNECTIONS,
@@ -126,7 +136,7 @@ class Maintenance:
         self._cursors.set("connections", page[-1].key if more else None)
         return [entry.uid for entry in page], more
 
-    def _check(self, connection: Any, now: datetime) -> str:
+    def _check(self, connection: Connection, now: datetime) -> str:
         """Refresh for real (a cached access token proves nothing); the outcome's counter name."""
         credentials = self._credentials()
         credentials.forget(connection.uid)
@@ -239,8 +249,9 @@ class Maintenance:
         return {"more": any(more for _, more in done.values()), **summary}
 
 
-def run_jobs(jobs: Mapping[str, Job], requested: Any, now: datetime) -> dict[str, Any]:
-    """Run the requested jobs (all by default) in order; a job's failure is reported, not fatal to the others."""
+def run_jobs(jobs: Mapping[str, Job], requested: object, now: datetime) -> dict[str, Any]:
+    """Run the requested jobs (all by default: ``requested`` None; else the body's list of names)
+    in order; a job's failure is reported, not fatal to the others."""
     results: dict[str, Any] = {}
     for name in _selected(jobs, requested):
         started = time.perf_counter()
@@ -263,7 +274,7 @@ def run_jobs(jobs: Mapping[str, Job], requested: Any, now: datetime) -> dict[str
     return {"ran_at": rfc3339_utc(now), "jobs": results}
 
 
-def _selected(jobs: Mapping[str, Job], requested: Any) -> list[str]:
+def _selected(jobs: Mapping[str, Job], requested: object) -> list[str]:
     if requested is None:
         return list(jobs)
     if not isinstance(requested, list) or not requested or not all(isinstance(n, str) and n in jobs for n in requested):

@@ -7,15 +7,22 @@ built (and deployed, and granted) without the booking, queueing and publishing p
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from shared.auth.principal import host_principal
 from shared.domain.models import Interview
 from shared.errors import ConveneError
+from shared.ports import CalendarEventReader, Clock, InterviewRepository, UsableConnections
 
 
 class MeetLinks:
-    def __init__(self, *, clock: Any, interviews: Any, connections: Callable[[], Any], calendar_events: Callable[[], Any]):
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        interviews: InterviewRepository,
+        connections: Callable[[], UsableConnections],
+        calendar_events: Callable[[], CalendarEventReader],
+    ):
         # connections and calendar_events are factories: an email whose link is known builds neither.
         self._clock = clock
         self._interviews = interviews

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from shared.domain.connections import GOOGLE, CalendarEntry, Connection, ConnectionStatus, ProviderError, SealedSecret
-from shared.ports import ConnectedEntry, ReauthIncident
+from shared.ports import ConnectedEntry, DoesNotExist, ReauthIncident
 from tests.contract.conftest import BACKENDS, backend_param
 from tests.factories import NOW, WORKSPACE
 from tests.fakes import FakeConnectionRepository
@@ -73,6 +73,20 @@ def test_sync_token_and_disconnect(repo):
     repo.disconnect("uid-a", GOOGLE, NOW)
     gone = repo.get("uid-a", GOOGLE)
     assert (gone.status, gone.refresh_token, gone.scopes, gone.calendars) == (ConnectionStatus.NOT_CONNECTED, None, (), ())
+
+
+def test_changes_need_the_connection(repo):
+    for change in (
+        lambda: repo.update("uid-nope", GOOGLE, {"status": "connected"}),
+        lambda: repo.record_sync("uid-nope", GOOGLE, (), NOW),
+        lambda: repo.record_error("uid-nope", GOOGLE, ProviderError("x", "y", NOW), needs_reauth=True),
+        lambda: repo.store_refresh_token("uid-nope", GOOGLE, TOKEN, NOW),
+        lambda: repo.mark_notified("uid-nope", GOOGLE, "notice", NOW),
+        lambda: repo.disconnect("uid-nope", GOOGLE, NOW),
+    ):
+        with pytest.raises(DoesNotExist):
+            change()
+    assert repo.get("uid-nope", GOOGLE) is None
 
 
 def test_connected_pages_in_key_order_after_a_cursor(repo):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from google.api_core import exceptions as gexc
 
 from shared.domain.models import Attendance, InterviewStatus, Participant, Person
+from shared.ports import AlreadyExists, DoesNotExist
 from tests import factories
 from tests.contract.conftest import BACKENDS, backend_param
 from tests.factories import NOW, WORKSPACE
@@ -38,7 +38,7 @@ def test_round_trip_keeps_every_field(repo):
 def test_adding_a_taken_id_is_refused(repo):
     interview = factories.interview()
     repo.add(interview)
-    with pytest.raises(gexc.Conflict):
+    with pytest.raises(AlreadyExists):
         repo.add(interview)
 
 
@@ -49,7 +49,7 @@ def test_update_sets_field_paths_and_needs_the_interview(repo):
     stored = repo.get(interview.id)
     assert stored.meet_link == "https://meet.google.com/new-link-abc" and stored.reminders_done == (60,)
     assert stored.reminder_offsets == interview.reminder_offsets  # the sibling field kept
-    with pytest.raises(gexc.NotFound):
+    with pytest.raises(DoesNotExist):
         repo.update("iv-nope", {"meet_link": "x"})
 
 
@@ -61,6 +61,8 @@ def test_record_join_counts_and_keeps_the_first_time(repo):
     stored = repo.get(interview.id)
     assert stored.attendance[Participant.GUEST] == Attendance(2, NOW, NOW + timedelta(minutes=1))
     assert stored.portal_join_count == 2
+    with pytest.raises(DoesNotExist):
+        repo.record_join(factories.interview(id="iv-nope"), Participant.GUEST, NOW)
 
 
 def _list(repo, **changes):

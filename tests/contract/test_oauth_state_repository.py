@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from google.api_core import exceptions as gexc
 
 from shared.domain.connections import GOOGLE, OAuthState, SealedSecret
+from shared.ports import AlreadyExists
 from tests.contract.conftest import BACKENDS, backend_param
 from tests.factories import NOW, WORKSPACE
 from tests.fakes import FakeOAuthStateRepository
@@ -30,7 +30,7 @@ def state(state_hash="h1", expires_in=timedelta(minutes=10)):
 def test_created_once_read_back_consumed_once(repo):
     assert repo.get("h1") is None and repo.consume("h1") is None
     repo.add(state())
-    with pytest.raises(gexc.Conflict):
+    with pytest.raises(AlreadyExists):
         repo.add(state())
     assert repo.get("h1") == state()
     assert repo.consume("h1") == state()

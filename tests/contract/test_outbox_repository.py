@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared.ports import LeaseHeld, OutboxEmail
+from shared.ports import DoesNotExist, LeaseHeld, OutboxEmail
 from tests.contract.conftest import BACKENDS, backend_param
 from tests.factories import NOW, WORKSPACE
 from tests.fakes import FakeOutbox
@@ -89,3 +89,11 @@ def test_release_puts_it_back_in_the_queue_with_the_error(outbox):
     assert stored["status"] == "queued" and "lease_until" not in stored
     assert stored["last_error"] == {"code": "sendgrid_503", "message": "x" * 300, "at": NOW + LEASE / 2}
     assert outbox.claim(EMAIL.id, NOW + LEASE / 2, NOW + LEASE).fresh
+
+
+def test_release_and_finish_of_a_missing_record_say_so(outbox):
+    with pytest.raises(DoesNotExist):
+        outbox.release("no-such-email", "sendgrid_503", "gone", NOW)
+    with pytest.raises(DoesNotExist):
+        outbox.finish("no-such-email", {"status": "sent"}, NOW)
+    assert outbox.get("no-such-email") is None

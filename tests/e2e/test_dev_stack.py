@@ -1,5 +1,7 @@
 """`make dev`'s program, as a front-end developer uses it: start, read .convene/dev.json,
-curl the join function for every demo interview, stop it, and nothing is left running.
+curl the join function for every demo interview, open the booking page (the mentor's, whose
+Google connection `make dev` made: free slots at once), connect Google as the demo host and
+open its booking link too, stop it, and nothing is left running.
 
 Stopping is checked by process group: every process the program starts is the leader of its
 own group (and session), found here as a child of the program while it runs; afterwards no
@@ -20,7 +22,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -113,6 +117,12 @@ def _dev(tmp_path: Path, *args: str) -> Iterator[tuple[subprocess.Popen[bytes], 
             process.stdout.close()
 
 
+def test_the_local_stack_runs_every_function_folder():
+    from devstack.stack import FUNCTIONS
+
+    assert sorted(FUNCTIONS) == sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "main.py").is_file())
+
+
 def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_path):
     started = time.monotonic()
     dev_json = tmp_path / "dev.json"
@@ -137,7 +147,15 @@ def test_dev_stack_comes_up_serves_every_demo_interview_and_stops_cleanly(tmp_pa
             auth = {"Authorization": f"Bearer {host}"}
             assert requests.get(mine["join_check_url"], headers=auth, timeout=10).json()["participant"] == "host"
             assert requests.get(other["join_check_url"], headers=auth, timeout=10).status_code == 404
+            _open_the_booking_page(info["booking"], info)
+            _read_the_mentors_free_slots_at_once(info)
+            # The demo host starts unconnected: availability is its calendars' free/busy, nothing to offer yet.
+            host_booking = info["host_booking"]
+            _open_the_booking_page(host_booking, info)
+            before = requests.get(host_booking["api_url"], timeout=10)
+            assert before.status_code == 409 and before.json()["error"]["code"] == "host_not_bookable", before.text
             _connect_google_as_the_demo_host(info, auth)
+            _read_the_booking_links_free_slots(info, auth)
             _create_an_interview_and_read_the_emails(info, auth, tmp_path)
             env = {**os.environ, "CONVENE_DEV_STATE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
             triggered = subprocess.run(
@@ -257,6 +275,84 @@ def _connect_google_as_the_demo_host(info, auth):
     status = requests.get(f"{oauth}/status", headers=auth, timeout=10).json()
     assert status["connected"] is True
     assert {c["summary"] for c in status["calendars"]} >= {"Interviews", "Holidays in Germany"}
+
+
+def _open_the_booking_page(booking, info):
+    """The link a host shares: the scheduling function's booking page, HTML, for anyone holding it."""
+    assert booking["page_url"] == f"{info['functions']['scheduling']}/book/{booking['link_id']}"
+    assert booking["api_url"] == f"{info['functions']['scheduling']}/links/{booking['link_id']}"
+    page = requests.get(booking["page_url"], timeout=10)
+    assert page.status_code == 200, page.text[:500]
+    assert page.headers["Content-Type"].startswith("text/html")
+
+
+def _next(weekday, after_days):
+    """The first date with ``weekday`` (0 = Monday) at least ``after_days`` from today in Berlin."""
+    from devstack import seed
+
+    first = datetime.now(ZoneInfo(seed.HOST_ZONE)).date() + timedelta(days=after_days)
+    return first + timedelta(days=(weekday - first.weekday()) % 7)
+
+
+def _read_the_mentors_free_slots_at_once(info):
+    """Right after start, before anyone clicks anything: the booking link in dev.json is the
+    mentor's, connected to Google by `make dev` through the real flow, so a weekday shows free
+    slots, and none of them (with the configuration's buffers) touches a seeded busy block in
+    either of her calendars; a block shown as free does not take slots away."""
+    from devstack import seed
+
+    booking = info["booking"]
+    mentor = info["users"]["mentor"]
+    assert booking["host"] == "mentor" and mentor["email"] == seed.MENTOR.email
+    status = requests.get(
+        f"{info['functions']['oauth']}/status", headers={"Authorization": f"Bearer {mentor['id_token']}"}, timeout=10
+    ).json()
+    assert status["connected"] is True and {c["summary"] for c in status["calendars"]} >= {"Mentoring"}, status
+    config = seed.MENTOR_CONFIG
+    blocks = seed.demo_busy_blocks(datetime.now(UTC), seed.HOST_ZONE, seed.MENTOR.email, seed.MENTOR_CALENDAR)
+    before = timedelta(minutes=config["buffer_before_minutes"])
+    after = timedelta(minutes=config["buffer_after_minutes"])
+    # A Wednesday (a sync in her primary calendar, a panel prep in "Mentoring", overlapping) and a
+    # Tuesday (lunch, then focus time shown as free), two days out at least: past the notice.
+    for day, busy_summaries in ((_next(2, 2), {"Team sync", "Panel prep"}), (_next(1, 2), {"Lunch"})):
+        reply = requests.get(booking["api_url"], params={"date": day.isoformat()}, timeout=10)
+        assert reply.status_code == 200, reply.text
+        view = reply.json()
+        assert view["link_id"] == booking["link_id"] and view["host"]["name"] == mentor["name"]
+        assert view["config"]["name"] == config["name"] and view["date"] == day.isoformat()
+        slots = [(datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"])) for s in view["available_slots"]]
+        assert slots and all(s.astimezone(ZoneInfo(seed.HOST_ZONE)).date() == day for s, _ in slots), view
+        busy = [b for b in blocks if isinstance(b.start, datetime) and b.start.date() == day and b.transparency == "opaque"]
+        assert {b.summary for b in busy} == busy_summaries, busy
+        for block in busy:
+            taken = [(s, e) for s, e in slots if s - before < block.end and e + after > block.start]
+            assert not taken, (block, taken)
+        if day.weekday() == 1:  # focus time 14:00-16:00 is transparent: its slots stay bookable
+            focus = next(b for b in blocks if b.summary == "Focus time" and b.start.date() == day)
+            assert any(focus.start <= s and e <= focus.end for s, e in slots), view
+        else:  # gaps on both sides of the morning's blocks
+            starts = {s.astimezone(ZoneInfo(seed.HOST_ZONE)).strftime("%H:%M") for s, _ in slots}
+            assert {"09:00", "13:00"} <= starts, view
+
+
+def _read_the_booking_links_free_slots(info, auth):
+    """What the demo host's booking page shows once it connected Google, as JSON: the demo
+    configuration and free slots between its seeded busy blocks (devstack/seed.py)."""
+    from devstack import seed
+
+    booking = info["host_booking"]
+    reply = requests.get(booking["api_url"], timeout=10)
+    assert reply.status_code == 200 and reply.headers["Content-Type"].startswith("application/json"), reply.text
+    view = reply.json()
+    assert view["link_id"] == booking["link_id"]
+    assert view["host"]["name"] == info["users"]["host"]["name"]
+    assert view["config"]["name"] == seed.DEMO_CONFIG["name"] and view["config"]["duration_minutes"] == 30
+    assert view["available_slots"], view  # the busy blocks leave gaps in Mon-Fri 09:00-12:00, 13:00-17:00
+    # The host sees the same configuration, on its own calendars.
+    scheduling = info["functions"]["scheduling"]
+    config = requests.get(f"{scheduling}/scheduling-configs/{booking['config_id']}", headers=auth, timeout=10)
+    assert config.status_code == 200, config.text
+    assert config.json()["calendar_ids"] == [info["users"]["host"]["email"], seed.HOST_INTERVIEWS_CALENDAR]
 
 
 def _create_an_interview_and_read_the_emails(info, auth, state_dir):

@@ -6,7 +6,9 @@ module reads the source (``ast``, nothing is imported or run):
 
 - the settings a function reads: the modules its ``main.py`` imports (transitively), the
   container components it touches (``shared/bootstrap.py``, followed through the
-  components each one builds) and every ``settings.<field>`` in that code;
+  components each one builds), itself or in the shared functions it calls (e.g.
+  ``internal_router``, whose authenticator uses ``service_tokens``), and every
+  ``settings.<field>`` in that code;
 - each settings field's environment variable, from ``Settings.from_env``;
 - the secrets it reads: the settings fields that name a secret (``*_secret``);
 - whether it uses Firestore, enqueues Cloud Tasks, or only accepts internal callers
@@ -216,11 +218,30 @@ def _settings_reads(node: ast.AST) -> set[str]:
     return found & set(settings_fields())
 
 
+def _called_helpers(tree: ast.Module, skip: set[int]) -> Iterator[ast.FunctionDef]:
+    """The module-level functions of shared.* that ``tree`` imports by name and calls
+    (``internal_router(...)``): what they touch, the caller touches."""
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    for node in ast.walk(tree):
+        if id(node) in skip or not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith("shared"):
+            continue
+        path = _module_path(str(node.module))
+        if path is None:
+            continue
+        defined = {d.name: d for d in _tree(path).body if isinstance(d, ast.FunctionDef)}
+        for alias in node.names:
+            if (alias.asname or alias.name) in called and alias.name in defined:
+                yield defined[alias.name]
+
+
 def needs(function: str) -> FunctionNeeds:
     main = ROOT / "functions" / function / "main.py"
     tree = _tree(main)
-    modules = _module_closure(_imports(ast.walk(tree), _type_checking_nodes(tree)))
+    skip = _type_checking_nodes(tree)
+    modules = _module_closure(_imports(ast.walk(tree), skip))
     touched = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    for helper in _called_helpers(tree, skip):
+        touched |= {n.attr for n in ast.walk(helper) if isinstance(n, ast.Attribute)}
     components = _component_closure(touched)
     builders = _components()
     for name in components:  # what a component's builder imports runs when it is built

@@ -116,6 +116,26 @@ def test_a_missing_manifest_or_function_stops_with_a_clear_message(tmp_path):
     assert not (tmp_path / "objects.tfvars.json").exists()
 
 
+def test_function_keyed_variables_and_the_example_name_every_function_folder():
+    """variables.tf validates the keys of function_objects, min_instances and max_instances
+    against literal lists of function names: a folder added under functions/ (packaged and
+    given an object by the manifest) but missing there would stop the plan."""
+    text = (ROOT / "infra" / "variables.tf").read_text()
+    functions = set(code_contract.function_names())
+    for variable in ("function_objects", "min_instances", "max_instances"):
+        block = text[text.index(f'variable "{variable}"') :]
+        block = block[: block.index("\n}\n")]
+        literals = re.findall(r'\[((?:\s*"[a-z_]+"\s*,?)+)\]', block)
+        assert literals, variable
+        for literal in literals:
+            assert set(re.findall(r'"([a-z_]+)"', literal)) == functions, (variable, literal)
+    example = (ROOT / "infra" / "terraform.tfvars.example").read_text()
+    for name in functions:
+        assert re.search(rf'^#\s+{name}\s*=\s*"functions/{name}-[0-9a-f]+\.zip"', example, re.MULTILINE), (
+            f"terraform.tfvars.example: function_objects lacks {name}"
+        )
+
+
 def _variables() -> dict[str, dict]:
     import hcl2
     from hcl2 import SerializationOptions

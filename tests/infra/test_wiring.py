@@ -24,10 +24,21 @@ def test_the_real_infra_agrees_with_the_code():
 def test_the_contract_is_derived_from_the_code():
     """Spot checks of the derivation itself, on facts visible in the code."""
     needs = code_contract.all_needs()
-    assert set(needs) == {"join", "oauth", "interviews", "email_worker", "reminders", "maintenance"}
+    assert set(needs) == {"join", "oauth", "interviews", "scheduling", "email_worker", "reminders", "maintenance"}
     assert {n for n, need in needs.items() if need.internal} == {"email_worker", "reminders", "maintenance"}
-    assert {n for n, need in needs.items() if need.enqueues_tasks} == {"interviews", "reminders", "maintenance"}
+    assert {n for n, need in needs.items() if need.enqueues_tasks} == {"interviews", "scheduling", "reminders", "maintenance"}
     assert needs["join"].secret_vars == {"CONVENE_GUEST_LINK_SECRET"}
+    # scheduling verifies signed links and reads the host's Google credentials (free/busy, events)
+    assert needs["scheduling"].secret_vars == {
+        "CONVENE_GUEST_LINK_SECRET",
+        "CONVENE_TOKEN_KEY_SECRET",
+        "CONVENE_OAUTH_CLIENT_SECRET",
+    }
+    assert needs["scheduling"].uses_firestore
+    # booking pages ({base}/book/{link}) and the emailed manage / respond links
+    assert "CONVENE_SCHEDULING_URL" in needs["scheduling"].required_env
+    assert "CONVENE_SCHEDULING_URL" in needs["email_worker"].required_env
+    assert "CONVENE_SCHEDULING_URL" not in needs["join"].env_vars
     assert "CONVENE_SENDGRID_SECRET" in needs["email_worker"].secret_vars
     assert not any("CONVENE_SENDGRID_SECRET" in needs[n].secret_vars for n in needs if n != "email_worker")
     assert needs["reminders"].secret_vars == frozenset()
@@ -74,6 +85,16 @@ def test_an_unknown_variable_is_caught(broken):
 def test_a_missing_variable_is_caught(broken):
     infra = broken("locals.tf", re.compile(r"\n\s*CONVENE_PORTAL_URL\s*=.*"), "", function="interviews")
     assert "local.functions.interviews.env lacks CONVENE_PORTAL_URL" in _errors(infra)
+
+
+def test_a_missing_scheduling_url_is_caught(broken):
+    infra = broken("locals.tf", re.compile(r"\n\s*CONVENE_SCHEDULING_URL\s*=.*"), "", function="email_worker")
+    assert "local.functions.email_worker.env lacks CONVENE_SCHEDULING_URL" in _errors(infra)
+
+
+def test_a_public_booking_function_marked_internal_is_caught(broken):
+    infra = broken("locals.tf", "public        = true", "public        = false", function="scheduling")
+    assert "scheduling authenticates its own callers" in _errors(infra)
 
 
 def test_a_local_override_in_a_deployment_is_caught(broken):
@@ -208,4 +229,7 @@ def test_a_function_missing_from_infra_is_caught(broken):
     text = (INFRA / "locals.tf").read_text()
     start, end = _function_block(text, "maintenance")
     infra = broken("locals.tf", text[start:end], "\n")
-    assert "local.functions has ['email_worker', 'interviews', 'join', 'oauth', 'reminders'], functions/ has" in _errors(infra)
+    assert (
+        "local.functions has ['email_worker', 'interviews', 'join', 'oauth', 'reminders', 'scheduling'], functions/ has"
+        in _errors(infra)
+    )

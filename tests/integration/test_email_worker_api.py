@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -98,3 +99,73 @@ def test_an_odd_delivery_count_is_taken_as_unknown(email_worker_api, tasks_token
     )
     assert (reply.status, reply.json["status"]) == (200, "unknown")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+SCHEDULING_URL = "https://scheduling.convene.example"
+
+
+@pytest.fixture
+def with_scheduling(container, settings, db, clock):
+    """The worker's container, configured with the scheduling function's URL (CONVENE_SCHEDULING_URL)."""
+    from dataclasses import replace
+
+    from shared import bootstrap
+    from shared.bootstrap import Container
+
+    configured = Container(replace(settings, scheduling_url=SCHEDULING_URL), clock=clock, firestore_client=db)
+    bootstrap.use_container(configured)
+    try:
+        yield configured
+    finally:
+        bootstrap.use_container(container)
+
+
+def test_a_delivered_invitation_gives_the_guest_a_manage_link_that_verifies_as_manage(
+    email_worker_api, tasks_token, db, sandbox, clock, with_scheduling
+):
+    from shared.adapters.firestore import InterviewRepository
+    from shared.auth.guest_links import JOIN, MANAGE
+    from shared.domain.models import Person
+    from shared.errors import Unauthenticated
+    from tests import factories
+
+    interview = factories.interview(guest=Person(f"gus-{uuid.uuid4().hex[:8]}@candidates.example", "Gus Guest"))
+    InterviewRepository(db).add(interview)
+    for audience in ("candidate", "host"):
+        db.collection("outbox").document(f"e-invite-{audience}").set(
+            {
+                "interview_id": interview.id,
+                "kind": "invitation",
+                "audience": audience,
+                "sequence": 0,
+                "status": "queued",
+                "attempts": 0,
+            }
+        )
+    sandbox.clear_sent_mail()
+    for audience in ("candidate", "host"):
+        reply = email_worker_api.post("/", token=tasks_token, json={"email_id": f"e-invite-{audience}"})
+        assert (reply.status, reply.json["status"]) == (200, "sent")
+
+    def sent(email_id):
+        (message,) = [m for m in sandbox.sent_mail() if m["body"].get("custom_args", {}).get("email_id") == email_id]
+        return message
+
+    to_guest = sent("e-invite-candidate")
+    assert to_guest["body"]["personalizations"][0]["to"][0]["email"] == interview.guest.email
+    text = next(c["value"] for c in to_guest["body"]["content"] if c["type"] == "text/plain")
+    html = next(c["value"] for c in to_guest["body"]["content"] if c["type"] == "text/html")
+    prefix = f"Manage your booking: {SCHEDULING_URL}/manage#token="
+    (line,) = [line for line in text.splitlines() if line.startswith(prefix)]
+    token = line.removeprefix(prefix)
+    assert f'href="{SCHEDULING_URL}/manage#token={token}"' in html
+    links = with_scheduling.guest_links
+    principal = links.verify(token, now=clock.now(), purpose=MANAGE)
+    assert (principal.interview_id, principal.workspace_id) == (interview.id, interview.workspace_id)
+    with pytest.raises(Unauthenticated):
+        links.verify(token, now=clock.now(), purpose=JOIN)  # it manages the booking, it does not join the call
+    with pytest.raises(Unauthenticated):
+        links.verify(token, now=interview.end, purpose=MANAGE)  # and expires at the interview's end
+
+    to_host = sent("e-invite-host")
+    assert all("/manage#token=" not in c["value"] for c in to_host["body"]["content"])  # the guest's link only

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from google.api_core import exceptions
 
 from shared.adapters.firestore import InterviewRepository, UserRepository, WorkspaceRepository
 from shared.domain.models import Attendance, InterviewType, JoinWindow, Participant, Role, User, Workspace
+from shared.ports import AlreadyExists
 from tests import factories
 from tests.factories import NOW
 
@@ -44,7 +44,7 @@ def test_creating_an_existing_id_is_refused(db):
     repo = InterviewRepository(db)
     interview = factories.interview()
     repo.add(interview)
-    with pytest.raises(exceptions.Conflict):
+    with pytest.raises(AlreadyExists):
         repo.add(interview)
 
 

@@ -599,6 +599,7 @@ def _real_requests(function: str, url: str, db, sandbox) -> list[int]:
         "join": _join_requests,
         "oauth": _oauth_requests,
         "interviews": _interviews_requests,
+        "scheduling": _scheduling_requests,
         "email_worker": _email_worker_requests,
         "reminders": _scheduled_requests({}),
         "maintenance": _scheduled_requests({"jobs": ["connections", "cleanup"]}),
@@ -650,6 +651,27 @@ def _interviews_requests(url: str, db, sandbox) -> list[int]:
     InterviewRepository(db).add(interview)
     host = sandbox.mint_id_token(factories.HOST.uid, factories.HOST.email)
     return [_open(f"{url}/interviews", host), _open(f"{url}/interviews/{interview.id}", host)]
+
+
+def _scheduling_requests(url: str, db, sandbox) -> list[int]:
+    """A host's scheduling configurations (ID token, Firestore query) and a guest's booking
+    through its manage link (Secret Manager's guest-link key, Firestore)."""
+    from datetime import datetime, timedelta
+
+    from shared.adapters.firestore import InterviewRepository, UserRepository
+    from shared.auth.guest_links import MANAGE, GuestLinks
+    from shared.domain.models import Role, User
+    from shared.secrets import SecretManagerSecrets
+    from tests import factories
+
+    UserRepository(db).put(User(factories.HOST.uid, factories.WORKSPACE, Role.HOST, factories.HOST.email, factories.HOST.name))
+    interview = factories.interview(start=datetime.now(UTC) + timedelta(days=2))
+    InterviewRepository(db).add(interview)
+    manage = GuestLinks(SecretManagerSecrets(sandbox.project, sandbox.url), "convene-guest-link-key").sign(
+        interview_id=interview.id, workspace_id=interview.workspace_id, expires_at=interview.end, purpose=MANAGE
+    )
+    host = sandbox.mint_id_token(factories.HOST.uid, factories.HOST.email)
+    return [_open(f"{url}/scheduling-configs", host), _open(f"{url}/guest/booking", manage)]
 
 
 def _scheduled_requests(body: dict):

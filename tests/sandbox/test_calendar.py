@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ import httplib2
 import pytest
 import requests
 from google.oauth2.credentials import Credentials
+from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
@@ -353,6 +355,166 @@ def test_freebusy_limits(server: SandboxServer) -> None:
     assert (status, detail["reason"], detail["location"]) == (400, "timeRangeEmpty", "timeMax")
 
 
+WINDOW = {"timeMin": "2030-03-04T00:00:00Z", "timeMax": "2030-03-05T00:00:00Z"}
+
+
+def test_freebusy_refuses_a_window_over_90_days(server: SandboxServer) -> None:
+    freebusy = _service(server).freebusy()
+    server.add_busy_event(ADA, "2030-05-31T10:00:00Z", "2030-06-01T10:00:00Z")
+
+    ninety_days = freebusy.query(
+        body={"timeMin": "2030-03-03T00:00:00Z", "timeMax": "2030-06-01T00:00:00Z", "items": [{"id": ADA}]}
+    ).execute()
+    one_second_more = {"timeMin": "2030-03-03T00:00:00Z", "timeMax": "2030-06-01T00:00:01Z", "items": [{"id": ADA}]}
+
+    assert ninety_days["calendars"][ADA]["busy"] == [{"start": "2030-05-31T10:00:00Z", "end": "2030-06-01T00:00:00Z"}]
+    assert _error(freebusy.query(body=one_second_more)) == (
+        400,
+        {"domain": "calendar", "reason": "timeRangeTooLong", "message": "The requested time range is too long."},
+    )
+    # Offsets count: 90 days on the wall clock of +14:00 and -12:00 is 90 days and 26 hours.
+    wide = {"timeMin": "2030-03-03T00:00:00+14:00", "timeMax": "2030-06-01T00:00:00-12:00", "items": [{"id": ADA}]}
+    assert _error(freebusy.query(body=wide))[1]["reason"] == "timeRangeTooLong"
+
+
+def test_freebusy_requires_both_bounds_with_an_offset(server: SandboxServer) -> None:
+    freebusy = _service(server).freebusy()
+
+    for missing in ("timeMin", "timeMax"):
+        body = {k: v for k, v in WINDOW.items() if k != missing} | {"items": [{"id": ADA}]}
+        status, detail = _error(freebusy.query(body=body))
+        assert (status, detail["reason"], detail["message"]) == (400, "required", f"Required parameter: {missing}"), missing
+    no_offset = {"timeMin": "2030-03-04T00:00:00", "timeMax": WINDOW["timeMax"], "items": [{"id": ADA}]}
+    assert _error(freebusy.query(body=no_offset))[:1] == (400,)
+
+
+def test_freebusy_bodies_are_checked_against_the_discovery_document(server: SandboxServer) -> None:
+    freebusy = _service(server).freebusy()
+    bad_bodies = {
+        "calendars": {**WINDOW, "calendars": [ADA]},  # not a FreeBusyRequest field
+        "calendarId": {**WINDOW, "items": [{"calendarId": ADA}]},  # not a FreeBusyRequestItem field
+        "items": {**WINDOW, "items": {"id": ADA}},  # an object where an array belongs
+        "resource.items[0].id": {**WINDOW, "items": [{"id": 42}]},
+        "resource.timeMin": {**WINDOW, "timeMin": "4 March 2030"},
+        "calendarExpansionMax": {**WINDOW, "calendarExpansionMax": "fifty", "items": []},
+    }
+
+    for field_name, body in bad_bodies.items():
+        status, detail = _error(freebusy.query(body=body))
+        assert (status, detail["reason"]) == (400, "invalid"), field_name
+        assert field_name in detail["message"], (field_name, detail["message"])
+
+
+def test_freebusy_answers_in_the_requested_time_zone(server: SandboxServer) -> None:
+    freebusy = _service(server).freebusy()
+    server.add_busy_event(ADA, "2030-03-04T15:00:00Z", "2030-03-04T16:00:00Z")
+
+    def busy(zone: str | None) -> list[dict[str, str]]:
+        body = {**WINDOW, "items": [{"id": ADA}]} | ({"timeZone": zone} if zone else {})
+        result: list[dict[str, str]] = freebusy.query(body=body).execute()["calendars"][ADA]["busy"]
+        return result
+
+    assert busy(None) == [{"start": "2030-03-04T15:00:00Z", "end": "2030-03-04T16:00:00Z"}]
+    assert busy("America/New_York") == [{"start": "2030-03-04T10:00:00-05:00", "end": "2030-03-04T11:00:00-05:00"}]
+    assert busy("Asia/Kolkata") == [{"start": "2030-03-04T20:30:00+05:30", "end": "2030-03-04T21:30:00+05:30"}]
+    status, detail = _error(freebusy.query(body={**WINDOW, "timeZone": "Mars/Olympus", "items": [{"id": ADA}]}))
+    assert (status, detail["reason"]) == (400, "invalid")
+
+
+def test_freebusy_merges_each_calendars_periods_but_not_across_calendars(server: SandboxServer) -> None:
+    team = "team@group.calendar.google.com"
+    server.add_calendar(ADA, team, "Team")
+    server.add_busy_event(ADA, "2030-03-04T09:00:00Z", "2030-03-04T10:00:00Z")
+    server.add_busy_event(ADA, "2030-03-04T10:00:00Z", "2030-03-04T11:00:00Z")  # touching: one period
+    server.add_busy_event(ADA, "2030-03-04T09:15:00Z", "2030-03-04T09:45:00Z")  # inside: swallowed
+    server.add_busy_event(ADA, "2030-03-04T13:00:00Z", "2030-03-04T14:00:00Z")  # apart: its own period
+    server.add_busy_event(team, "2030-03-04T10:30:00Z", "2030-03-04T12:00:00Z")  # another calendar: kept apart
+
+    calendars = _service(server).freebusy().query(body={**WINDOW, "items": [{"id": ADA}, {"id": team}]}).execute()["calendars"]
+
+    assert calendars[ADA]["busy"] == [
+        {"start": "2030-03-04T09:00:00Z", "end": "2030-03-04T11:00:00Z"},
+        {"start": "2030-03-04T13:00:00Z", "end": "2030-03-04T14:00:00Z"},
+    ]
+    assert calendars[team]["busy"] == [{"start": "2030-03-04T10:30:00Z", "end": "2030-03-04T12:00:00Z"}]
+
+
+def test_freebusy_all_day_events_span_the_calendars_own_midnights(server: SandboxServer) -> None:
+    berlin, la = "berlin@group.calendar.google.com", "la@group.calendar.google.com"
+    server.add_calendar(ADA, berlin, "Berlin", time_zone="Europe/Berlin")
+    server.add_calendar(ADA, la, "Los Angeles", time_zone="America/Los_Angeles")
+    server.add_busy_event(berlin, "2030-03-30", "2030-04-01", summary="Offsite")  # over the spring-forward night
+    server.add_busy_event(la, "2030-03-30", "2030-03-31", summary="Holiday", transparency="transparent")
+    server.add_busy_event(la, "2030-03-31", "2030-04-01", summary="Away")
+    window = {"timeMin": "2030-03-29T00:00:00Z", "timeMax": "2030-04-03T00:00:00Z"}
+
+    calendars = _service(server).freebusy().query(body={**window, "items": [{"id": berlin}, {"id": la}]}).execute()["calendars"]
+
+    # Berlin: 00:00 CET (+01:00) on the 30th to 00:00 CEST (+02:00) on April 1st, 47 hours.
+    assert calendars[berlin]["busy"] == [{"start": "2030-03-29T23:00:00Z", "end": "2030-03-31T22:00:00Z"}]
+    assert calendars[la]["busy"] == [{"start": "2030-03-31T07:00:00Z", "end": "2030-04-01T07:00:00Z"}]
+    all_day = [e for e in server.calendar_events(berlin) if e["summary"] == "Offsite"]
+    assert all_day[0]["start"] == {"date": "2030-03-30"} and all_day[0]["end"] == {"date": "2030-04-01"}
+
+
+def test_freebusy_reports_calendars_the_caller_cannot_see(server: SandboxServer) -> None:
+    private = "bob-private@group.calendar.google.com"
+    server.add_calendar(BOB, private, "Bob's private")  # exists, but not on Ada's list
+    server.add_busy_event(private, "2030-03-04T09:00:00Z", "2030-03-04T10:00:00Z")
+
+    as_ada = _service(server).freebusy().query(body={**WINDOW, "items": [{"id": private}]}).execute()
+    as_bob = _service(server, BOB).freebusy().query(body={**WINDOW, "items": [{"id": private}]}).execute()
+
+    assert as_ada["calendars"] == {private: {"busy": [], "errors": [{"domain": "global", "reason": "notFound"}]}}
+    assert as_bob["calendars"][private] == {"busy": [{"start": "2030-03-04T09:00:00Z", "end": "2030-03-04T10:00:00Z"}]}
+
+
+def test_freebusy_accepts_only_the_scopes_google_lists_for_it(server: SandboxServer) -> None:
+    auth = "https://www.googleapis.com/auth/"
+    body = {**WINDOW, "items": [{"id": ADA}]}
+
+    for scope in ("calendar", "calendar.readonly", "calendar.freebusy"):
+        answer = _service(server, scopes=(auth + scope,)).freebusy().query(body=body).execute()
+        assert answer["calendars"][ADA] == {"busy": []}, scope
+    for scope in ("calendar.events", "calendar.events.readonly", "calendar.calendarlist.readonly"):
+        status, detail = _error(_service(server, scopes=(auth + scope,)).freebusy().query(body=body))
+        assert (status, detail["reason"]) == (403, "insufficientPermissions"), scope
+
+
+def test_freebusy_honours_injected_faults(server: SandboxServer) -> None:
+    token = server.sandbox.oauth.issue_tokens(CLIENT_ID, ADA, [CALENDAR])["access_token"]
+    impatient = build(
+        "calendar",
+        "v3",
+        http=AuthorizedHttp(Credentials(token=token), http=httplib2.Http(timeout=0.3)),
+        static_discovery=True,
+        client_options={"api_endpoint": server.url + "/calendar/v3/"},
+    )
+    body = {**WINDOW, "items": [{"id": ADA}]}
+    server.inject_rate_limit(r"/freeBusy$", status=429)
+    server.inject(r"/freeBusy$", [{"status": 503}, {"delay_seconds": 1.0}, {"delay_seconds": 0.05}], method="POST")
+
+    assert _error(impatient.freebusy().query(body=body)) == (
+        429,
+        {"domain": "usageLimits", "reason": "rateLimitExceeded", "message": "Rate Limit Exceeded"},
+    )
+    with pytest.raises(HttpError) as unavailable:
+        impatient.freebusy().query(body=body).execute()
+    assert unavailable.value.status_code == 503
+    with pytest.raises(TimeoutError):
+        impatient.freebusy().query(body=body).execute()
+    assert impatient.freebusy().query(body=body).execute()["calendars"][ADA] == {"busy": []}  # a short delay only
+    deadline = time.monotonic() + 5
+    while len(server.calls("/calendar/v3/freeBusy")) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the timed-out call is recorded once the sandbox answers it, after its delay
+    assert [(c["status"], c["injected"]) for c in server.calls("/calendar/v3/freeBusy")] == [
+        (429, True),
+        (503, True),
+        (200, False),
+        (200, False),
+    ]
+
+
 # -- credentials and faults ---------------------------------------------------------------
 
 
@@ -389,6 +551,42 @@ def test_injected_faults_surface_as_http_errors(server: SandboxServer) -> None:
     retried._sleep = lambda seconds: None
     assert retried.execute(num_retries=1)["items"][0]["id"] == ADA
     assert [c["status"] for c in server.calls("/calendar/v3/users/me/calendarList")] == [429, 503, 403, 403, 200]
+
+
+def test_control_api_adds_all_day_busy_events(server: SandboxServer) -> None:
+    base = server.url + "/sandbox/calendar"
+    requests.post(
+        base + "/calendars",
+        json={"account": ADA, "id": "ops@group.calendar.google.com", "summary": "Ops", "time_zone": "Asia/Tokyo"},
+        timeout=5,
+    ).raise_for_status()
+
+    all_day = requests.post(
+        base + "/calendars/ops@group.calendar.google.com/busy", json={"start": "2030-03-04", "end": "2030-03-05"}, timeout=5
+    )
+    mixed = requests.post(
+        base + "/calendars/ops@group.calendar.google.com/busy",
+        json={"start": "2030-03-04", "end": "2030-03-05T00:00:00Z"},
+        timeout=5,
+    )
+    naive = requests.post(
+        base + "/calendars/ops@group.calendar.google.com/busy",
+        json={"start": "2030-03-04T09:00:00", "end": "2030-03-04T10:00:00"},
+        timeout=5,
+    )
+    calendars = (
+        _service(server)
+        .freebusy()
+        .query(body={**WINDOW, "items": [{"id": "ops@group.calendar.google.com"}], "timeZone": "Asia/Tokyo"})
+        .execute()["calendars"]
+    )
+
+    assert all_day.json()["start"] == {"date": "2030-03-04"}
+    assert (mixed.status_code, naive.status_code) == (400, 400)
+    # Tokyo's 4 March is 3 March 15:00 UTC to 4 March 15:00 UTC; the window starts at 4 March 00:00 UTC.
+    assert calendars["ops@group.calendar.google.com"]["busy"] == [
+        {"start": "2030-03-04T09:00:00+09:00", "end": "2030-03-05T00:00:00+09:00"}
+    ]
 
 
 def test_control_api_over_http(server: SandboxServer) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shared.clock import FixedClock
+from shared.domain.errors import RuleViolation
 from shared.domain.models import InterviewStatus, Outcome, Person, Role
-from shared.errors import PermissionDenied, Unprocessable
+from shared.errors import PermissionDenied
 from shared.services.analytics import Analytics
+from shared.services.interviews.requests import AnalyticsQuery
 from tests import factories
 from tests.factories import NOW, WORKSPACE
 from tests.fakes import FakeInterviewRepository, FakeInterviewStats
@@ -55,7 +57,7 @@ def analytics(interviews, member):
 
 
 def test_an_admin_sees_the_workspace_over_the_last_30_days(interviews):
-    report = analytics(interviews, Member("uid-ada", WORKSPACE, Role.ADMIN)).report(None, {})
+    report = analytics(interviews, Member("uid-ada", WORKSPACE, Role.ADMIN)).report(None, AnalyticsQuery())
     assert (report["total_interviews"], report["completed_interviews"], report["no_shows"], report["cancellations"]) == (
         4,
         2,
@@ -64,21 +66,23 @@ def test_an_admin_sees_the_workspace_over_the_last_30_days(interviews):
     )
     assert report["no_show_rate"] == pytest.approx(0.3333) and report["average_duration"] == 37.5
     assert (report["from"], report["to"], report["host_uid"]) == ("2026-05-02T12:00:00Z", "2026-06-01T12:00:00Z", None)
-    one = analytics(interviews, Member("uid-ada", WORKSPACE, Role.ADMIN)).report(None, {"host_uid": "uid-olga"})
+    one = analytics(interviews, Member("uid-ada", WORKSPACE, Role.ADMIN)).report(None, AnalyticsQuery(host_uid="uid-olga"))
     assert (one["total_interviews"], one["average_duration"], one["no_show_rate"]) == (1, 45.0, 0.0)
 
 
 def test_a_host_sees_only_their_own_numbers(interviews):
     hana = analytics(interviews, Member("uid-hana", WORKSPACE, Role.HOST))
-    report = hana.report(None, {})
+    report = hana.report(None, AnalyticsQuery())
     assert (report["total_interviews"], report["host_uid"], report["average_duration"]) == (3, "uid-hana", 30.0)
     with pytest.raises(PermissionDenied):
-        hana.report(None, {"host_uid": "uid-olga"})
+        hana.report(None, AnalyticsQuery(host_uid="uid-olga"))
 
 
 def test_an_empty_range_has_no_rates_and_a_reversed_one_is_refused(interviews):
     admin = analytics(interviews, Member("uid-ada", WORKSPACE, Role.ADMIN))
-    report = admin.report(None, {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"})
+    jan_1, jan_2 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    report = admin.report(None, AnalyticsQuery(since=jan_1, until=jan_2))
     assert (report["total_interviews"], report["no_show_rate"], report["average_duration"]) == (0, None, None)
-    with pytest.raises(Unprocessable):
-        admin.report(None, {"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"})
+    with pytest.raises(RuleViolation) as refused:  # a 422 (shared.errors.from_domain)
+        admin.report(None, AnalyticsQuery(since=jan_2, until=jan_1))
+    assert (refused.value.code, refused.value.details) == ("invalid_range", {"field": "from"})

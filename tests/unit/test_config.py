@@ -44,3 +44,13 @@ def test_every_variable_is_documented_in_the_readme():
 
     readme = (ROOT / "README.md").read_text()
     assert [name for name in VARIABLES if name not in readme] == []
+
+
+def test_the_scheduling_url_is_a_base_url_and_required_of_a_deployment():
+    """Emailed manage and respond links are {base}/manage#token=… and {base}/respond#token=…: no double slash."""
+    from shared.config import DEPLOYMENT_REQUIRED, LOCAL_ONLY
+
+    assert Settings.from_env({"CONVENE_PROJECT_ID": "p"}).scheduling_url == ""  # unset: emails carry no such links
+    configured = Settings.from_env({"CONVENE_PROJECT_ID": "p", "CONVENE_SCHEDULING_URL": " https://s.example/sched/ "})
+    assert configured.scheduling_url == "https://s.example/sched"
+    assert "CONVENE_SCHEDULING_URL" in DEPLOYMENT_REQUIRED and "CONVENE_SCHEDULING_URL" not in LOCAL_ONLY

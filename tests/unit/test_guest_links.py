@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.auth.guest_links import GuestLinks, is_guest_token
+from shared.auth.guest_links import CONFIRM, DECLINE, JOIN, MANAGE, GuestLinks, is_guest_token
 from shared.auth.principal import PrincipalKind
 from shared.errors import Unauthenticated
 from shared.secrets import LocalSecrets
@@ -122,6 +122,23 @@ def test_a_link_signed_for_another_purpose_is_rejected(secrets_file):
     )
     with pytest.raises(Unauthenticated):
         links(secrets_file).verify(token, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("signed_for", "verified_for"),
+    [(JOIN, MANAGE), (MANAGE, JOIN), (CONFIRM, DECLINE), (DECLINE, CONFIRM), (MANAGE, CONFIRM), (JOIN, DECLINE)],
+)
+def test_a_link_of_one_purpose_never_verifies_for_another(secrets_file, signed_for, verified_for):
+    """A join link cannot manage a booking (nor a manage link join), and a confirm link cannot decline."""
+    token = sign(secrets_file, purpose=signed_for)
+    assert links(secrets_file).verify(token, now=NOW, purpose=signed_for).interview_id == "iv1"
+    with pytest.raises(Unauthenticated) as excinfo:
+        links(secrets_file).verify(token, now=NOW, purpose=verified_for)
+    assert excinfo.value.code == "invalid_guest_link"
+
+
+def test_the_purposes_are_distinct():
+    assert len({JOIN, MANAGE, CONFIRM, DECLINE}) == 4 and (MANAGE, CONFIRM, DECLINE) == ("manage", "confirm", "decline")
 
 
 def test_a_link_signed_with_another_key_is_rejected(secrets_file, tmp_path):

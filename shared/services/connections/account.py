@@ -13,6 +13,7 @@ from shared import logs
 from shared.auth.principal import Principal
 from shared.domain.connections import GOOGLE, Connection, ConnectionStatus, GoogleAuthRequired, refresh_token_context
 from shared.domain.timezones import rfc3339_utc_or_none
+from shared.ports import GoogleCredentials
 from shared.services.access import own_account
 from shared.services.connections.connect import ConnectFlow
 
@@ -44,7 +45,7 @@ class GoogleConnections(ConnectFlow):
             raise self.consent_error(principal, required.reason) from None
         return connection
 
-    def credentials_for(self, connection: Connection) -> Any:
+    def credentials_for(self, connection: Connection) -> GoogleCredentials:
         """Valid Google credentials of a usable connection (GoogleAuthRequired otherwise)."""
         return self._credentials().for_connection(connection)
 

@@ -47,7 +47,7 @@ from shared.services.connections.outcomes import (
 if TYPE_CHECKING:
     from shared.clock import Clock
     from shared.config import Settings
-    from shared.ports import ConnectionRepository, OAuthStateRepository
+    from shared.ports import ConnectionCredentials, ConnectionRepository, OAuthStateRepository
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class ConnectFlow:
         cipher: Cipher,
         oauth: Callable[[], Any],
         calendar: Callable[[], Any],
-        credentials: Callable[[], Any],
+        credentials: Callable[[], ConnectionCredentials],
     ):
         # oauth, calendar and credentials are zero-argument factories: built only when a request needs Google.
         self._settings = settings

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.auth.principal import Principal
 from shared.domain.models import InterviewStatus
-from shared.services.access import AccessPolicy
+from shared.services.access import AccessPolicy, Member
 from shared.services.interviews.booking import Answer, Booking, Candidates, OncePerKey
 from shared.services.interviews.changes import InterviewChanges
 from shared.services.interviews.publishing import CalendarEvents, EmailQueue, HostConnections, Publisher
@@ -26,7 +26,10 @@ if TYPE_CHECKING:
     from shared.auth.guest_links import GuestLinks
     from shared.clock import Clock
     from shared.config import Settings
+    from shared.domain.booking import BookingRequest
+    from shared.domain.models import BookingOrigin, Person
     from shared.ports import BookingStore, IdempotencyStore, InterviewRepository, WorkspaceRepository
+    from shared.services.interviews.requests import ListQuery
 
 __all__ = ["InterviewService"]
 
@@ -81,11 +84,19 @@ class InterviewService:
     def get(self, principal: Principal, interview_id: str) -> dict[str, Any]:
         return self._reads.get(principal, interview_id)
 
-    def list(self, principal: Principal, query: dict[str, str]) -> dict[str, Any]:
+    def list(self, principal: Principal, query: ListQuery) -> dict[str, Any]:
         return self._reads.list(principal, query)
 
     def create(self, principal: Principal, body: dict[str, Any], key: str | None, fingerprint: str) -> Answer:
         return self._booking.create(principal, body, key, fingerprint)
+
+    def book_through_link(
+        self, host: Member, guest: Person, booking: BookingRequest, origin: BookingOrigin, key: str | None, fingerprint: str
+    ) -> Answer:
+        return self._booking.book_through_link(host, guest, booking, origin, key, fingerprint)
+
+    def booked_through_link(self, host: Member, link_id: str, key: str) -> bool:
+        return self._booking.booked_through_link(host, link_id, key)
 
     def confirm(self, principal: Principal, interview_id: str, key: str | None, fingerprint: str) -> Answer:
         return self._changes.confirm(principal, interview_id, key, fingerprint)
@@ -95,8 +106,17 @@ class InterviewService:
     ) -> Answer:
         return self._changes.reschedule(principal, interview_id, body, key, fingerprint)
 
-    def cancel(self, principal: Principal, interview_id: str, body: dict[str, Any], key: str | None, fingerprint: str) -> Answer:
-        return self._changes.cancel(principal, interview_id, body, key, fingerprint)
+    def cancel(
+        self,
+        principal: Principal,
+        interview_id: str,
+        body: dict[str, Any],
+        key: str | None,
+        fingerprint: str,
+        *,
+        by: str = "host",
+    ) -> Answer:
+        return self._changes.cancel(principal, interview_id, body, key, fingerprint, by=by)
 
     def mark(self, principal: Principal, interview_id: str, target: InterviewStatus) -> dict[str, Any]:
         return self._changes.mark(principal, interview_id, target)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from shared import logs
 from shared.auth.principal import Principal, PrincipalKind
 from shared.domain.errors import DomainError
-from shared.domain.models import Interview, InterviewStatus, InterviewType, Person
+from shared.domain.models import BookingOrigin, Interview, InterviewStatus, InterviewType, Person
 from shared.errors import Conflict, Unprocessable, from_domain
 from shared.services.access import AccessPolicy, Member
 from shared.services.interviews.publishing import Publisher
@@ -130,6 +130,33 @@ class Booking:
             member, "create", key, fingerprint, lambda seed, _resumed: self._create(principal, member, host, guest, booking, seed)
         )
 
+    def book_through_link(
+        self,
+        host: Member,
+        guest: Person,
+        booking: BookingRequest,
+        origin: BookingOrigin,
+        key: str | None,
+        fingerprint: str,
+    ) -> Answer:
+        """A guest's booking through a link: exactly a host's create (direct: event, Meet link,
+        invitations; request: pending, the host asked by email), acting as the link's host.
+        An Idempotency-Key is scoped to the link, not to the (anonymous) guest."""
+        acting = Principal(PrincipalKind.USER, host.uid, host.email, True, host.workspace_id)
+        scope = replace(host, uid=f"link-{origin.link_id}")
+        return self._once.run(
+            scope, "book", key, fingerprint, lambda seed, _resumed: self._create(acting, host, host, guest, booking, seed, origin)
+        )
+
+    def booked_through_link(self, host: Member, link_id: str, key: str) -> bool:
+        """Whether this Idempotency-Key already booked through the link (its retry replays, even
+        though its slot is no longer free)."""
+        from shared.adapters.idempotency import key_seed, record_id
+        from shared.domain.booking import new_interview_id
+
+        record = record_id(host.workspace_id, f"link-{link_id}", "book", key)
+        return self._interviews.get(new_interview_id(key_seed(record))) is not None
+
     def _reminder_offsets(self, workspace_id: str) -> tuple[int, ...]:
         workspace = self._workspaces.get(workspace_id) if self._workspaces is not None else None
         return (
@@ -151,7 +178,14 @@ class Booking:
         return Person(email=valid_email(stored.email, "candidate.email"), name=stored.name)
 
     def _create(
-        self, principal: Principal, member: Member, host: Member, guest: Person, booking: BookingRequest, seed: bytes | None
+        self,
+        principal: Principal,
+        member: Member,
+        host: Member,
+        guest: Person,
+        booking: BookingRequest,
+        seed: bytes | None,
+        origin: BookingOrigin | None = None,
     ) -> Answer:
         from shared.domain.booking import new_interview_id
         from shared.domain.reminders import arm
@@ -187,6 +221,7 @@ class Booking:
             reminder_offsets=offsets,
             reminders_done=done,
             next_reminder_at=next_at,
+            origin=origin,
         )
         logs.bind(interview_id=interview.id, workspace_id=interview.workspace_id)
         existing = self._interviews.get(interview.id) if seed is not None else None
@@ -204,6 +239,8 @@ class Booking:
         emails: dict[str, str] = {}
         if interview.status is InterviewStatus.CONFIRMED:
             interview, emails = self._publisher.publish(acting_host, interview, connection, "invitation")
+        elif origin is not None:
+            emails = self._publisher.ask_host(interview)
         logs.log(logger, logging.INFO, "interview created", event="interview_created")
         return self._views.created(interview, emails), 201
 

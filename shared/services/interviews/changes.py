@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared import logs
 from shared.auth.principal import Principal, host_principal
-from shared.domain.models import Interview, InterviewStatus
+from shared.domain.models import Cancellation, Interview, InterviewStatus
 from shared.errors import Unprocessable
 from shared.services.access import AccessPolicy, Member, changeable
 from shared.services.interviews.booking import Answer, OncePerKey, armed, limits
@@ -148,10 +148,21 @@ class InterviewChanges:
 
         return self._change(principal, interview_id, "reschedule", key, fingerprint, apply, after, applied=applied)
 
-    def cancel(self, principal: Principal, interview_id: str, body: dict[str, Any], key: str | None, fingerprint: str) -> Answer:
+    def cancel(
+        self,
+        principal: Principal,
+        interview_id: str,
+        body: dict[str, Any],
+        key: str | None,
+        fingerprint: str,
+        *,
+        by: str = "host",
+    ) -> Answer:
+        """``by``: ``host`` (a host or admin) or ``guest`` (its manage link); kept with the reason."""
+        from shared.api_limits import REASON_MAX_LENGTH
         from shared.services.interviews.requests import text
 
-        text(body, "reason", 500, multi_line=True)  # checked by the rule of every text field; not stored
+        reason = text(body, "reason", REASON_MAX_LENGTH, multi_line=True)  # the text rule of every field
 
         def apply(before: Interview) -> Interview:
             from shared.domain import status as status_machine
@@ -161,6 +172,7 @@ class InterviewChanges:
                 status=status_machine.transition(before.status, InterviewStatus.CANCELLED),
                 ical_sequence=before.ical_sequence + 1,
                 next_reminder_at=None,
+                cancellation=Cancellation(by, reason, self._clock.now()),
             )
 
         def after(member: Member, before: Interview, interview: Interview) -> Answer:

@@ -53,7 +53,9 @@ class CalendarEvents(Protocol):
 
 
 class EmailQueue(Protocol):
-    def enqueue(self, interview: Interview, kind: str, now: Any) -> dict[str, str]: ...
+    def enqueue(
+        self, interview: Interview, kind: str, now: Any, audiences: tuple[str, ...] = ("candidate", "host")
+    ) -> dict[str, str]: ...
 
 
 def _when(interview: Interview) -> dict[str, Any]:
@@ -157,6 +159,13 @@ class Publisher:
         credentials = self._credentials(host_principal(interview))
         self._calendar_events().patch(credentials, PRIMARY, interview.calendar_event_id, _when(interview))
         return self._emails().enqueue(interview, "update", self._clock.now())
+
+    def ask_host(self, interview: Interview) -> dict[str, str]:
+        """A booking request (pending, from a booking link): the host is asked to confirm or decline,
+        the guest told the request was sent. Nothing is on the calendar yet."""
+        now = self._clock.now()
+        sent = self._emails().enqueue(interview, "booking_request", now, audiences=("host",))
+        return sent | self._emails().enqueue(interview, "request_received", now, audiences=("candidate",))
 
     def withdraw(self, interview: Interview) -> dict[str, str]:
         """A cancelled interview that had an event: the event cancelled (if Google lets us), cancellation emails."""
