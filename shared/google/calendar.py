@@ -118,7 +118,7 @@ class CalendarApi(GoogleApi):
             "timeZone": "UTC",
             "items": [{"id": calendar_id} for calendar_id in ids],
         }
-        answer = _refusing_grant_as_reauth(lambda: self.execute(self.service().freebusy().query(body=body), credentials))
+        answer = self.execute(self.service().freebusy().query(body=body), credentials)
         calendars = answer.get("calendars") or {}
         periods: list[tuple[datetime, datetime]] = []
         errors: dict[str, str] = {}
@@ -158,24 +158,6 @@ def _merged(periods: list[tuple[datetime, datetime]]) -> tuple[tuple[datetime, d
         else:
             merged.append((start, end))
     return tuple(merged)
-
-
-def _refusing_grant_as_reauth(call: Any) -> Any:
-    """Run ``call``; a refresh that Google refuses (invalid_grant) becomes ``GoogleAuthRequired``.
-
-    A grant revoked while an access token is cached is found out here: the call answers 401,
-    google-auth refreshes, and the token endpoint says invalid_grant.
-    """
-    from google.auth.exceptions import RefreshError
-
-    from shared.google.credentials import _is_invalid_grant
-
-    try:
-        return call()
-    except RefreshError as exc:
-        if _is_invalid_grant(exc):
-            raise GoogleAuthRequired("needs_reauth") from None
-        raise Unavailable("Google could not refresh the connection; try again shortly.") from None
 
 
 CONFERENCE_POLLS = 4
@@ -292,12 +274,21 @@ def build_service(name: str, version: str, settings: Settings, endpoint: str) ->
 
 def execute(request: Any, credentials: Any, settings: Settings) -> Any:
     import httplib2
+    from google.auth.exceptions import RefreshError
     from google_auth_httplib2 import AuthorizedHttp
     from googleapiclient.errors import HttpError
+
+    from shared.google.credentials import _is_invalid_grant
 
     http = AuthorizedHttp(credentials, http=httplib2.Http(timeout=settings.google_timeout_seconds))
     try:
         return request.execute(http=http, num_retries=settings.google_retries)
+    except RefreshError as exc:
+        # A grant revoked while an access token is cached is found out here: the call answers
+        # 401, google-auth refreshes, and the token endpoint says invalid_grant.
+        if _is_invalid_grant(exc):
+            raise GoogleAuthRequired("needs_reauth") from None
+        raise Unavailable("Google could not refresh the connection; try again shortly.") from None
     except HttpError as exc:
         status = exc.resp.status
         if status == 429 or status >= 500 or (status == 403 and _rate_limited(exc)):

@@ -16,11 +16,13 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from shared.adapters.firestore import UserRepository
+from shared.auth.guest_links import CONFIRM, DECLINE, MANAGE
 from shared.domain.models import Role, User
 from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from tests.api_client import Reply
@@ -29,38 +31,57 @@ from tests.factories import HOST, WORKSPACE
 
 pytestmark = pytest.mark.usefixtures("container")
 
-# (function, local path, documented template) of every POST that needs credentials.
+# (function, method, local path, documented template) of every request with a body that needs credentials.
 POSTS = [
-    ("join", "/interviews/iv-1/join", "/join/interviews/{interview_id}/join"),
-    ("oauth", "/connect", "/oauth/connect"),
-    ("oauth", "/disconnect", "/oauth/disconnect"),
-    ("oauth", "/calendars/sync", "/oauth/calendars/sync"),
-    ("interviews", "/interviews", "/interviews/interviews"),
+    ("join", "POST", "/interviews/iv-1/join", "/join/interviews/{interview_id}/join"),
+    ("oauth", "POST", "/connect", "/oauth/connect"),
+    ("oauth", "POST", "/disconnect", "/oauth/disconnect"),
+    ("oauth", "POST", "/calendars/sync", "/oauth/calendars/sync"),
+    ("interviews", "POST", "/interviews", "/interviews/interviews"),
     *[
-        ("interviews", f"/interviews/iv-1/{action}", f"/interviews/interviews/{{interview_id}}/{action}")
+        ("interviews", "POST", f"/interviews/iv-1/{action}", f"/interviews/interviews/{{interview_id}}/{action}")
         for action in ("confirm", "reschedule", "cancel", "complete", "no-show")
     ],
-    ("email_worker", "/", "/email_worker/"),
-    ("reminders", "/", "/reminders/"),
-    ("maintenance", "/", "/maintenance/"),
+    ("email_worker", "POST", "/", "/email_worker/"),
+    ("reminders", "POST", "/", "/reminders/"),
+    ("maintenance", "POST", "/", "/maintenance/"),
+    ("scheduling", "POST", "/scheduling-configs", "/scheduling/scheduling-configs"),
+    ("scheduling", "PATCH", "/scheduling-configs/cfg-1", "/scheduling/scheduling-configs/{config_id}"),
+    ("scheduling", "POST", "/scheduling-configs/cfg-1/booking-links", "/scheduling/scheduling-configs/{config_id}/booking-links"),
+    ("scheduling", "POST", "/booking-links/lnk-1/revoke", "/scheduling/booking-links/{link_id}/revoke"),
+    # signed links (manage, confirm, decline): checked, with their purpose, before the body is read
+    ("scheduling", "POST", "/guest/booking/cancel", "/scheduling/guest/booking/cancel"),
+    ("scheduling", "POST", "/guest/booking/reschedule", "/scheduling/guest/booking/reschedule"),
+    ("scheduling", "POST", "/respond/confirm", "/scheduling/respond/confirm"),
+    ("scheduling", "POST", "/respond/decline", "/scheduling/respond/decline"),
 ]
-# The operations that read a JSON body, and whose credentials they need.
+# The operations that read a JSON body (method, local path), and whose credentials they need
+# (None: a booking link is public, its id in the path is the credential).
 BODY_TAKERS = [
-    ("email_worker", "/", "service"),
-    ("maintenance", "/", "service"),
-    ("interviews", "/interviews", "host"),
-    ("interviews", "/interviews/iv-1/reschedule", "host"),
-    ("interviews", "/interviews/iv-1/cancel", "host"),
-    ("interviews", "/interviews/iv-1/confirm", "host"),
-    ("oauth", "/connect", "host"),
+    ("email_worker", "POST", "/", "service"),
+    ("maintenance", "POST", "/", "service"),
+    ("interviews", "POST", "/interviews", "host"),
+    ("interviews", "POST", "/interviews/iv-1/reschedule", "host"),
+    ("interviews", "POST", "/interviews/iv-1/cancel", "host"),
+    ("interviews", "POST", "/interviews/iv-1/confirm", "host"),
+    ("oauth", "POST", "/connect", "host"),
+    ("scheduling", "POST", "/scheduling-configs", "host"),
+    ("scheduling", "PATCH", "/scheduling-configs/cfg-1", "host"),
+    ("scheduling", "POST", "/scheduling-configs/cfg-1/booking-links", "host"),
+    ("scheduling", "POST", "/links/lnk-1/bookings", None),
+    ("scheduling", "POST", "/guest/booking/cancel", "manage"),
+    ("scheduling", "POST", "/guest/booking/reschedule", "manage"),
+    ("scheduling", "POST", "/respond/confirm", "confirm"),
+    ("scheduling", "POST", "/respond/decline", "decline"),
 ]
+BODY_TAKER_IDS = [f"{function} {method} {path}" for function, method, path, _ in BODY_TAKERS]
 
 DEEP_ARRAY = b"[" * 5000 + b"]" * 5000
 DEEP_OBJECT = b'{"a":' * 5000 + b"1" + b"}" * 5000
 
 
 @pytest.fixture(scope="module")
-def apis(join_api, oauth_api, interviews_api, email_worker_api, openapi, stack_env) -> dict[str, Any]:
+def apis(join_api, oauth_api, interviews_api, email_worker_api, scheduling_api, openapi, stack_env) -> dict[str, Any]:
     from tests.conftest import function_client
 
     return {
@@ -70,16 +91,25 @@ def apis(join_api, oauth_api, interviews_api, email_worker_api, openapi, stack_e
         "email_worker": email_worker_api,
         "reminders": function_client("reminders", openapi, stack_env),
         "maintenance": function_client("maintenance", openapi, stack_env),
+        "scheduling": scheduling_api,
     }
 
 
 @pytest.fixture
-def tokens(sandbox, db) -> dict[str, str]:
-    """Credentials that pass, so the body is what gets judged: Cloud Tasks' and a host's (a member of its workspace)."""
+def tokens(sandbox, db, container) -> dict[str | None, str | None]:
+    """Credentials that pass, so the body is what gets judged: Cloud Tasks', a host's (a member of
+    its workspace) and a guest's and a host's signed links (manage, confirm, decline)."""
     UserRepository(db).put(User(HOST.uid, WORKSPACE, Role.HOST, HOST.email, HOST.name))  # type: ignore[arg-type]
+    later = container.clock.now() + timedelta(days=1)
+    links = {
+        purpose: container.guest_links.sign(interview_id="iv-1", workspace_id=WORKSPACE, expires_at=later, purpose=purpose)
+        for purpose in (MANAGE, CONFIRM, DECLINE)
+    }
     return {
         "service": sandbox.mint_oidc_token(TASKS_INVOKER, WORKER_URL),
         "host": sandbox.mint_id_token(HOST.uid, HOST.email, name=HOST.name, claims={"workspace_id": WORKSPACE}),
+        **links,
+        None: None,
     }
 
 
@@ -122,10 +152,11 @@ def no_error_logs(caplog):
 
 
 @pytest.mark.parametrize(
-    ("function", "path"), [pytest.param(function, path, id=f"POST {template}") for function, path, template in POSTS]
+    ("function", "method", "path"),
+    [pytest.param(function, method, path, id=f"{method} {template}") for function, method, path, template in POSTS],
 )
 @pytest.mark.usefixtures("no_error_logs")
-def test_without_credentials_401_whatever_the_body(apis, function, path):
+def test_without_credentials_401_whatever_the_body(apis, function, method, path):
     api = apis[function]
     for body, content_type, authorization in [
         (b"{", "application/json", None),
@@ -136,7 +167,7 @@ def test_without_credentials_401_whatever_the_body(apis, function, path):
     ]:
         reply = raw_call(
             api,
-            "POST",
+            method,
             path,
             body=body,
             content_type=content_type,
@@ -148,10 +179,10 @@ def test_without_credentials_401_whatever_the_body(apis, function, path):
 # --- size --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("function", "path", "who"), BODY_TAKERS)
+@pytest.mark.parametrize(("function", "method", "path", "who"), BODY_TAKERS, ids=BODY_TAKER_IDS)
 @pytest.mark.usefixtures("no_error_logs")
-def test_a_body_over_64_kib_is_413(apis, tokens, function, path, who):
-    reply = raw_call(apis[function], "POST", path, body=b'{"x": "' + b"a" * MAX_BODY_BYTES + b'"}', token=tokens[who])
+def test_a_body_over_64_kib_is_413(apis, tokens, function, method, path, who):
+    reply = raw_call(apis[function], method, path, body=b'{"x": "' + b"a" * MAX_BODY_BYTES + b'"}', token=tokens[who])
     assert error_code(reply) == (413, "body_too_large")
     assert reply.json["error"]["details"] == {"max_bytes": MAX_BODY_BYTES}
 
@@ -253,10 +284,10 @@ def test_a_chunked_16_mb_body_is_refused_after_64_kib_over_http(worker_server, s
         "multipart/form-data; boundary=x",
     ],
 )
-@pytest.mark.parametrize(("function", "path", "who"), BODY_TAKERS)
+@pytest.mark.parametrize(("function", "method", "path", "who"), BODY_TAKERS, ids=BODY_TAKER_IDS)
 @pytest.mark.usefixtures("no_error_logs")
-def test_a_body_that_is_not_json_is_415(apis, tokens, function, path, who, content_type):
-    reply = raw_call(apis[function], "POST", path, body=b'{"email_id": "x"}', content_type=content_type, token=tokens[who])
+def test_a_body_that_is_not_json_is_415(apis, tokens, function, method, path, who, content_type):
+    reply = raw_call(apis[function], method, path, body=b'{"email_id": "x"}', content_type=content_type, token=tokens[who])
     assert error_code(reply) == (415, "unsupported_media_type")
 
 
@@ -340,12 +371,12 @@ def test_json_as_deep_as_allowed_is_read(apis, tokens):
     assert (reply.status, reply.json["status"]) == (200, "unknown")
 
 
-@pytest.mark.parametrize(("function", "path", "who"), BODY_TAKERS)
+@pytest.mark.parametrize(("function", "method", "path", "who"), BODY_TAKERS, ids=BODY_TAKER_IDS)
 @pytest.mark.usefixtures("no_error_logs")
-def test_json_nested_5000_deep_is_400_everywhere(apis, tokens, function, path, who):
+def test_json_nested_5000_deep_is_400_everywhere(apis, tokens, function, method, path, who):
     """Was a RecursionError and a 500 with a traceback in the log."""
     for body in (DEEP_ARRAY, DEEP_OBJECT):
-        assert error_code(raw_call(apis[function], "POST", path, body=body, token=tokens[who])) == (400, "invalid_json")
+        assert error_code(raw_call(apis[function], method, path, body=body, token=tokens[who])) == (400, "invalid_json")
 
 
 def test_maintenance_refuses_deep_and_odd_job_lists(apis, tokens, caplog):

@@ -8,6 +8,10 @@ with a status docs/openapi.yaml documents for it, never a 5xx; a request without
 credentials gets a 4xx; every JSON error has the one error shape; and nothing is logged
 at ERROR (an ERROR line means an unexpected exception and its traceback).
 
+So that scheduling's operations get past their lookups, each example runs against a seeded
+configuration, booking link and (cancelled) interview the generated ids can name; signed
+in, its guest and respond routes get valid signed links (manage, confirm, decline) to them.
+
 Hypothesis runs derandomized (the same examples on every run), without shrinking and
 with a small budget per operation, so the module stays within about a minute.
 """
@@ -34,7 +38,7 @@ from tests.conftest import TASKS_INVOKER, WORKER_URL
 from tests.factories import HOST, WORKSPACE
 from tests.openapi import SPEC_PATH
 
-pytestmark = pytest.mark.usefixtures("container")
+pytestmark = pytest.mark.usefixtures("container", "seeded")
 
 ADMIN = User("uid-ada", WORKSPACE, Role.ADMIN, "ada@acme.example", "Ada Admin")
 FUZZ = settings(
@@ -57,6 +61,7 @@ class Operation:
     template: str  # as documented, the function's name first: /join/interviews/{interview_id}
     statuses: frozenset[int]  # documented for it, plus 404 and 405 (documented once for every path)
     public: bool  # `security: []`: no credentials needed (pages, redirects, preflights)
+    signed_link: bool = False  # `security: [{signedLink: []}]`: a guest's or host's emailed link (scheduling)
 
     @property
     def local(self) -> str:
@@ -81,13 +86,22 @@ def documented_operations() -> list[Operation]:
                     template,
                     statuses,
                     public=operation.get("security", document.get("security")) == [],
+                    signed_link=operation.get("security") == [{"signedLink": []}],
                 )
             )
     return operations
 
 
 OPERATIONS = documented_operations()
-assert {op.function for op in OPERATIONS} == {"join", "oauth", "interviews", "email_worker", "reminders", "maintenance"}
+assert {op.function for op in OPERATIONS} == {
+    "join",
+    "oauth",
+    "interviews",
+    "email_worker",
+    "reminders",
+    "maintenance",
+    "scheduling",
+}
 
 
 # --- generated input -------------------------------------------------------------------------
@@ -132,6 +146,7 @@ ODD_IDS = [
     "-",
     "null",
 ]
+SEEDED_IDS = ["cfg-fuzz", "lnk-fuzz", "iv-fuzz"]  # the scheduling configuration, booking link and interview of `seeded`
 ODD_STRINGS = [
     "",
     "a/b",
@@ -168,6 +183,10 @@ QUERY_KEYS = [
     "error",
     "scope",
     "redirect_to",
+    "date",
+    "timezone",
+    "config_id",
+    "duration_minutes",
     "x",
 ]
 ODD_QUERY_VALUES = ODD_STRINGS + [
@@ -184,6 +203,17 @@ ODD_QUERY_VALUES = ODD_STRINGS + [
     b64(b'["0001-01-01T00:00:00+14:00", "iv"]'),
     b64(b'["9999-12-31T23:59:59-12:00", "__x__"]'),
     b64(b"[1e400, []]"),
+    "0001-01-01",  # dates at the ends of the calendar: outside every horizon, no slots (never a 500)
+    "9999-12-31",
+    "2026-W01-1",  # ISO week date: not YYYY-MM-DD
+    "2026-06-03",
+    "20260603",
+    "2026-02-30",
+    "Europe/Berlin",
+    "Pacific/Kiritimati",
+    "cfg-fuzz",
+    "15",
+    "99999",
 ]
 FIELDS = [
     "email_id",
@@ -204,6 +234,21 @@ FIELDS = [
     "booking",
     "location",
     "phone",
+    "name",
+    "email",
+    "calendar_ids",
+    "working_hours",
+    "workdays",
+    "days_ahead",
+    "slot_step_minutes",
+    "buffer_before_minutes",
+    "minimum_notice_minutes",
+    "daily_cap",
+    "booking_mode",
+    "expires_at",
+    "single_use",
+    "label",
+    "id",
 ]
 json_values = st.recursive(
     st.none()
@@ -212,9 +257,7 @@ json_values = st.recursive(
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20)
     | st.sampled_from(ODD_STRINGS),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(FIELDS + ["email", "name"]), children, max_size=3)
-    ),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(FIELDS), children, max_size=3),
     max_leaves=6,
 )
 ODD_BODIES = [
@@ -253,6 +296,20 @@ ODD_BODIES = [
     b'{"candidate_id": "a/b", "start": "2026-06-02T10:00:00Z", "timezone": "UTC"}',
     b'{"candidate_id": "__x__", "start": "2026-06-02T10:00:00Z", "timezone": "UTC"}',
     b'{"candidate_id": "a/b", "start": "2026-06-02T10:00:00Z", "timezone": "UTC", "host_uid": "__x__"}',
+    b'{"start": "0001-01-01T00:00:00+14:00", "name": "Gus", "email": "gus@example.com"}',
+    b'{"start": "9999-12-31T23:59:59-12:00", "name": "Gus", "email": "gus@example.com", "timezone": "Etc/GMT-14"}',
+    b'{"start": "2026-06-03T09:00:00+02:00", "name": "Gus", "email": "gus@example.com", "note": "\\ud800"}',
+    b'{"start": "2026-06-03T07:00:00Z"}',
+    b'{"reason": "' + b"x" * 501 + b'"}',
+    b'{"reason": "\\u0000"}',
+    b'{"working_hours": {"monday": [{"start": "24:61", "end": "09:00"}]}}',
+    b'{"working_hours": {"monday": ' + deep(40).encode() + b"}}",
+    b'{"calendar_ids": ["primary", "primary", "__x__", "a/b"]}',
+    b'{"days_ahead": 1e308, "duration_minutes": 0.5}',
+    b'{"expires_at": "9999-12-31T23:59:59-12:00", "single_use": 1}',
+    b'{"expires_at": "0001-01-01T00:00:00+14:00", "label": null}',
+    b'{"id": "cfg-other", "host_uid": "uid-hana"}',
+    b'{"name": "x", "timezone": "Europe/Berlin", "calendar_ids": ["primary"], "host_uid": "__x__"}',
 ]
 CONTENT_TYPES = [
     None,
@@ -332,7 +389,7 @@ def probes(authorization: st.SearchStrategy[str | None]) -> st.SearchStrategy[Pr
         Probe,
         authorization=authorization,
         content_type=st.one_of(st.just("application/json"), st.sampled_from(CONTENT_TYPES), latin1_text),
-        path_id=st.one_of(st.sampled_from(ODD_IDS), st.text(min_size=1, max_size=40)),
+        path_id=st.one_of(st.sampled_from(SEEDED_IDS), st.sampled_from(ODD_IDS), st.text(min_size=1, max_size=40)),
         query=st.dictionaries(
             st.sampled_from(QUERY_KEYS), st.one_of(st.sampled_from(ODD_QUERY_VALUES), st.text(max_size=30)), max_size=4
         ),
@@ -427,7 +484,7 @@ class Answer:
 
 
 @pytest.fixture(scope="module")
-def apis(join_api, oauth_api, interviews_api, email_worker_api, openapi, stack_env) -> dict[str, Any]:
+def apis(join_api, oauth_api, interviews_api, email_worker_api, scheduling_api, openapi, stack_env) -> dict[str, Any]:
     from tests.conftest import function_client
 
     return {
@@ -437,7 +494,51 @@ def apis(join_api, oauth_api, interviews_api, email_worker_api, openapi, stack_e
         "email_worker": email_worker_api,
         "reminders": function_client("reminders", openapi, stack_env),
         "maintenance": function_client("maintenance", openapi, stack_env),
+        "scheduling": scheduling_api,
     }
+
+
+FUZZ_INTERVIEW = "iv-fuzz"
+
+
+@pytest.fixture
+def seeded(container, db) -> None:
+    """Scheduling data the generated ids and queries can name (``cfg-fuzz``, ``lnk-fuzz``,
+    ``iv-fuzz``), so that their operations get past the lookups: the host's configuration (the
+    host has no Google connection: a slot read is a 409, never a Google call), a booking link to
+    it, and an interview booked through it and since cancelled (a manage, confirm or decline
+    link to it may be sent anything without changing Google or sending email)."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from shared.domain.models import BookingOrigin, InterviewStatus
+    from shared.domain.scheduling import BookingLink, parse_config
+    from shared.services.interviews.booking import limits
+    from tests.factories import NOW, interview
+
+    UserRepository(db).put(User(HOST.uid, WORKSPACE, Role.HOST, HOST.email, HOST.name))  # type: ignore[arg-type]
+    UserRepository(db).put(ADMIN)
+    week = {day: [{"start": "09:00", "end": "17:00"}] for day in ("monday", "tuesday", "wednesday", "thursday", "friday")}
+    config = parse_config(
+        {
+            "name": "Intro",
+            "timezone": "Europe/Berlin",
+            "calendar_ids": ["primary"],
+            "duration_minutes": 30,
+            "working_hours": week,
+            "days_ahead": 14,
+        },
+        config_id="cfg-fuzz",
+        workspace_id=WORKSPACE,
+        host_uid=HOST.uid,
+        limits=limits(container.settings),
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    container.scheduling_configs.add(config)
+    container.booking_links.add(BookingLink("lnk-fuzz", WORKSPACE, HOST.uid, config.id, HOST.uid, created_at=NOW, label="fuzz"))
+    booked = interview(id=FUZZ_INTERVIEW, start=NOW + timedelta(days=2), origin=BookingOrigin(config.id, "lnk-fuzz"))
+    container.interviews.add(replace(booked, status=InterviewStatus.CANCELLED, ical_sequence=1))
 
 
 class _Collect(logging.Handler):
@@ -506,6 +607,19 @@ def cases(operations: list[Operation]) -> list[Any]:
 @example(Probe(None, "application/json", "__x__", {}, deep(5000).encode()))
 @example(Probe(None, "text/plain", "__x__", {"status": ",".join(STATUSES * 6 + ["pending"])}, b"{"))
 @example(Probe("Bearer a.b.c", None, "a/b", {"from": "0001-01-01T00:00:00+14:00"}, b"{}" + b" " * 70_000))
+@example(Probe(None, "application/json", "lnk-fuzz", {"date": "0001-01-01"}, b'{"start": "0001-01-01T00:00:00+14:00"}'))
+@example(Probe("Bearer cvg1.e30.AAAA", "text/plain", "lnk-fuzz", {"date": "9999-12-31", "timezone": "Etc/GMT+12"}, b"{"))
+@example(Probe(None, "application/json", "lnk-fuzz", {"from": "9999-12-25", "to": "9999-12-31"}, None))
+@example(Probe(None, "application/json", "lnk-fuzz", {"date": "2026-W01-1"}, None))
+@example(
+    Probe(
+        None,
+        "application/json",
+        "lnk-fuzz",
+        {"date": "2026-06-03"},
+        b'{"start": "2026-06-03T07:00:00Z", "name": "G", "email": "g@x.example"}',
+    )
+)
 def test_without_credentials_a_documented_4xx(apis, openapi, error_logs, operation, probe):
     error_logs.clear()
     answer = send(apis, openapi, operation, probe, probe.authorization)
@@ -527,17 +641,50 @@ def test_forged_tokens_a_documented_4xx(apis, openapi, error_logs, operation, au
 
 
 @pytest.fixture
-def signed_in(sandbox, db) -> dict[str, list[str]]:
-    """Valid credentials where parsing hides behind them: hosts and an admin (join, interviews), Cloud Tasks (email worker)."""
+def signed_in(sandbox, db, container) -> dict[str, list[str]]:
+    """Valid credentials where parsing hides behind them: hosts and an admin (join, interviews,
+    scheduling), Cloud Tasks (email worker), and the signed links of the seeded interview
+    (manage, confirm, decline: scheduling's guest and respond routes)."""
+    from datetime import timedelta
+
+    from shared.auth.guest_links import CONFIRM, DECLINE, MANAGE
+
     users = UserRepository(db)
     users.put(User(HOST.uid, WORKSPACE, Role.HOST, HOST.email, HOST.name))  # type: ignore[arg-type]
     users.put(ADMIN)
     host = sandbox.mint_id_token(HOST.uid, HOST.email, name=HOST.name, claims={"workspace_id": WORKSPACE, "role": "host"})
     admin = sandbox.mint_id_token(ADMIN.uid, ADMIN.email, name=ADMIN.display_name, claims={"workspace_id": WORKSPACE})
-    return {"join": [host], "interviews": [host, admin], "email_worker": [sandbox.mint_oidc_token(TASKS_INVOKER, WORKER_URL)]}
+    later = container.clock.now() + timedelta(days=30)
+    links = {
+        purpose: [
+            container.guest_links.sign(
+                interview_id=FUZZ_INTERVIEW, workspace_id=WORKSPACE, expires_at=later, purpose=purpose, version=1
+            )
+        ]
+        for purpose in (MANAGE, CONFIRM, DECLINE)
+    }
+    return {
+        "join": [host],
+        "interviews": [host, admin],
+        "scheduling": [host, admin],
+        "email_worker": [sandbox.mint_oidc_token(TASKS_INVOKER, WORKER_URL)],
+        **links,
+    }
 
 
-SIGNED_IN = [op for op in OPERATIONS if op.function in ("join", "interviews", "email_worker") and not op.public]
+def credentials_of(operation: Operation, signed_in: dict[str, list[str]]) -> list[str]:
+    """The tokens that pass for ``operation``: its function's, or the signed links of its purpose."""
+    if not operation.signed_link:
+        return signed_in[operation.function]
+    purposes = {
+        "/scheduling/respond/request": ["confirm", "decline"],
+        "/scheduling/respond/confirm": ["confirm"],
+        "/scheduling/respond/decline": ["decline"],
+    }.get(operation.template, ["manage"])
+    return [token for purpose in purposes for token in signed_in[purpose]]
+
+
+SIGNED_IN = [op for op in OPERATIONS if op.function in ("join", "interviews", "email_worker", "scheduling") and not op.public]
 
 
 @pytest.mark.parametrize("operation", cases(SIGNED_IN))
@@ -560,6 +707,23 @@ SIGNED_IN = [op for op in OPERATIONS if op.function in ("join", "interviews", "e
     0,
 )
 @example(Probe(None, "application/json", "iv-1", {"page_token": b64(deep(1500).encode())}, b'{"email_id": "../x"}'), 0)
+@example(Probe(None, "application/json", "cfg-fuzz", {"config_id": "cfg-fuzz", "date": "0001-01-01"}, b'{"reason": null}'), 0)
+@example(Probe(None, "application/json", "cfg-fuzz", {"config_id": "cfg-fuzz", "date": "9999-12-31"}, b"{}"), 1)
+@example(
+    Probe(None, "application/json", "cfg-fuzz", {"config_id": "cfg-fuzz", "from": "9999-12-30", "to": "9999-12-31"}, None), 0
+)
+@example(Probe(None, "application/json", "cfg-fuzz", {"config_id": "cfg-fuzz", "date": "2026-W01-1"}, None), 1)
+@example(Probe(None, "application/json", "lnk-fuzz", {"date": "2026-06-03", "timezone": "Pacific/Kiritimati"}, None), 0)
+@example(
+    Probe(
+        None,
+        "application/json",
+        "cfg-fuzz",
+        {"config_id": "cfg-fuzz", "date": "2026-06-03"},
+        b'{"start": "2026-06-03T07:00:00Z"}',
+    ),
+    0,
+)
 @example(Probe(None, "text/plain", "iv-1", {}, b'{"email_id": "x"}'), 0)
 @example(
     Probe(
@@ -573,7 +737,7 @@ SIGNED_IN = [op for op in OPERATIONS if op.function in ("join", "interviews", "e
     0,
 )
 def test_signed_in_a_documented_answer_never_a_5xx(apis, openapi, error_logs, signed_in, operation, probe, who):
-    tokens = signed_in[operation.function]
+    tokens = credentials_of(operation, signed_in)
     error_logs.clear()
     answer = send(apis, openapi, operation, probe, f"Bearer {tokens[who % len(tokens)]}")
     check(operation, answer, error_logs, credentials_valid=True)

@@ -8,7 +8,8 @@ and the emails are queued under names derived from the interview and its sequenc
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -122,18 +123,30 @@ class Publisher:
         except GoogleAuthRequired as required:
             raise connections.consent_error(acting_host, required.reason) from None
 
+    @contextmanager
+    def _consent_on_refusal(self, acting_host: Principal) -> Iterator[None]:
+        """Google refusing the grant in the middle of a Calendar call (a token cached before the
+        host revoked access) is the same needs_google_auth as one refused up front."""
+        from shared.domain.connections import GoogleAuthRequired
+
+        try:
+            yield
+        except GoogleAuthRequired as required:
+            raise self._connections().consent_error(acting_host, required.reason) from None
+
     def publish(
         self, acting_host: Principal, interview: Interview, connection: Connection | None, kind: str
     ) -> tuple[Interview, dict[str, str]]:
         """Create (or find) the Calendar event, store its Meet link and UID, then queue the emails."""
         credentials = self._credentials(acting_host, connection)
         events = self._calendar_events()
-        event = events.insert(
-            credentials, PRIMARY, interview.id, event_body(interview), conference=interview.type is InterviewType.GOOGLE_MEET
-        )
-        link = interview.meet_link
-        if interview.type is InterviewType.GOOGLE_MEET:
-            event, link = events.wait_for_meet_link(credentials, PRIMARY, event)
+        with self._consent_on_refusal(acting_host):
+            event = events.insert(
+                credentials, PRIMARY, interview.id, event_body(interview), conference=interview.type is InterviewType.GOOGLE_MEET
+            )
+            link = interview.meet_link
+            if interview.type is InterviewType.GOOGLE_MEET:
+                event, link = events.wait_for_meet_link(credentials, PRIMARY, event)
         published = replace(
             interview,
             calendar_event_id=event["id"],
@@ -157,7 +170,8 @@ class Publisher:
         if not interview.calendar_event_id:
             return {}
         credentials = self._credentials(host_principal(interview))
-        self._calendar_events().patch(credentials, PRIMARY, interview.calendar_event_id, _when(interview))
+        with self._consent_on_refusal(host_principal(interview)):
+            self._calendar_events().patch(credentials, PRIMARY, interview.calendar_event_id, _when(interview))
         return self._emails().enqueue(interview, "update", self._clock.now())
 
     def ask_host(self, interview: Interview) -> dict[str, str]:
@@ -171,9 +185,13 @@ class Publisher:
         """A cancelled interview that had an event: the event cancelled (if Google lets us), cancellation emails."""
         if not interview.calendar_event_id:  # it was never confirmed: no event, nobody invited
             return {}
+        from shared.domain.connections import GoogleAuthRequired
+
         try:
             credentials = self._credentials(host_principal(interview))
             self._calendar_events().cancel(credentials, PRIMARY, interview.calendar_event_id)
         except ConveneError as failure:  # cancelled for us all the same; the host's calendar is told by the email
             logs.log(logger, logging.WARNING, "calendar event not cancelled", error_code=failure.code)
+        except GoogleAuthRequired:  # the grant was refused mid-call: the same, the email tells the calendar
+            logs.log(logger, logging.WARNING, "calendar event not cancelled", error_code="needs_google_auth")
         return self._emails().enqueue(interview, "cancellation", self._clock.now())

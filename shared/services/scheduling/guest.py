@@ -215,6 +215,9 @@ class GuestSelfService:
         reason = parse_reason(body) if purpose == DECLINE else None
         if purpose == CONFIRM and body:
             raise InvalidInput("A confirmation takes no fields.", code="invalid_field", details={"field": next(iter(body))[:60]})
+        if purpose == CONFIRM and interview.status is InterviewStatus.CONFIRMED and not interview.calendar_event_id:
+            self._service.confirm(host_principal(interview), interview.id, None, "")  # a confirm Google failed: finish it
+            return self.request(principal, purpose), 200
         if interview.status is not InterviewStatus.PENDING:
             done = (purpose == CONFIRM and interview.status is InterviewStatus.CONFIRMED) or (
                 purpose == DECLINE and interview.status is InterviewStatus.CANCELLED
