@@ -317,7 +317,14 @@ def test_a_booking_request_reaches_the_host_with_signed_confirm_and_decline_link
     assert (email.ics, email.ics_method) == (None, None) and "/manage#token=" not in email.text
     assert world.resolved == []  # a request has no Meet link to wait for
     assert world.links.signed == [
-        {"interview_id": iv.id, "workspace_id": WORKSPACE, "expires_at": iv.start, "purpose": purpose}
+        # bound to the request's revision: once the guest moves it, these links answer request_changed
+        {
+            "interview_id": iv.id,
+            "workspace_id": WORKSPACE,
+            "expires_at": iv.start,
+            "purpose": purpose,
+            "version": iv.ical_sequence,
+        }
         for purpose in ("confirm", "decline")
     ]
 

@@ -31,7 +31,10 @@ from shared.services.scheduling.requests import DateWindow, parse_guest_reschedu
 
 if TYPE_CHECKING:
     from shared.clock import Clock
+    from shared.domain.models import Role
+    from shared.domain.scheduling import SchedulingConfig
     from shared.ports import InterviewRepository, SchedulingConfigRepository, WorkspaceRepository
+    from shared.services.access import Member
     from shared.services.interviews import InterviewService
     from shared.services.interviews.publishing import EmailQueue
     from shared.services.scheduling.links import BookingLinks
@@ -122,7 +125,7 @@ class GuestSelfService:
             window = replace(window, timezone=interview.timezone)
         return self._links.slots(config, host, window, now, moving=interview)
 
-    def _config_of(self, interview: Interview, now: datetime) -> Any:
+    def _config_of(self, interview: Interview, now: datetime) -> tuple[SchedulingConfig, Member]:
         assert interview.origin is not None
         config = self._configs.get(interview.origin.config_id)
         if config is None:
@@ -244,7 +247,7 @@ class GuestSelfService:
         return self.request(principal, purpose), 200
 
 
-def _host_role() -> Any:
+def _host_role() -> Role:
     from shared.domain.models import Role
 
     return Role.HOST

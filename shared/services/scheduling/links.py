@@ -30,8 +30,11 @@ from shared.services.scheduling.configs import may_manage
 from shared.services.scheduling.requests import DateWindow, GuestBooking, parse_guest_booking, parse_link, resolve_window
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from shared.auth.principal import Principal
     from shared.clock import Clock
+    from shared.domain.models import Interview
     from shared.ports import BookingLinkRepository, HostBookings, SchedulingConfigRepository, UserRepository
     from shared.services.access import AccessPolicy, Member
     from shared.services.interviews import InterviewService
@@ -221,7 +224,7 @@ class BookingLinks:
         now: datetime,
         *,
         for_guest: bool = True,
-        moving: Any = None,
+        moving: Interview | None = None,
     ) -> dict[str, Any]:
         """Free slots of ``window`` (dates in the display zone), in the seeds' names."""
         from shared.auth.principal import Principal, PrincipalKind
@@ -355,7 +358,7 @@ def replayed_code(answer: Mapping[str, Any]) -> str | None:
     return error.get("code") if isinstance(error, Mapping) else None
 
 
-def _zone(name: str) -> Any:
+def _zone(name: str) -> ZoneInfo:
     from shared.domain.timezones import zone
 
     return zone(name)
