@@ -61,12 +61,15 @@ package: $(STAMP)
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules dist .convene .pytest_cache
 
-bench: $(STAMP) tools ## join cold start vs its floor and hello; Firestore ops per join request (docs/benchmarks.md)
+bench: $(STAMP) tools ## cold starts vs their floors; Firestore/Google calls per request; contention (docs/benchmarks.md)
 	$(BIN)/python -m bench.cold_start --runs 15 --json .convene/bench/cold_start.json
 	$(BIN)/python -m bench.join_ops --json .convene/bench/join_ops.json
 	$(BIN)/python -m bench.create_ops --json .convene/bench/create_ops.json
 	$(BIN)/python -m bench.reminder_reads --json .convene/bench/reminder_reads.json
 	$(BIN)/python -m bench.booking_contention --json .convene/bench/booking_contention.json
+	$(BIN)/python -m bench.slots --json .convene/bench/slots.json
+	$(BIN)/python -m bench.availability_ops --json .convene/bench/availability_ops.json
+	$(BIN)/python -m bench.link_contention --json .convene/bench/link_contention.json
 
 trigger: $(STAMP) ## run a scheduled function of the running `make dev` as Cloud Scheduler would: make trigger JOB=reminders
 	$(BIN)/python -m devstack.trigger $(JOB)

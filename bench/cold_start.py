@@ -1,6 +1,6 @@
 """Cold start of each function, side by side with a bare hello function and the function's floor.
 
-``python -m bench.cold_start [--runs N] [--functions join oauth interviews email_worker] [--json PATH]``
+``python -m bench.cold_start [--runs N] [--functions join oauth interviews email_worker scheduling] [--json PATH]``
 ``python -m bench.cold_start --imports [--functions interviews]``
 
 Cold start = ``Popen`` of ``python -m functions_framework --target … --source …`` → the
@@ -15,7 +15,9 @@ an instance for their request. Two references put the number in context:
   ``POST /connect`` against ``oauth_connect_floor``, both with a host's ID token;
   interviews ``GET /interviews`` (a host's list) against ``interviews_list_floor``; the
   email worker's ``POST /`` (one real delivery, Cloud Tasks' OIDC token for the worker's
-  URL) against ``email_worker_floor``.
+  URL) against ``email_worker_floor``; scheduling's public ``GET /links/{link}?date=…`` (a
+  guest opening a booking link: 4 document gets, the OAuth token refresh, ONE free/busy
+  call over 3 calendars, ONE interviews query) against ``scheduling_availability_floor``.
 
 The emulator and the sandbox are started once; every run starts each candidate fresh on
 a fresh port, interleaving the candidates so that machine noise hits all of them alike,
@@ -48,17 +50,18 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from bench import HOST, LOG_DIR, OTHER_HOST, OTHER_WORKSPACE, WORKSPACE, BenchStack, bench_stack, interview, median
+from bench import HOST, LOG_DIR, OTHER_HOST, OTHER_WORKSPACE, WORKSPACE, BenchStack, _control, bench_stack, interview, median
 from devstack import processes
-from devstack.stack import internal_env
+from devstack.stack import OAUTH_CLIENT_SECRET, TOKEN_KEY_SECRET, internal_env
 from shared.adapters.connections import ConnectionRepository
 from shared.adapters.firestore import InterviewRepository, UserRepository
 from shared.domain.connections import GOOGLE
-from shared.domain.models import InterviewType
+from shared.domain.models import InterviewType, Person
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FLOOR_GOAL = 1.15  # a function's median cold start may exceed its floor's by 15 % at most
@@ -460,11 +463,223 @@ def email_worker_candidates(stack: BenchStack) -> list[Candidate]:
     ]
 
 
+# A guest opening a booking link has no use for: the consent flow (only a lapsed grant would build a
+# connect link, and a guest is never shown one), Cloud Tasks, SendGrid, icalendar, Convene's pages.
+SCHEDULING_VIEW_MUST_NOT = (
+    "google_auth_oauthlib",
+    "oauthlib",
+    "requests_oauthlib",
+    "google.cloud.tasks",
+    "google.cloud.tasks_v2",
+    "sendgrid",
+    "python_http_client",
+    "icalendar",
+)
+SCHEDULER = Person(email="sara.scheduler@gmail.example", name="Sara Scheduler", uid="uid-bench-scheduler")
+SCHEDULING_ZONE = "Europe/Berlin"
+
+
+def _connect_google(stack: BenchStack, person: Person) -> str:
+    """The person's Google account in the sandbox, consented offline through the sandbox's OAuth
+    (control API, then the code exchanged at its token endpoint): a real refresh token."""
+    import urllib.parse
+    import urllib.request
+
+    from shared.domain.connections import REQUESTED_SCOPES
+
+    secret_values = json.loads(bytes(stack.secrets().get(OAUTH_CLIENT_SECRET).value))
+    client_id, client_secret = secret_values["client_id"], secret_values["client_secret"]
+    _control(stack.sandbox_url, "/sandbox/oauth/accounts", {"email": person.email, "name": person.name})
+    redirect_uri = stack.oauth_url + "/callback"
+    query = {
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "response_type": "code",
+        "scope": " ".join(REQUESTED_SCOPES),
+        "access_type": "offline",
+        "prompt": "consent",
+        "state": uuid.uuid4().hex,
+    }
+    authorization_url = f"{stack.sandbox_url}/o/oauth2/v2/auth?{urllib.parse.urlencode(query)}"
+    redirect = _control(
+        stack.sandbox_url, "/sandbox/oauth/consent", {"authorization_url": authorization_url, "email": person.email}
+    )
+    code = urllib.parse.parse_qs(urlsplit(redirect["redirect"]).query)["code"][0]
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "client_id": client_id,
+        "client_secret": client_secret,
+    }
+    request = urllib.request.Request(stack.sandbox_url + "/token", data=urllib.parse.urlencode(form).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return str(json.loads(response.read())["refresh_token"])
+
+
+def scheduling_candidates(stack: BenchStack) -> list[Candidate]:
+    """A guest's ``GET /links/{link}?date=…`` (public, no token) next to its floor.
+
+    Seeded once: a host (``users/{uid}``) whose Google account is connected for real in the
+    sandbox (a refresh token from its OAuth consent and code exchange, sealed with the stack's
+    key; the calendar list primary + 2 secondary calendars, also added to the account in the
+    sandbox); a configuration over those 3 calendars (30-minute slots every 30 minutes,
+    09:00–12:00 and 13:00–17:00 Berlin time every day); a booking link; a busy block 10:00–11:00
+    in a secondary calendar and a confirmed interview 14:00–14:30 on the day asked. Each start
+    refreshes the access token (a fresh instance has none) and makes ONE free/busy call; the
+    answer must list exactly the day's 11 free slots.
+    """
+    from datetime import date as date_type
+    from zoneinfo import ZoneInfo
+
+    from shared.adapters.scheduling import BookingLinkRepository, SchedulingConfigRepository
+    from shared.crypto import TokenCipher
+    from shared.domain.connections import REQUESTED_SCOPES, CalendarEntry, Connection, ConnectionStatus
+    from shared.domain.scheduling import BookingLink, SchedulingConfig, WorkingRange
+    from shared.google.credentials import refresh_token_context
+    from tests import factories
+
+    now = datetime.now(UTC)
+    zone = ZoneInfo(SCHEDULING_ZONE)
+    user = stack.seed_host(SCHEDULER, WORKSPACE)
+    refresh_token = _connect_google(stack, SCHEDULER)
+    secondary = ("team.bench@group.calendar.google.com", "hiring.bench@group.calendar.google.com")
+    for calendar_id in secondary:
+        _control(
+            stack.sandbox_url,
+            "/sandbox/calendar/calendars",
+            {
+                "account": SCHEDULER.email,
+                "id": calendar_id,
+                "summary": calendar_id.split(".")[0].title(),
+                "time_zone": SCHEDULING_ZONE,
+            },
+        )
+    client = stack.firestore_client()
+    connections = ConnectionRepository(client)
+    connections.save(
+        Connection(
+            uid=user.uid,
+            workspace_id=WORKSPACE,
+            provider=GOOGLE,
+            status=ConnectionStatus.CONNECTED,
+            account_email=SCHEDULER.email,
+            scopes=tuple(sorted(REQUESTED_SCOPES)),
+            calendars=(
+                CalendarEntry(SCHEDULER.email, SCHEDULER.email, True, "owner", SCHEDULING_ZONE),
+                *(CalendarEntry(c, c.split(".")[0].title(), False, "owner", SCHEDULING_ZONE) for c in secondary),
+            ),
+            refresh_token=TokenCipher(stack.secrets(), TOKEN_KEY_SECRET).seal(
+                refresh_token, context=refresh_token_context(user.uid, GOOGLE)
+            ),
+            connected_at=now - timedelta(days=3),
+            last_sync_at=now - timedelta(hours=2),
+            updated_at=now - timedelta(hours=2),
+        )
+    )
+    hours = (WorkingRange(9 * 60, 12 * 60), WorkingRange(13 * 60, 17 * 60))
+    config = SchedulingConfig(
+        id="cfg_bench_cold",
+        workspace_id=WORKSPACE,
+        host_uid=user.uid,
+        name="30-minute screening",
+        timezone=SCHEDULING_ZONE,
+        calendar_ids=("primary", *secondary),
+        duration_minutes=30,
+        working_hours={day: hours for day in range(7)},
+        slot_step_minutes=30,
+        days_ahead=30,
+        created_at=now,
+        updated_at=now,
+    )
+    SchedulingConfigRepository(client).add(config)
+    link = BookingLink(
+        id="bench-cold-" + uuid.uuid4().hex[:12],
+        workspace_id=WORKSPACE,
+        host_uid=user.uid,
+        config_id=config.id,
+        created_by=user.uid,
+        created_at=now,
+    )
+    links = BookingLinkRepository(client)
+    links.add(link)
+    day: date_type = (now.astimezone(zone) + timedelta(days=3)).date()
+
+    def at(hhmm: str) -> datetime:
+        hour, minute = map(int, hhmm.split(":"))
+        return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+
+    _control(
+        stack.sandbox_url,
+        f"/sandbox/calendar/calendars/{secondary[0]}/busy",
+        {"start": at("10:00").isoformat(), "end": at("11:00").isoformat()},
+    )
+    booked = factories.interview(
+        id=f"bench-sched-{uuid.uuid4().hex[:8]}",
+        workspace_id=WORKSPACE,
+        host=SCHEDULER,
+        start=at("14:00").astimezone(UTC),
+        duration_minutes=30,
+        created_at=now,
+        updated_at=now,
+    )
+    InterviewRepository(client).add(booked)
+    free = [f"{h:02d}:{m:02d}" for h in (9, 10, 11, 13, 14, 15, 16) for m in (0, 30)]
+    expected = {at(t).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in free if t not in ("10:00", "10:30", "14:00")}
+
+    users = UserRepository(client)
+    configs = SchedulingConfigRepository(client)
+    for _ in range(5):  # warm the emulator on exactly the reads the request makes
+        links.get(link.id)
+        configs.get(config.id)
+        users.get(user.uid)
+        connections.get(user.uid, GOOGLE)
+        list(
+            client.collection("interviews")
+            .where(filter=FieldFilter("workspace_id", "==", WORKSPACE))
+            .where(filter=FieldFilter("host.uid", "==", user.uid))
+            .where(filter=FieldFilter("status", "in", ["pending", "confirmed"]))
+            .where(filter=FieldFilter("start", ">=", at("00:00") - timedelta(hours=12)))
+            .where(filter=FieldFilter("start", "<", at("00:00") + timedelta(hours=28)))
+            .order_by("start")
+            .stream()
+        )
+
+    def day_slots(body: bytes) -> bool:  # exactly the day's free slots: Google's busy block and the interview left out
+        try:
+            data = json.loads(body)
+            starts = {s["start"] for s in data["available_slots"]}
+        except (ValueError, KeyError, TypeError):
+            return False
+        return data.get("link_id") == link.id and starts == expected and len(data["available_slots"]) == len(expected)
+
+    path = f"/links/{link.id}?date={day.isoformat()}"
+    return [
+        Candidate(
+            "scheduling_availability_floor",
+            "scheduling_availability_floor",
+            FIXTURES / "scheduling_availability_floor" / "main.py",
+            path,
+            accepts=day_slots,
+        ),
+        Candidate(
+            "scheduling (GET /links/{id})",
+            "scheduling",
+            processes.ROOT / "functions" / "scheduling" / "main.py",
+            path,
+            accepts=day_slots,
+            floor="scheduling_availability_floor",
+            must_not_import=SCHEDULING_VIEW_MUST_NOT,
+        ),
+    ]
+
+
 BENCHES: dict[str, Callable[[BenchStack], list[Candidate]]] = {
     "join": join_candidates,
     "oauth": oauth_candidates,
     "interviews": interviews_candidates,
     "email_worker": email_worker_candidates,
+    "scheduling": scheduling_candidates,
 }
 HELLO = Candidate("hello", "hello", FIXTURES / "hello" / "main.py", "/", accepts=lambda body: body == b"ok")
 

@@ -2,7 +2,10 @@
 
 Wraps the client's low-level API object (the one every read, query, commit and
 transaction goes through) so the counts are what Firestore would bill: documents
-returned by reads and queries, writes in commits.
+returned by reads and queries, writes in commits. ``rpcs`` names each call in order
+(``batch_get_documents`` once per document read by key, ``run_query`` and
+``run_aggregation_query`` once per query, ``begin_transaction``, ``commit``), from which
+``queries`` and ``transactions`` are counted.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ class OperationCounts:
     @property
     def transactions(self) -> int:
         return self.rpcs.count("begin_transaction")
+
+    @property
+    def queries(self) -> int:
+        """Queries run (``RunQuery`` and ``RunAggregationQuery`` RPCs), whatever they returned."""
+        return sum(1 for rpc in self.rpcs if rpc in ("run_query", "run_aggregation_query"))
 
     rpcs: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -54,6 +62,12 @@ class _CountingApi:
                 returned += 1
             yield response
         self._counts._add("run_query", reads=max(returned, 1))  # an empty query costs one read
+
+    def run_aggregation_query(self, *args: Any, **kwargs: Any) -> Any:
+        # Billed one read per batch of up to 1,000 index entries matched: counted as one.
+        responses = self._api.run_aggregation_query(*args, **kwargs)
+        self._counts._add("run_aggregation_query", reads=1)
+        return responses
 
     def begin_transaction(self, *args: Any, **kwargs: Any) -> Any:
         self._counts._add("begin_transaction")

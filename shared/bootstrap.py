@@ -466,7 +466,7 @@ class Container:
             links=self.booking_links,
             host_bookings=self.host_bookings,
             availability=self.availability,
-            interviews=self.interview_service,
+            interviews=lambda: self.interview_service,  # built on a booking, not on a link view
             page_url=f"{s.scheduling_url}/book" if s.scheduling_url else None,
             limits=LinkLimits(),
             duration_limits=(s.min_duration_minutes, s.max_duration_minutes),

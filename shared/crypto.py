@@ -51,6 +51,9 @@ class TokenCipher:
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+        # ``latest`` first: one Secret Manager read caches it under its number too, so a token
+        # sealed with the newest key (the usual case) costs no second read, nor does is_current().
+        self._secrets.get(self._secret_name, "latest")
         key, _ = self._key(sealed.key_version)
         try:
             raw = base64.b64decode(sealed.ciphertext, validate=True)

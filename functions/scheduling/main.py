@@ -23,11 +23,21 @@ GET    /respond                                 the page (HTML);  GET /respond/r
 POST   /respond/confirm                         confirm the pending request;  POST /respond/decline  decline it
 """
 
+# Every request reads Firestore, and the most frequent ones (a booking link's slots, the host's
+# availability) ask Google for free/busy with the host's stored credentials: load those client
+# libraries (token decryption, token refresh, the free/busy call) before gunicorn forks.
+import cryptography.hazmat.primitives.ciphers.aead  # noqa: F401
 import functions_framework
+import google.auth.transport.requests
+import google.oauth2.credentials  # noqa: F401
+import google_auth_httplib2  # noqa: F401
+import googleapiclient.discovery
+import googleapiclient.http  # noqa: F401
+import httplib2  # noqa: F401
 
-# Every request reads Firestore: load its client library before gunicorn forks.
-import shared.adapters.firestore  # noqa: F401
-from shared.adapters.idempotency import request_fingerprint, validate_key
+import shared.adapters.firestore
+import shared.google.calendar
+import shared.google.credentials  # noqa: F401
 from shared.auth.callers import authenticate_user
 from shared.auth.guest_links import CONFIRM, DECLINE, MANAGE
 from shared.auth.principal import Principal
@@ -78,6 +88,8 @@ LINK = rf"(?P<link_id>{ID_PATTERN})"
 
 
 def _once(request: Request):
+    from shared.adapters.idempotency import request_fingerprint, validate_key
+
     body = request.json()
     return body, validate_key(request.headers.get("Idempotency-Key")), request_fingerprint(request.method, request.path, body)
 

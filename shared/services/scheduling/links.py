@@ -16,7 +16,7 @@ a single-use link is claimed by exactly one booking.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -106,7 +106,7 @@ class BookingLinks:
         links: BookingLinkRepository,
         host_bookings: HostBookings,
         availability: Availability,
-        interviews: InterviewService,
+        interviews: Callable[[], InterviewService],
         page_url: str | None,
         limits: LinkLimits,
         duration_limits: tuple[int, int] = (15, 480),
@@ -177,10 +177,13 @@ class BookingLinks:
         config = may_manage(member, self._configs.get(config_id))
         if duration is not None and duration != config.duration_minutes:
             config = replace(config, duration_minutes=duration)
-        user = self._users.get(config.host_uid)
-        host = Member(
-            config.host_uid, config.workspace_id, member.role, user.email if user else "", user.display_name if user else ""
-        )
+        if config.host_uid == member.uid:  # the caller's own: its user document was just read
+            host = member
+        else:
+            user = self._users.get(config.host_uid)
+            host = Member(
+                config.host_uid, config.workspace_id, member.role, user.email if user else "", user.display_name if user else ""
+            )
         return {"config_id": config.id, **self.slots(config, host, window, self._clock.now(), for_guest=False)}
 
     # -- the guest's side --------------------------------------------------------------------
@@ -202,7 +205,7 @@ class BookingLinks:
             raise Gone("This booking link no longer leads anywhere.", code="booking_link_gone")
         host = Member(user.uid, user.workspace_id, user.role, user.email, user.display_name)
         refused = _refusal(link, now)
-        if refused is not None and not (replaying and self._interviews.booked_through_link(host, link.id, replaying)):
+        if refused is not None and not (replaying and self._interviews().booked_through_link(host, link.id, replaying)):
             raise refused
         return link, config, host
 
@@ -269,7 +272,7 @@ class BookingLinks:
         display = request.timezone or config.timezone
         local_day = request.start.astimezone(_zone(display)).date()
         day = DateWindow(local_day, local_day, display, True)
-        if key is not None and self._interviews.booked_through_link(host, link.id, key):
+        if key is not None and self._interviews().booked_through_link(host, link.id, key):
             # a retry: the first answer again, whatever became of the slot, the link and the limits since
             return self._book(link, config, host, request, key, fingerprint, day, now)
         if config.booking_mode is BookingMode.REQUEST:
@@ -332,7 +335,7 @@ class BookingLinks:
                 raise Gone("This booking link was for one booking and has been used.", code="booking_link_used")
         try:
             with guest_facing():
-                answer, status = self._interviews.book_through_link(host, guest, booking, origin, key, fingerprint)
+                answer, status = self._interviews().book_through_link(host, guest, booking, origin, key, fingerprint)
         except Conflict as taken:
             if claimed_for is not None:
                 self._links.release_single_use(link.id, claimed_for)
