@@ -87,9 +87,10 @@ class InterviewChanges:
         if current is not None and current.status is InterviewStatus.PENDING:
             changeable(self._access.member(principal), current)
             self._publisher.usable_connection(host_principal(current))
-        if current is not None and current.status is InterviewStatus.CONFIRMED and not current.calendar_event_id:
-            # confirmed, but Google failed before the event existed (no key to resume by): finish
-            # now — the event id derives from the interview, the emails are named, so nothing doubles
+        if key is None and current is not None and current.status is InterviewStatus.CONFIRMED and not current.calendar_event_id:
+            # confirmed, but Google failed before the event existed, and no Idempotency-Key to resume
+            # by (with one, the key's record does it): finish now — the event id derives from the
+            # interview and the emails are named, so nothing doubles
             changeable(self._access.member(principal), current)
             published, emails = self._publisher.publish(host_principal(current), current, None, "invitation")
             return self._views.created(published, emails), 200
