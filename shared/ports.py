@@ -36,6 +36,7 @@ from shared.clock import Clock
 from shared.domain.connections import CalendarEntry, Connection, OAuthState, ProviderError, SealedSecret
 from shared.domain.models import Interview, InterviewStatus, Role, User, Workspace
 from shared.domain.scheduling import BookingLink, SchedulingConfig
+from shared.refusals import AlreadyExists, DoesNotExist
 from shared.secrets import Secrets
 
 if TYPE_CHECKING:
@@ -88,12 +89,7 @@ Page = tuple[list[Interview], tuple[datetime, str] | None]
 # -- what a port refuses ----------------------------------------------------------------------
 
 
-class AlreadyExists(Exception):
-    """A create found its id taken: nothing was written."""
-
-
-class DoesNotExist(Exception):
-    """A change to a record that is not stored: nothing was written."""
+# AlreadyExists and DoesNotExist live in shared.refusals (light to import), re-exported here.
 
 
 # -- interviews -------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from shared.domain.models import (
     User,
     Workspace,
 )
-from shared.ports import AlreadyExists, DoesNotExist
+from shared.refusals import AlreadyExists, DoesNotExist
 
 WORKSPACES = "workspaces"
 USERS = "users"

@@ -64,7 +64,7 @@ from typing import Any
 from shared.domain.models import Interview, InterviewStatus, InterviewType
 from shared.domain.scheduling import WEEKDAYS, BookingLink, BookingMode, SchedulingConfig, WorkingRange, ranges_json
 from shared.errors import Unavailable
-from shared.ports import AlreadyExists, DoesNotExist
+from shared.refusals import AlreadyExists, DoesNotExist
 
 SCHEDULING_CONFIGS = "scheduling_configs"
 BOOKING_LINKS = "booking_links"

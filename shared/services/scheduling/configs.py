@@ -16,7 +16,7 @@ from shared.domain.booking import valid_id
 from shared.domain.scheduling import config_view, merge_patch, parse_config
 from shared.domain.timezones import rfc3339_utc_or_none
 from shared.errors import NotFound, Unprocessable
-from shared.ports import DoesNotExist
+from shared.refusals import DoesNotExist
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
