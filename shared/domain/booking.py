@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from shared.api_limits import (
     DURATION_MINUTES_MAX,
     DURATION_MINUTES_MIN,
     PHONE_PATTERN,
+    VIDEO_URL_PATTERN,
 )
 from shared.domain.errors import InvalidInput, RuleViolation
 from shared.domain.models import InterviewType
@@ -105,6 +107,31 @@ def clean_text(value: str, field: str, max_length: int, *, multi_line: bool = Fa
             details={"field": field, "max_length": max_length},
         )
     return value
+
+
+def check_type_details(kind: InterviewType, location: str | None, phone: str | None, video_url: str | None) -> None:
+    """What each interview type needs besides a time: a place, a phone number, an https link."""
+    if kind is InterviewType.IN_PERSON and not location:
+        raise RuleViolation("An in-person interview needs a location.", code="missing_field", details={"field": "location"})
+    if kind is InterviewType.PHONE and (not phone or not PHONE.fullmatch(phone)):
+        raise RuleViolation("A phone interview needs a phone number.", code="invalid_phone", details={"field": "phone"})
+    if kind is InterviewType.CUSTOM_VIDEO and (not video_url or not re.match(VIDEO_URL_PATTERN, video_url)):
+        raise RuleViolation(
+            "A custom video interview needs an https video_url.", code="invalid_video_url", details={"field": "video_url"}
+        )
+
+
+def reject_unknown(body: Any, fields: tuple[str, ...]) -> None:
+    """A JSON object whose every key is one of ``fields``: anything else is a 400 naming it."""
+    if not isinstance(body, Mapping):
+        raise InvalidInput("The body must be a JSON object.", code="invalid_field", details={"field": "body"})
+    for key in body:
+        if key not in fields:
+            raise InvalidInput(
+                f"Unknown field {str(key)[:100]!r}; expected {', '.join(fields)}.",
+                code="invalid_field",
+                details={"field": str(key)[:100], "reason": "unknown_field"},
+            )
 
 
 def valid_id(value: Any, field: str) -> str:

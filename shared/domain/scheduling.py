@@ -52,7 +52,7 @@ from itertools import pairwise
 from typing import Any
 
 from shared import api_limits as limit
-from shared.domain.booking import PHONE, BookingLimits, clean_text
+from shared.domain.booking import BookingLimits, check_type_details, clean_text, reject_unknown
 from shared.domain.errors import InvalidInput, RuleViolation
 from shared.domain.models import InterviewType
 from shared.domain.timezones import zone
@@ -174,15 +174,7 @@ def parse_config(
     updated_at: datetime | None = None,
 ) -> SchedulingConfig:
     """A configuration from a create's JSON object, every rule of the module docstring checked."""
-    if not isinstance(body, Mapping):
-        raise InvalidInput("The body must be a JSON object.", code="invalid_field", details={"field": "body"})
-    for key in body:
-        if key not in FIELDS:
-            raise InvalidInput(
-                f"Unknown field {str(key)[:100]!r}; a scheduling configuration has {', '.join(FIELDS)}.",
-                code="invalid_field",
-                details={"field": str(key)[:100], "reason": "unknown_field"},
-            )
+    reject_unknown(body, FIELDS)
     name = _text(body, "name", MAX_CONFIG_NAME, required=True)
     tz_name = _text(body, "timezone", limit.TIMEZONE_MAX_LENGTH, required=True)
     try:
@@ -201,14 +193,7 @@ def parse_config(
     location = _text(body, "location", limit.LOCATION_MAX_LENGTH) or None
     phone = _text(body, "phone", limit.PHONE_MAX_LENGTH) or None
     video_url = _text(body, "video_url", limit.VIDEO_URL_MAX_LENGTH) or None
-    if kind is InterviewType.IN_PERSON and not location:
-        raise RuleViolation("An in-person interview needs a location.", code="missing_field", details={"field": "location"})
-    if kind is InterviewType.PHONE and (not phone or not PHONE.fullmatch(phone)):
-        raise RuleViolation("A phone interview needs a phone number.", code="invalid_phone", details={"field": "phone"})
-    if kind is InterviewType.CUSTOM_VIDEO and (not video_url or not re.match(limit.VIDEO_URL_PATTERN, video_url)):
-        raise RuleViolation(
-            "A custom video interview needs an https video_url.", code="invalid_video_url", details={"field": "video_url"}
-        )
+    check_type_details(kind, location, phone, video_url)
     mode = _text(body, "booking_mode", limit.BOOKING_MAX_LENGTH) or limit.BOOKING_DEFAULT
     if mode not in {m.value for m in BookingMode}:
         raise RuleViolation(

@@ -25,10 +25,10 @@ from typing import Any
 
 from shared import api_limits as limit
 from shared.domain.booking import (
-    PHONE,
     BookingLimits,
     BookingRequest,
     Candidate,
+    check_type_details,
     check_window,
     clean_text,
     parse_instant,
@@ -183,14 +183,7 @@ def parse_booking(body: dict[str, Any], *, now: datetime, limits: BookingLimits)
     location = _field(body, "location", str, limit.LOCATION_MAX_LENGTH)
     phone = _field(body, "phone", str, limit.PHONE_MAX_LENGTH)
     video_url = _field(body, "video_url", str, limit.VIDEO_URL_MAX_LENGTH)
-    if kind is InterviewType.IN_PERSON and not location:
-        raise RuleViolation("An in-person interview needs a location.", code="missing_field", details={"field": "location"})
-    if kind is InterviewType.PHONE and (not phone or not PHONE.fullmatch(phone)):
-        raise RuleViolation("A phone interview needs a phone number.", code="invalid_phone", details={"field": "phone"})
-    if kind is InterviewType.CUSTOM_VIDEO and (not video_url or not re.match(limit.VIDEO_URL_PATTERN, video_url)):
-        raise RuleViolation(
-            "A custom video interview needs an https video_url.", code="invalid_video_url", details={"field": "video_url"}
-        )
+    check_type_details(kind, location, phone, video_url)
     start, tz_name = parse_start(body)
     duration = parse_duration(body, limits.default_duration)
     check_window(start, duration, now, limits)

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from shared import api_limits as limit
-from shared.domain.booking import clean_text, parse_instant, valid_email
+from shared.domain.booking import clean_text, parse_instant, reject_unknown, valid_email
 from shared.domain.errors import InvalidInput, RuleViolation
 from shared.domain.timezones import zone
 
@@ -94,18 +94,6 @@ def resolve_window(window: DateWindow, *, today: date, days_ahead: int) -> tuple
     return first, last
 
 
-def _reject_unknown(body: Mapping[str, Any], fields: tuple[str, ...]) -> None:
-    if not isinstance(body, Mapping):
-        raise InvalidInput("The body must be a JSON object.", code="invalid_field", details={"field": "body"})
-    for key in body:
-        if key not in fields:
-            raise InvalidInput(
-                f"Unknown field {str(key)[:60]!r}; expected {', '.join(fields)}.",
-                code="invalid_field",
-                details={"field": str(key)[:60], "reason": "unknown_field"},
-            )
-
-
 def _text(body: Mapping[str, Any], name: str, max_length: int, *, required: bool = False, multi_line: bool = False) -> str | None:
     value = body.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -126,7 +114,7 @@ class LinkSpec:
 
 def parse_link(body: Mapping[str, Any], *, now: datetime) -> LinkSpec:
     """A new booking link: optional ``expires_at`` (future), ``single_use``, ``label``."""
-    _reject_unknown(body, ("expires_at", "single_use", "label"))
+    reject_unknown(body, ("expires_at", "single_use", "label"))
     expires_at = None
     if body.get("expires_at") is not None:
         expires_at = parse_instant(body["expires_at"], "expires_at")
@@ -150,7 +138,7 @@ class GuestBooking:
 
 def parse_guest_booking(body: Mapping[str, Any]) -> GuestBooking:
     """``POST /links/{id}/bookings``: ``start`` (a slot's instant), ``name``, ``email``, optional ``note``, ``timezone``."""
-    _reject_unknown(body, ("start", "name", "email", "note", "timezone"))
+    reject_unknown(body, ("start", "name", "email", "note", "timezone"))
     if body.get("start") in (None, ""):
         raise RuleViolation("start is required: one of the offered slots.", code="missing_field", details={"field": "start"})
     start = parse_instant(body["start"], "start")
@@ -167,7 +155,7 @@ def parse_guest_booking(body: Mapping[str, Any]) -> GuestBooking:
 
 def parse_guest_reschedule(body: Mapping[str, Any]) -> tuple[datetime, str | None]:
     """A guest's new slot: ``start`` (and optionally the guest's ``timezone``)."""
-    _reject_unknown(body, ("start", "timezone"))
+    reject_unknown(body, ("start", "timezone"))
     if body.get("start") in (None, ""):
         raise RuleViolation("start is required: one of the offered slots.", code="missing_field", details={"field": "start"})
     tz_value = body.get("timezone")
@@ -178,7 +166,7 @@ def parse_guest_reschedule(body: Mapping[str, Any]) -> tuple[datetime, str | Non
 
 def parse_reason(body: Mapping[str, Any]) -> str | None:
     """A cancellation's (or decline's) optional ``reason``."""
-    _reject_unknown(body, ("reason",))
+    reject_unknown(body, ("reason",))
     return _text(body, "reason", limit.REASON_MAX_LENGTH, multi_line=True)
 
 
