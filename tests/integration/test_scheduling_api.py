@@ -178,16 +178,18 @@ def test_a_calendar_google_cannot_read_is_reported_not_taken_as_free(scheduling_
     assert reply.json["error"]["details"]["calendars"] == {"gone@group.calendar.google.com": "notFound"}
 
 
-def test_a_revoked_google_connection_needs_google_auth(scheduling_api, host_token, google_email, sandbox, container, day):
+def test_a_revoked_google_connection_needs_google_auth(scheduling_api, host_token, google_email, sandbox, container, day, db):
     config = new_config(scheduling_api, host_token)
     sandbox.revoke_google_grants(google_email)
     container.google_credentials.forget(HOST.uid)
     reply = scheduling_api.call("GET", f"/availability?config_id={config['id']}&date={day.isoformat()}", token=host_token)
     assert reply.status == 409 and reply.json["error"]["code"] == "needs_google_auth"
     link = new_link(scheduling_api, host_token, config["id"])
+    attempts = len(list(db.collection("oauth_states").stream()))  # the host's answer made one
     public = scheduling_api.call("GET", f"/links/{link['id']}?date={day.isoformat()}")
     assert public.status == 409 and public.json["error"]["code"] == "host_not_bookable"
     assert "google_auth_url" not in str(public.json)
+    assert len(list(db.collection("oauth_states").stream())) == attempts  # a guest's request writes no consent attempt
 
 
 # --- booking links -------------------------------------------------------------------------

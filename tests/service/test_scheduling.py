@@ -9,7 +9,7 @@ import pytest
 
 from shared.auth.principal import Principal, PrincipalKind
 from shared.domain.booking import BookingLimits
-from shared.domain.connections import CalendarEntry, Connection, ConnectionStatus
+from shared.domain.connections import CalendarEntry, Connection, ConnectionStatus, GoogleAuthRequired
 from shared.domain.errors import InvalidInput, RuleViolation
 from shared.domain.models import BookingOrigin, InterviewStatus, Role, User
 from shared.domain.scheduling import parse_config
@@ -68,12 +68,9 @@ class FakeConnections:
     def __init__(self, usable: bool = True):
         self.usable = usable
 
-    def usable_connection(self, principal):
+    def credentials_of(self, uid):
         if not self.usable:
-            raise NeedsGoogleAuth("Connect your Google account first.", "https://consent.example", reason="not_connected")
-        return object()
-
-    def credentials_for(self, connection):
+            raise GoogleAuthRequired("not_connected")
         return "credentials"
 
     def consent_error(self, principal, reason):

@@ -45,6 +45,14 @@ class GoogleConnections(ConnectFlow):
             raise self.consent_error(principal, required.reason) from None
         return connection
 
+    def credentials_of(self, uid: str) -> GoogleCredentials:
+        """Valid credentials of ``uid``'s connection, or ``GoogleAuthRequired`` (``not_connected`` /
+        ``needs_reauth``): nothing written, no consent link made (a guest's request may ask)."""
+        connection = self._connections.get(uid, GOOGLE)
+        if connection is None:
+            raise GoogleAuthRequired("not_connected")
+        return self._credentials().for_connection(connection)
+
     def credentials_for(self, connection: Connection) -> GoogleCredentials:
         """Valid Google credentials of a usable connection (GoogleAuthRequired otherwise)."""
         return self._credentials().for_connection(connection)

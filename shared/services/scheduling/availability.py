@@ -1,7 +1,8 @@
 """Free slots of a configuration: ONE Google free/busy query, ONE Firestore query, the pure rules.
 
 Per request, whatever the number of calendars and days:
-1. the host's usable Google connection (a document read; ``needs_google_auth`` otherwise);
+1. the host's Google credentials (the connection document; ``needs_google_auth`` for the host,
+   ``host_not_bookable`` for a guest, who never causes a consent attempt to be written);
 2. ``freebusy.query`` over every calendar of the configuration, for the span
    ``shared.domain.slots.busy_query_window`` says can touch a slot;
 3. the host's pending and confirmed interviews around that span (``HostBookings.active_between``),
@@ -25,7 +26,6 @@ from shared.errors import Conflict, NeedsGoogleAuth
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
-    from shared.domain.connections import Connection
     from shared.domain.models import Interview
     from shared.domain.scheduling import SchedulingConfig
     from shared.google.calendar import FreeBusy
@@ -37,9 +37,7 @@ MAX_BUFFER = timedelta(minutes=240)
 
 
 class Connections(Protocol):
-    def usable_connection(self, principal: Principal) -> Connection: ...
-
-    def credentials_for(self, connection: Connection) -> Any: ...
+    def credentials_of(self, uid: str) -> Any: ...
 
     def consent_error(self, principal: Principal, reason: str) -> NeedsGoogleAuth: ...
 
@@ -135,14 +133,10 @@ class Availability:
 
         connections = self._connections()
         try:
-            connection = connections.usable_connection(host)
-            credentials = connections.credentials_for(connection)
+            credentials = connections.credentials_of(host.subject)
             answer = self._calendar().free_busy(credentials, config.calendar_ids, span.start, span.end)
-        except NeedsGoogleAuth:
-            if for_guest:
-                raise HostNotBookable("The host's calendar cannot be read right now; please contact the host.") from None
-            raise
         except GoogleAuthRequired as required:
+            # a guest is told the host cannot be booked; only the host gets (and makes) a consent link
             if for_guest:
                 raise HostNotBookable("The host's calendar cannot be read right now; please contact the host.") from None
             raise connections.consent_error(host, required.reason) from None
