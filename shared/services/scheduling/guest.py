@@ -74,27 +74,36 @@ class GuestSelfService:
     # -- the guest's manage link ---------------------------------------------------------------
 
     def _may_cancel(self, interview: Interview, now: datetime) -> bool:
-        if interview.status not in OPEN or interview.start <= now:
+        if not self._open(interview, now):
             return False
         if interview.origin is not None:
             return True
         workspace = self._workspaces.get(interview.workspace_id)
         return bool(workspace and workspace.guest_can_cancel)
 
-    def _may_move(self, interview: Interview, now: datetime) -> bool:
-        if interview.origin is None or interview.status not in OPEN or interview.start <= now:
-            return False
-        return self._configs.get(interview.origin.config_id) is not None  # a deleted configuration offers no slots
+    def _config(self, interview: Interview) -> SchedulingConfig | None:
+        """The configuration it was booked through, if it was and that still exists (one read)."""
+        return self._configs.get(interview.origin.config_id) if interview.origin is not None else None
 
-    def _days_ahead(self, interview: Interview) -> int | None:
-        """How far ahead the guest may move it (the configuration's horizon), when it came from a link."""
-        config = self._configs.get(interview.origin.config_id) if interview.origin is not None else None
-        return config.days_ahead if config is not None else None
+    @staticmethod
+    def _open(interview: Interview, now: datetime) -> bool:
+        return interview.status in OPEN and interview.start > now
+
+    def _movable(self, interview: Interview, now: datetime) -> tuple[SchedulingConfig, Member]:
+        """Its configuration and host, when the guest may move it: else 422 ``reschedule_not_allowed``."""
+        from shared.services.access import Member
+
+        config = self._config(interview) if self._open(interview, now) else None
+        if config is None:  # not from a link, its configuration deleted, or no longer open
+            raise Unprocessable("This booking cannot be moved through its link.", code="reschedule_not_allowed")
+        host = interview.host
+        return config, Member(host.uid or "", interview.workspace_id, _host_role(), host.email, host.name)
 
     def view(self, principal: Principal) -> dict[str, Any]:
         return self._view(self._interview(principal), self._clock.now())
 
     def _view(self, interview: Interview, now: datetime) -> dict[str, Any]:
+        config = self._config(interview)
         return {
             "interview_id": interview.id,
             "status": interview.status.value,
@@ -111,31 +120,17 @@ class GuestSelfService:
             "meeting_link": interview.meet_link if interview.status is InterviewStatus.CONFIRMED else None,
             "location": interview.location,
             "can_cancel": self._may_cancel(interview, now),
-            "can_reschedule": self._may_move(interview, now),
-            "days_ahead": self._days_ahead(interview),
+            "can_reschedule": config is not None and self._open(interview, now),
+            "days_ahead": config.days_ahead if config is not None else None,  # how far ahead it may be moved
         }
 
     def slots(self, principal: Principal, window: DateWindow) -> dict[str, Any]:
         now = self._clock.now()
         interview = self._interview(principal)
-        if not self._may_move(interview, now):
-            raise Unprocessable("This booking cannot be moved through its link.", code="reschedule_not_allowed")
-        config, host = self._config_of(interview, now)
+        config, host = self._movable(interview, now)
         if window.timezone is None:  # shown in the zone the guest booked in
             window = replace(window, timezone=interview.timezone)
         return self._links.slots(config, host, window, now, moving=interview)
-
-    def _config_of(self, interview: Interview, now: datetime) -> tuple[SchedulingConfig, Member]:
-        assert interview.origin is not None
-        config = self._configs.get(interview.origin.config_id)
-        if config is None:
-            raise Unprocessable(
-                "The host no longer offers this kind of booking; cancel it or contact the host.", code="reschedule_not_allowed"
-            )
-        from shared.services.access import Member
-
-        host = interview.host
-        return config, Member(host.uid or "", interview.workspace_id, _host_role(), host.email, host.name)
 
     def cancel(self, principal: Principal, body: Mapping[str, Any], key: str | None, fingerprint: str) -> Answer:
         now = self._clock.now()
@@ -161,9 +156,7 @@ class GuestSelfService:
         now = self._clock.now()
         interview = self._interview(principal)
         start, tz_name = parse_guest_reschedule(body)
-        if not self._may_move(interview, now):
-            raise Unprocessable("This booking cannot be moved through its link.", code="reschedule_not_allowed")
-        config, host = self._config_of(interview, now)
+        config, host = self._movable(interview, now)
         from shared.domain.timezones import zone
 
         display = tz_name or interview.timezone
