@@ -71,6 +71,12 @@ def link_view(link: BookingLink, page_url: str | None, now: datetime) -> dict[st
     }
 
 
+def _check_usable(link: BookingLink, now: datetime) -> None:
+    refused = _refusal(link, now)
+    if refused is not None:
+        raise refused
+
+
 def _refusal(link: BookingLink, now: datetime) -> Gone | None:
     if link.revoked_at is not None:
         return Gone("This booking link was revoked by the host.", code="booking_link_revoked")
@@ -188,12 +194,14 @@ class BookingLinks:
 
     # -- the guest's side --------------------------------------------------------------------
 
-    def open(self, link_id: str, now: datetime, *, replaying: str | None = None) -> tuple[BookingLink, SchedulingConfig, Member]:
-        """The usable link, its configuration and its host, or 404 / 410.
+    def open(self, link_id: str, now: datetime) -> tuple[BookingLink, SchedulingConfig, Member]:
+        """The usable link, its configuration and its host, or 404 / 410."""
+        link, config, host = self._resolve(link_id)
+        _check_usable(link, now)
+        return link, config, host
 
-        ``replaying``: an Idempotency-Key; when it already booked through this link, the link is
-        opened whatever became of it since (used up, revoked, expired), so the retry replays.
-        """
+    def _resolve(self, link_id: str) -> tuple[BookingLink, SchedulingConfig, Member]:
+        """The link, its configuration and its host, whatever the link's state; 404 / 410 ``booking_link_gone``."""
         from shared.services.access import Member
 
         link = self._links.get(link_id)
@@ -203,11 +211,7 @@ class BookingLinks:
         user = self._users.get(link.host_uid)
         if config is None or user is None or user.workspace_id != link.workspace_id:
             raise Gone("This booking link no longer leads anywhere.", code="booking_link_gone")
-        host = Member(user.uid, user.workspace_id, user.role, user.email, user.display_name)
-        refused = _refusal(link, now)
-        if refused is not None and not (replaying and self._interviews().booked_through_link(host, link.id, replaying)):
-            raise refused
-        return link, config, host
+        return link, config, Member(user.uid, user.workspace_id, user.role, user.email, user.display_name)
 
     def public_view(self, link_id: str, window: DateWindow) -> dict[str, Any]:
         now = self._clock.now()
@@ -268,13 +272,15 @@ class BookingLinks:
     def book(self, link_id: str, body: Mapping[str, Any], key: str | None, fingerprint: str) -> tuple[dict[str, Any], int]:
         now = self._clock.now()
         request = parse_guest_booking(body)
-        link, config, host = self.open(link_id, now, replaying=key)
+        link, config, host = self._resolve(link_id)
         display = request.timezone or config.timezone
         local_day = request.start.astimezone(_zone(display)).date()
         day = DateWindow(local_day, local_day, display, True)
         if key is not None and self._interviews().booked_through_link(host, link.id, key):
-            # a retry: the first answer again, whatever became of the slot, the link and the limits since
+            # a retry: the first answer again, whatever became of the slot, the link (used up,
+            # revoked, expired) and the limits since
             return self._book(link, config, host, request, key, fingerprint, day, now)
+        _check_usable(link, now)
         if config.booking_mode is BookingMode.REQUEST:
             pending = self._host_bookings.pending_requests(
                 workspace_id=config.workspace_id, host_uid=config.host_uid, guest_email=request.email, since=now
