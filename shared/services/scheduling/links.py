@@ -315,7 +315,7 @@ class BookingLinks:
         now: datetime,
     ) -> tuple[dict[str, Any], int]:
         from shared.domain.booking import BookingRequest
-        from shared.domain.models import BookingOrigin, InterviewStatus, Person
+        from shared.domain.models import BookingOrigin, Person
 
         booking = BookingRequest(
             candidate=None,
@@ -358,7 +358,7 @@ class BookingLinks:
             if replayed_code(answer) == "slot_taken":
                 raise _taken(self.slots(config, host, day, now))
             return answer, status  # already the one error shape
-        return guest_answer(answer, request.timezone or config.timezone, InterviewStatus), status
+        return guest_answer(answer, request.timezone or config.timezone), status
 
 
 def replayed_code(answer: Mapping[str, Any]) -> str | None:
@@ -387,8 +387,9 @@ def _taken(fresh: Mapping[str, Any]) -> Conflict:
     )
 
 
-def guest_answer(answer: Mapping[str, Any], tz_name: str, statuses: Any) -> dict[str, Any]:
+def guest_answer(answer: Mapping[str, Any], tz_name: str) -> dict[str, Any]:
     """What the guest who booked sees: its booking, never the host's calendar or ids of others."""
+    from shared.domain.models import InterviewStatus
     from shared.domain.timezones import parse_rfc3339, to_local_iso
 
     start = parse_rfc3339(answer["start"])
@@ -406,6 +407,6 @@ def guest_answer(answer: Mapping[str, Any], tz_name: str, statuses: Any) -> dict
         "meeting_link": answer.get("meeting_link"),
         "location": answer.get("location"),
         "host": {"name": answer["host"]["name"]},
-        "portal_join_url": answer.get("portal_join_url") if answer["status"] == statuses.CONFIRMED.value else None,
+        "portal_join_url": answer.get("portal_join_url") if answer["status"] == InterviewStatus.CONFIRMED.value else None,
         "emails_sent": answer.get("emails_sent"),
     }
